@@ -1,0 +1,19 @@
+"""kipoi-explain: ask a trained DNA sequence model why it predicts what it predicts.
+
+>>> import kipoi_explain as kx
+>>> model = kx.load_model("examples/models/pytorch_cnn")
+>>> result = kx.explain(model, "examples/data/sequences.fa", method="deepshap", target="CTCF")
+>>> result.scores.shape                                    # (N, L, 4), A, C, G, T
+"""
+from ._version import __version__
+from .adapters import InputLayout, Model, load_model
+from .cli import cli_main
+from .errors import InputError, UnsupportedOperation
+from .methods import METHODS, explain
+from .results import Attribution, Interval
+from .sequences import SequenceSet, from_bed, from_fasta, from_strings
+from .targets import Target
+
+__all__ = ["Attribution", "InputError", "InputLayout", "Interval", "METHODS", "Model",
+           "SequenceSet", "Target", "UnsupportedOperation", "__version__", "cli_main", "explain",
+           "from_bed", "from_fasta", "from_strings", "load_model"]

@@ -1,0 +1,81 @@
+"""Adapters: any supported model in, one :class:`Model` interface out."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import InputError
+from .base import ConvLayer, InputLayout, Model
+
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+
+__all__ = ["ConvLayer", "InputLayout", "Model", "load_model"]
+
+
+def load_model(source, **options) -> Model:
+    """Load a model behind the :class:`Model` interface every method uses.
+
+    Parameters
+    ----------
+    source : str, Path, torch.nn.Module, keras.Model or Model
+        A Kipoi model directory (holding model.yaml); a Kipoi model name together with
+        ``zoo=`` (a local checkout of the Kipoi model zoo); a ``torch.nn.Module``; a Keras 3
+        model or a ``.keras`` / ``.h5`` file. A :class:`Model` is returned unchanged.
+    **options
+        ``zoo`` (Kipoi zoo checkout), ``device`` (PyTorch: "cpu", "cuda", "auto"),
+        ``batch_size``, ``input_length`` (needed for a bare torch module), ``output_names``,
+        ``layout`` (:class:`InputLayout`, to override what is inferred), ``name``.
+
+    Returns
+    -------
+    Model
+
+    Raises
+    ------
+    InputError
+        If the source is none of the above, or the options do not fit it.
+    """
+    if isinstance(source, Model):
+        return source
+    if _is_instance(source, "torch.nn", "Module"):
+        from .torch_model import torch_model
+
+        return torch_model(source, **_only(options, "input_length", "output_names", "layout",
+                                           "name", "device", "batch_size"))
+    if _is_instance(source, "keras", "Model"):
+        from .keras_model import keras_model
+
+        return keras_model(source, **_only(options, "output_names", "layout", "name",
+                                           "batch_size"))
+    if isinstance(source, (str, os.PathLike)):
+        from .kipoi_model import kipoi_model
+
+        zoo = options.pop("zoo", None)
+        if zoo is not None:
+            return kipoi_model(zoo=zoo, name=str(source), **_only(options, "device", "batch_size"))
+        path = Path(source)
+        if path.is_dir():
+            return kipoi_model(str(path), **_only(options, "device", "batch_size"))
+        if path.suffix in KERAS_SUFFIXES:
+            from .keras_model import keras_model
+
+            return keras_model(str(path), **_only(options, "output_names", "layout", "name",
+                                                  "batch_size"))
+        raise InputError(f"model {str(source)!r}: not a Kipoi model directory nor a "
+                         f"{'/'.join(KERAS_SUFFIXES)} file (for a zoo model give zoo=CHECKOUT)")
+    raise InputError(f"cannot load a model from {type(source).__name__}; expected a Kipoi model "
+                     "directory, a torch.nn.Module, a Keras model or a .keras/.h5 file")
+
+
+def _is_instance(obj, module_prefix: str, class_name: str) -> bool:
+    """isinstance check by name, so neither framework is imported unless it is used."""
+    return any(cls.__name__ == class_name and cls.__module__.startswith(module_prefix)
+               for cls in type(obj).__mro__)
+
+
+def _only(options: dict, *allowed: str) -> dict:
+    unknown = sorted(k for k, v in options.items() if v is not None and k not in allowed)
+    if unknown:
+        raise InputError(f"option(s) {', '.join(unknown)} do not apply to this kind of model; "
+                         f"it takes {', '.join(allowed)}")
+    return {key: value for key, value in options.items() if value is not None}

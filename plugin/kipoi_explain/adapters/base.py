@@ -1,0 +1,218 @@
+"""The one :class:`Model` interface every method talks to, whatever the framework.
+
+The public side always speaks one-hot float32 ``(N, L, 4)``, alphabet A, C, G, T. An
+:class:`InputLayout` converts to and from the model's own layout (channels first, another base
+order, an extra singleton axis). Framework adapters implement a handful of one-batch
+primitives (``_forward``, ``_gradient``, ``_deeplift``, ...); batching lives in the engine.
+"""
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..engine import DEFAULT_BATCH_SIZE, run_batches
+from ..errors import InputError, UnsupportedOperation
+from ..sequences import ALPHABET
+from ..targets import Target, resolve_target
+
+
+@dataclass(frozen=True)
+class InputLayout:
+    """Where the model expects the bases, in kipoiseq's terms (axes of one sample, no batch axis).
+
+    Attributes
+    ----------
+    alphabet : str
+        Order of the bases on the model's alphabet axis.
+    alphabet_axis : int
+        Axis of one sample that holds the bases: 1 for ``(L, 4)``, 0 for ``(4, L)``.
+    dummy_axis : int or None
+        Position of an extra length-1 axis in one sample (e.g. ``(4, 1, L)`` models), if any.
+    """
+
+    alphabet: str = ALPHABET
+    alphabet_axis: int = 1
+    dummy_axis: int | None = None
+
+    def __post_init__(self):
+        if sorted(self.alphabet.upper()) != sorted(ALPHABET):
+            raise InputError(f"alphabet {self.alphabet!r}: expected a permutation of ACGT")
+        if self.alphabet_axis not in (0, 1):
+            raise InputError(f"alphabet_axis={self.alphabet_axis}: expected 0 (bases first) or "
+                             "1 (bases last)")
+        if self.dummy_axis not in (None, 0, 1, 2):
+            raise InputError(f"dummy_axis={self.dummy_axis}: expected None, 0, 1 or 2")
+
+    @property
+    def channels_first(self) -> bool:
+        return self.alphabet_axis == 0
+
+    def _order(self) -> list[int]:
+        return [ALPHABET.index(base) for base in self.alphabet.upper()]
+
+    def to_model(self, x: np.ndarray) -> np.ndarray:
+        """``(N, L, 4)`` ACGT -> the model's layout."""
+        x = x[..., self._order()]
+        if self.channels_first:
+            x = x.transpose(0, 2, 1)
+        if self.dummy_axis is not None:
+            x = np.expand_dims(x, self.dummy_axis + 1)
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    def from_model(self, x: np.ndarray) -> np.ndarray:
+        """The model's layout -> ``(N, L, 4)`` ACGT (for gradients and multipliers)."""
+        if self.dummy_axis is not None:
+            x = np.squeeze(x, self.dummy_axis + 1)
+        if self.channels_first:
+            x = x.transpose(0, 2, 1)
+        return np.ascontiguousarray(self.bases_to_acgt(x), dtype=np.float32)
+
+    def bases_to_acgt(self, x: np.ndarray) -> np.ndarray:
+        """Reorder a last axis holding the model's bases into A, C, G, T order."""
+        return x[..., np.argsort(self._order())]
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    """A convolution reading the one-hot input directly: what filter motifs are made from.
+
+    ``weights`` is ``(F, K, 4)`` in A, C, G, T order whatever the framework's kernel layout.
+    """
+
+    name: str
+    weights: np.ndarray
+    bias: np.ndarray | None
+    stride: int = 1
+    dilation: int = 1
+    padding: str | int = "valid"
+
+
+@dataclass
+class Model(ABC):
+    """A loaded model behind one interface, for every explanation method.
+
+    Attributes
+    ----------
+    name : str
+        Display name (Kipoi model name, class name or file name).
+    layout : InputLayout
+        How the public ``(N, L, 4)`` input maps onto the model's own input.
+    input_length : int or None
+        Sequence length the model takes (None when it accepts any length).
+    output_names : tuple of str
+        One name per task (the last output axis).
+    output_shape : tuple of int
+        Output shape of one sequence: ``(T,)``, or ``(B, T)`` for binned outputs.
+    batch_size : int
+        Default rows per block for this model.
+    source : dict
+        Where it was loaded from (path, Kipoi type, ...), recorded with every result.
+    """
+
+    name: str
+    layout: InputLayout
+    input_length: int | None
+    output_names: tuple[str, ...]
+    output_shape: tuple[int, ...]
+    batch_size: int = DEFAULT_BATCH_SIZE
+    source: dict = field(default_factory=dict)
+
+    framework = "none"
+    differentiable = True
+
+    # ---- framework primitives: one batch, public layout in, numpy out -----------------
+    @abstractmethod
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        """Outputs ``(n, *output_shape)`` for one batch."""
+
+    @abstractmethod
+    def _gradient(self, x: np.ndarray, target: Target) -> tuple[np.ndarray, np.ndarray]:
+        """``(d target / d x, target value)`` for one batch: ``(n, L, 4)`` and ``(n,)``."""
+
+    def _deeplift(self, x: np.ndarray, ref: np.ndarray,
+                  target: Target) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """DeepLIFT multipliers ``(n, L, 4)``, ``f(x)`` and ``f(ref)`` for one batch."""
+        raise UnsupportedOperation(f"DeepLIFT is not available for {self.framework} models")
+
+    @abstractmethod
+    def _parameters(self) -> list[np.ndarray]:
+        """Every weight array, in a fixed order (for the fingerprint)."""
+
+    def layers(self) -> list[str]:
+        """Names of the model's layers, in forward order."""
+        raise UnsupportedOperation(f"{self.framework} models expose no layers")
+
+    def _activations(self, x: np.ndarray, layer: str) -> np.ndarray:
+        raise UnsupportedOperation(f"{self.framework} models expose no activations")
+
+    def conv_layers(self) -> list[ConvLayer]:
+        """Convolutions that read the one-hot input directly (first-layer filters)."""
+        raise UnsupportedOperation(f"{self.framework} models expose no convolution filters")
+
+    # ---- public, batched API ------------------------------------------------------------
+    def target(self, target=0, reduce: str = "sum", bins=None) -> Target:
+        """Resolve an output index / name / list / ``"all"`` against this model's outputs."""
+        if isinstance(target, Target):
+            return target
+        return resolve_target(target, self.output_names, self.output_shape, reduce, bins)
+
+    def predict(self, x, batch_size: int | None = None, progress: bool = False) -> np.ndarray:
+        """Predictions ``(N, *output_shape)`` for one-hot ``(N, L, 4)`` input."""
+        x = self._check_input(x)
+        out = run_batches(lambda lo, hi: self._forward(x[lo:hi]), len(x),
+                          batch_size or self.batch_size, progress, "predict")
+        return out.reshape(len(x), *self.output_shape)
+
+    def gradient(self, x, target=0, batch_size: int | None = None,
+                 progress: bool = False) -> np.ndarray:
+        """Gradient ``(N, L, 4)`` of the target output with respect to the one-hot input."""
+        x, spec = self._check_input(x), self.target(target)
+        return run_batches(lambda lo, hi: self._gradient(x[lo:hi], spec)[0], len(x),
+                           batch_size or self.batch_size, progress, "gradient")
+
+    def activations(self, x, layer: str, batch_size: int | None = None) -> np.ndarray:
+        """Output of ``layer`` for each input; 3-D activations are ``(N, positions, units)``."""
+        if layer not in self.layers():
+            raise InputError(f"layer {layer!r}: no such layer; layers are "
+                             f"{', '.join(self.layers())}")
+        x = self._check_input(x)
+        return run_batches(lambda lo, hi: self._activations(x[lo:hi], layer), len(x),
+                           batch_size or self.batch_size)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the weights: identifies exactly which model produced a result."""
+        digest = hashlib.sha256()
+        for array in self._parameters():
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
+
+    def describe(self) -> dict:
+        """Metadata recorded with every result."""
+        return {"name": self.name, "framework": self.framework,
+                "input_length": self.input_length, "output_names": list(self.output_names),
+                "output_shape": list(self.output_shape), "alphabet": self.layout.alphabet,
+                "alphabet_axis": self.layout.alphabet_axis, "dummy_axis": self.layout.dummy_axis,
+                "fingerprint": self.fingerprint(), **self.source}
+
+    def _check_input(self, x) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 3 or x.shape[-1] != 4:
+            raise InputError(f"input of shape {x.shape}: expected one-hot (N, L, 4)")
+        if self.input_length is not None and x.shape[1] != self.input_length:
+            raise InputError(f"input length {x.shape[1]}: model {self.name!r} takes "
+                             f"{self.input_length}")
+        return x
+
+
+def output_names_for(names, output_shape: tuple[int, ...]) -> tuple[str, ...]:
+    """Validate user-given task names, or make ``output_0``, ``output_1``, ... ."""
+    n_tasks = output_shape[-1]
+    if names is None:
+        return tuple(f"output_{i}" for i in range(n_tasks))
+    names = tuple(str(n) for n in names)
+    if len(names) != n_tasks:
+        raise InputError(f"output_names has {len(names)} names; the model has {n_tasks} outputs")
+    return names

@@ -1,0 +1,128 @@
+"""``kipoi-explain explain``: attribution maps for sequences or BED intervals, to HDF5 + PNG."""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from ..errors import InputError
+
+FORMATS = ("hdf5", "modisco")
+
+
+def add_parser(commands) -> None:
+    from ..methods import METHODS
+
+    p = commands.add_parser(
+        "explain", help="attribution maps for sequences or BED intervals",
+        description="Explain a model's predictions: writes an HDF5 file (scores, one-hot "
+                    "inputs, predictions, intervals, settings, model fingerprint) and a PNG "
+                    "of the attribution tracks with sequence logos.")
+    p.add_argument("model", help="Kipoi model directory, Kipoi model name (with --zoo), or a "
+                                 ".keras/.h5 Keras model file")
+    p.add_argument("--zoo", help="local checkout of the Kipoi model zoo holding MODEL")
+    inputs = p.add_argument_group("sequences (--bed with --fasta, or --sequences)")
+    inputs.add_argument("--fasta", help="reference genome FASTA for --bed")
+    inputs.add_argument("--bed", help="BED intervals, centre-resized to the model's input length")
+    inputs.add_argument("--sequences", help="FASTA of sequences of the model's input length")
+    inputs.add_argument("--use-strand", action="store_true",
+                        help="reverse-complement '-' strand BED intervals")
+    inputs.add_argument("--ambiguous", default="uniform", choices=("uniform", "zeros", "error"),
+                        help="encoding of N and other IUPAC codes (default: uniform, 0.25 for N)")
+    p.add_argument("--method", default="deepshap", choices=list(METHODS),
+                   help="attribution method (default: deepshap)")
+    p.add_argument("--target", default="0",
+                   help="output index or name, a comma-separated list (summed), or 'all' "
+                        "(default: 0)")
+    p.add_argument("-o", "--output", required=True,
+                   help="HDF5 file to write (--format hdf5), or a directory (--format modisco)")
+    p.add_argument("--format", default="hdf5", choices=FORMATS,
+                   help="hdf5 (default) or modisco: a directory with onehot.npz and "
+                        "hypothetical.npz (N, 4, L) for TF-MoDISco-lite, plus the HDF5 and PNG")
+    p.add_argument("--no-plot", action="store_true", help="do not write the PNG")
+    p.add_argument("--plot-sequences", type=int, default=4,
+                   help="sequences drawn in the PNG, highest target value first (default: 4)")
+    run_opts = p.add_argument_group("run")
+    run_opts.add_argument("--batch-size", type=int, help="model rows per batch")
+    run_opts.add_argument("--device", help="PyTorch device: cpu, cuda, cuda:1, auto")
+    run_opts.add_argument("--reverse-complement", action="store_true",
+                          help="average with the reverse-complement strand")
+    run_opts.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    method_opts = p.add_argument_group("method options (only those of --method apply)")
+    method_opts.add_argument("--baseline", help="zeros, uniform or shuffle")
+    method_opts.add_argument("--n-steps", type=int, help="integrated_gradients steps")
+    method_opts.add_argument("--n-references", type=int,
+                             help="shuffled references (deepshap, expected_gradients)")
+    method_opts.add_argument("--n-samples", type=int, help="smoothgrad noisy samples")
+    method_opts.add_argument("--noise", type=float, help="smoothgrad noise standard deviation")
+    method_opts.add_argument("--seed", type=int, help="seed of shuffles and noise")
+    method_opts.add_argument("--start", type=int, help="ism: first position to mutate")
+    method_opts.add_argument("--end", type=int, help="ism: end (exclusive) of the window")
+    method_opts.add_argument("--correct-gradients", action="store_true", default=None,
+                             help="remove the per-position mean over bases from gradients")
+
+
+def _sequences(args, length):
+    from ..sequences import as_sequences, from_bed, from_fasta
+
+    if args.bed and args.sequences:
+        raise InputError("give either --bed (with --fasta) or --sequences, not both")
+    if args.bed:
+        if not args.fasta:
+            raise InputError("--bed needs --fasta, the reference genome to read intervals from")
+        return from_bed(args.bed, args.fasta, length, args.use_strand, args.ambiguous)
+    if args.sequences:
+        return as_sequences(from_fasta(args.sequences, args.ambiguous), length)
+    raise InputError("no sequences: give --bed with --fasta, or --sequences")
+
+
+def _target(text: str):
+    if text == "all":
+        return "all"
+    items = [int(t) if t.strip().lstrip("-").isdigit() else t.strip() for t in text.split(",")]
+    return items[0] if len(items) == 1 else items
+
+
+def _method_options(args) -> dict:
+    from ..methods import method_options
+
+    names = ("baseline", "n_steps", "n_references", "n_samples", "noise", "seed", "start", "end",
+             "correct_gradients")
+    given = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    allowed = method_options(args.method)
+    misplaced = sorted(set(given) - set(allowed))
+    if misplaced:
+        flags = ", ".join("--" + name.replace("_", "-") for name in misplaced)
+        raise InputError(f"{flags} do(es) not apply to --method {args.method}")
+    return given
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import explain, load_model
+    from ..writers import plot_attribution, write_hdf5, write_modisco
+
+    started = time.perf_counter()
+    options = _method_options(args)
+    model = load_model(args.model, zoo=args.zoo, device=args.device, batch_size=args.batch_size)
+    sequences = _sequences(args, model.input_length)
+    result = explain(model, sequences, args.method, target=_target(args.target),
+                     batch_size=args.batch_size, progress=not args.no_progress,
+                     reverse_complement=args.reverse_complement, **options)
+    out = Path(args.output)
+    if args.format == "modisco":
+        written = list(write_modisco(result, out))
+        h5 = out / "attribution.h5"
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        written, h5 = [], out
+    write_hdf5(result, h5)
+    written.insert(0, h5)
+    if not args.no_plot:
+        written.append(plot_attribution(result, h5.with_suffix(".png"),
+                                        max_sequences=args.plot_sequences))
+    print(f"explained {len(result)} sequences of {model.name!r} with {args.method} "
+          f"(target {'+'.join(result.target['names'])}) in "
+          f"{time.perf_counter() - started:.1f} s")
+    for path in written:
+        print(f"  wrote {path}")
+    return 0

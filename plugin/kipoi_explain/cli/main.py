@@ -1,0 +1,42 @@
+"""``kipoi-explain`` entry point: one sub-command per capability."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import __version__
+from ..errors import InputError, UnsupportedOperation
+from . import explain
+
+COMMANDS = {"explain": explain}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kipoi-explain",
+        description="Explain trained DNA sequence models (Kipoi, PyTorch, Keras): attribution "
+                    "maps, in-silico mutagenesis, DeepLIFT/DeepSHAP.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        module.add_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 2 bad input or unsupported model)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command].run(args)
+    except (InputError, UnsupportedOperation) as err:
+        print(f"kipoi-explain {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def cli_main(command: str, raw_args: list[str]) -> None:
+    """Kipoi's plugin hook: ``kipoi explain ARGS`` runs ``kipoi-explain explain ARGS``."""
+    sys.exit(main([command, *raw_args]))
+
+
+def console() -> None:
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""The one batching engine every method runs through.
+
+Methods describe their work as rows (sequences, mutants, interpolation steps, references) and
+a function that handles a block of rows; the engine cuts the rows into device-sized blocks,
+shows progress, and stitches the results back together. No method loops over sequences itself.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+#: Rows per block when neither the caller nor the model sets one.
+DEFAULT_BATCH_SIZE = 128
+
+
+def run_batches(fn: Callable[[int, int], np.ndarray | tuple], n_rows: int, batch_size: int,
+                progress: bool = False, desc: str | None = None):
+    """Apply ``fn(lo, hi)`` to consecutive row blocks ``[lo, hi)`` and concatenate the results.
+
+    Parameters
+    ----------
+    fn : callable
+        Handles rows ``lo`` to ``hi`` and returns an array with ``hi - lo`` rows, a tuple of
+        such arrays, or None when it accumulates its results itself.
+    n_rows : int
+        Total number of rows.
+    batch_size : int
+        Rows per block.
+    progress : bool
+        Show a progress bar (rows done / total).
+    desc : str, optional
+        Label of the progress bar.
+
+    Returns
+    -------
+    numpy.ndarray, tuple of numpy.ndarray, or None
+        The blocks' results concatenated along the first axis (None if ``fn`` returns None).
+    """
+    from tqdm.auto import tqdm
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size}: expected a positive integer")
+    parts = []
+    with tqdm(total=n_rows, desc=desc, unit="row", disable=not progress, leave=False,
+              dynamic_ncols=True) as bar:
+        for lo in range(0, n_rows, batch_size):
+            hi = min(lo + batch_size, n_rows)
+            parts.append(fn(lo, hi))
+            bar.update(hi - lo)
+    if parts[0] is None:
+        return None
+    if isinstance(parts[0], tuple):
+        return tuple(np.concatenate(column) for column in zip(*parts))
+    return np.concatenate(parts)

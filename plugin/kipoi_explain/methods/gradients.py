@@ -1,0 +1,72 @@
+"""Plain-gradient methods: saliency, gradient x input, SmoothGrad."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..engine import run_batches
+from ..results import MethodScores
+from .contributions import contributions, correct
+
+
+def _gradients(model, x, target, batch_size, progress, desc):
+    return run_batches(lambda lo, hi: model._gradient(x[lo:hi], target)[0], len(x), batch_size,
+                       progress, desc)
+
+
+def saliency(model, x, target, batch_size, progress, correct_gradients: bool = False,
+             absolute: bool = False) -> MethodScores:
+    """Gradient of the target with respect to each base (Simonyan et al. 2014).
+
+    Parameters
+    ----------
+    correct_gradients : bool
+        Remove the per-position mean over bases first (Majdandzic et al. 2023).
+    absolute : bool
+        Return ``|gradient|`` (Captum's ``Saliency`` default) instead of the signed gradient.
+    """
+    grad = _gradients(model, x, target, batch_size, progress, "saliency")
+    if correct_gradients:
+        grad = correct(grad)
+    return MethodScores(np.abs(grad) if absolute else grad, hypothetical=grad)
+
+
+def grad_x_input(model, x, target, batch_size, progress,
+                 correct_gradients: bool = False) -> MethodScores:
+    """Gradient times input: the first-order contribution of each present base."""
+    grad = _gradients(model, x, target, batch_size, progress, "grad_x_input")
+    if correct_gradients:
+        grad = correct(grad)
+    scores, hypothetical = contributions(grad, x, np.zeros_like(x))
+    return MethodScores(scores, hypothetical)
+
+
+def smoothgrad(model, x, target, batch_size, progress, n_samples: int = 25, noise: float = 0.1,
+               seed: int = 0, correct_gradients: bool = False) -> MethodScores:
+    """Gradient averaged over copies of the input with Gaussian noise (Smilkov et al. 2017).
+
+    Parameters
+    ----------
+    n_samples : int
+        Noisy copies per sequence.
+    noise : float
+        Standard deviation of the noise added to the one-hot input.
+    seed : int
+        Row ``r`` of the work (sequence ``r // n_samples``) draws its noise from seed
+        ``(seed, r)``, so results do not depend on the batch size.
+    """
+    n, length = x.shape[:2]
+    total = np.zeros(x.shape, dtype=np.float64)
+
+    def block(lo, hi):
+        rows = np.arange(lo, hi)
+        seq = rows // n_samples
+        eps = np.stack([np.random.default_rng((seed, int(r))).standard_normal((length, 4))
+                        for r in rows]).astype(np.float32)
+        grad = model._gradient(x[seq] + noise * eps, target)[0]
+        np.add.at(total, seq, grad)
+
+    run_batches(block, n * n_samples, batch_size, progress, "smoothgrad")
+    grad = (total / n_samples).astype(np.float32)
+    if correct_gradients:
+        grad = correct(grad)
+    return MethodScores(grad, hypothetical=grad)

@@ -1,0 +1,87 @@
+"""Path methods: integrated gradients and expected gradients (gradient SHAP)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+from ..results import MethodScores
+from .over_references import attribute_over_references
+from .references import references
+
+#: Quadrature rules, named and defined as in Captum's ``approximation_methods``.
+QUADRATURES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right",
+               "riemann_middle")
+
+
+def quadrature(name: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Interpolation points ``alpha`` in [0, 1] and their weights for ``n_steps`` steps."""
+    if n_steps < 1:
+        raise InputError(f"n_steps={n_steps}: expected at least 1")
+    if name == "gausslegendre":
+        nodes, weights = np.polynomial.legendre.leggauss(n_steps)
+        return 0.5 * (nodes + 1), 0.5 * weights
+    if name == "riemann_trapezoid":
+        if n_steps < 2:
+            raise InputError("riemann_trapezoid needs n_steps >= 2")
+        weights = np.full(n_steps, 1.0 / (n_steps - 1))
+        weights[[0, -1]] /= 2
+        return np.linspace(0, 1, n_steps), weights
+    offsets = {"riemann_left": 0.0, "riemann_right": 1.0, "riemann_middle": 0.5}
+    if name not in offsets:
+        raise InputError(f"quadrature {name!r}: expected one of {', '.join(QUADRATURES)}")
+    return (np.arange(n_steps) + offsets[name]) / n_steps, np.full(n_steps, 1.0 / n_steps)
+
+
+def integrated_gradients(model, x, target, batch_size, progress, baseline="zeros",
+                         n_steps: int = 50, quadrature_rule: str = "gausslegendre",
+                         n_references: int = 1, seed: int = 0,
+                         correct_gradients: bool = False) -> MethodScores:
+    """Integrated gradients (Sundararajan et al. 2017) from each reference to the input.
+
+    Parameters
+    ----------
+    baseline : {"zeros", "uniform", "shuffle"} or array
+        See :func:`~kipoi_explain.methods.references.references`.
+    n_steps : int
+        Points of the path integral.
+    quadrature_rule : str
+        One of :data:`QUADRATURES` (Captum's default is ``"gausslegendre"``).
+    n_references, seed : int
+        Dinucleotide shuffles per sequence and their seed, for ``baseline="shuffle"``.
+    """
+    alphas, weights = quadrature(quadrature_rule, n_steps)
+    alphas, weights = alphas.astype(np.float32), weights.astype(np.float32)
+    refs = references(x, baseline, n_references, seed)
+
+    def multipliers(x_rows, ref_rows, pairs):
+        n = len(x_rows)
+        path = ref_rows[:, None] + alphas[:, None, None] * (x_rows - ref_rows)[:, None]
+        grads, values = model._gradient(path.reshape(n * n_steps, *x_rows.shape[1:]), target)
+        grads = grads.reshape(n, n_steps, *x_rows.shape[1:])
+        f_ref = target.apply(model._forward(ref_rows))
+        return np.einsum("s,nsla->nla", weights, grads), f_ref
+
+    return attribute_over_references(model, x, refs, target, multipliers, batch_size, progress,
+                                     "integrated_gradients", correct_gradients, n_steps)
+
+
+def expected_gradients(model, x, target, batch_size, progress, baseline="shuffle",
+                       n_references: int = 20, seed: int = 0,
+                       correct_gradients: bool = False) -> MethodScores:
+    """Expected gradients / gradient SHAP (Erion et al. 2021; Lundberg & Lee 2017).
+
+    For each of ``n_references`` references, the gradient at one random point of the straight
+    path from the reference to the input, times ``input - reference``, averaged. The random
+    points are drawn from ``seed``, one per (sequence, reference) pair.
+    """
+    refs = references(x, baseline, n_references, seed)
+    n_pairs = refs.shape[0] * refs.shape[1]
+    alphas = np.random.default_rng(seed).uniform(size=n_pairs).astype(np.float32)
+
+    def multipliers(x_rows, ref_rows, pairs):
+        alpha = alphas[pairs, None, None]
+        grads, _ = model._gradient(ref_rows + alpha * (x_rows - ref_rows), target)
+        return grads, target.apply(model._forward(ref_rows))
+
+    return attribute_over_references(model, x, refs, target, multipliers, batch_size, progress,
+                                     "expected_gradients", correct_gradients)

@@ -1,0 +1,92 @@
+"""Result types shared by every method, writer, and (later) the gRPC service.
+
+Every array is in the public layout: one-hot float32 ``(N, L, 4)``, alphabet A, C, G, T, in the
+coordinates of the sequences the user gave.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A genomic window (0-based, half-open) that one input sequence was read from."""
+
+    chrom: str
+    start: int
+    end: int
+    name: str = ""
+    strand: str = "."
+
+    def __str__(self) -> str:
+        return f"{self.chrom}:{self.start}-{self.end}"
+
+
+@dataclass
+class MethodScores:
+    """What one attribution method computes for a batch; :func:`explain` wraps it in an
+    :class:`Attribution` with the inputs, predictions and settings."""
+
+    scores: np.ndarray
+    hypothetical: np.ndarray | None = None
+    delta: np.ndarray | None = None
+
+
+@dataclass
+class Attribution:
+    """Attribution scores for a batch of sequences, with everything needed to reproduce them.
+
+    Attributes
+    ----------
+    scores : numpy.ndarray
+        ``(N, L, 4)`` float32 contribution of each base at each position to the target.
+    method : str
+        Name of the method that produced the scores (``"deepshap"``, ``"ism"``, ...).
+    target : dict
+        The resolved target: output ``indices``, output ``names`` and how they were ``reduce``-d.
+    predictions : numpy.ndarray
+        ``(N, T)`` model predictions for the inputs, all outputs.
+    inputs : numpy.ndarray
+        ``(N, L, 4)`` one-hot inputs the scores refer to.
+    settings : dict
+        Every option the method ran with, defaults included, so a run can be repeated.
+    delta : numpy.ndarray or None
+        ``(N,)`` completeness gap ``sum(scores) - (f(x) - f(baseline))`` where the method defines one
+        (integrated gradients, DeepLIFT, DeepSHAP, expected gradients).
+    hypothetical : numpy.ndarray or None
+        ``(N, L, 4)`` hypothetical contributions: what each base would contribute if it were present
+        at that position, as TF-MoDISco expects.
+    names : list of str
+        One name per sequence (FASTA record, BED name or ``seq{i}``).
+    intervals : list of Interval or None
+        Genomic source of each sequence, when the inputs were BED intervals.
+    """
+
+    scores: np.ndarray
+    method: str
+    target: dict
+    predictions: np.ndarray
+    inputs: np.ndarray
+    settings: dict = field(default_factory=dict)
+    delta: np.ndarray | None = None
+    hypothetical: np.ndarray | None = None
+    names: list[str] = field(default_factory=list)
+    intervals: list[Interval] | None = None
+    model: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.scores.shape[0]
+
+    def position_importance(self) -> np.ndarray:
+        """``(N, L)`` importance of each position: the score of the base that is present.
+
+        For ISM, where the present base scores 0 by definition, it is the mean effect of
+        mutating the position away, sign-flipped so that positions the prediction relies on
+        score high.
+        """
+        if self.method == "ism":
+            return -self.scores.sum(axis=-1) / 3.0
+        return (self.scores * self.inputs).sum(axis=-1)

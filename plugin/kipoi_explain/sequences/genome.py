@@ -1,0 +1,144 @@
+"""Sequences read from files: FASTA records, and BED intervals fetched from a reference FASTA.
+
+FASTA access goes through pyfaidx (indexed, so a genome is never read whole).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InputError
+from ..results import Interval
+
+
+def _open_fasta(path):
+    import pyfaidx
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"FASTA file {str(path)!r} does not exist")
+    try:
+        return pyfaidx.Fasta(str(path), as_raw=True, rebuild=False)
+    except (pyfaidx.FastaIndexingError, ValueError) as err:
+        raise InputError(f"FASTA file {str(path)!r} cannot be read: {err}") from err
+
+
+def read_fasta(path) -> tuple[list[str], list[str]]:
+    """All records of a FASTA file, as ``(names, sequences)`` in file order.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, malformed or holds no record.
+    """
+    fasta = _open_fasta(path)
+    names = list(fasta.keys())
+    if not names:
+        raise InputError(f"FASTA file {str(path)!r} holds no record")
+    return names, [fasta[name][:] for name in names]
+
+
+def read_bed(path) -> list[Interval]:
+    """Intervals of a BED file (0-based, half-open); ``track``, ``browser`` and ``#`` lines are skipped.
+
+    Raises
+    ------
+    InputError
+        Naming the file and line of any record with fewer than 3 columns, non-integer or
+        negative coordinates, or ``end <= start``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"BED file {str(path)!r} does not exist")
+    intervals = []
+    with open(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip() or line.startswith(("#", "track", "browser")):
+                continue
+            fields = line.rstrip("\n").split("\t")
+            where = f"BED file {path.name!r}, line {number}"
+            if len(fields) < 3:
+                raise InputError(f"{where}: {len(fields)} tab-separated column(s), expected at "
+                                 "least 3 (chrom, start, end)")
+            try:
+                start, end = int(fields[1]), int(fields[2])
+            except ValueError:
+                raise InputError(f"{where}: start {fields[1]!r} and end {fields[2]!r} must be "
+                                 "integers") from None
+            if start < 0 or end <= start:
+                raise InputError(f"{where}: interval {fields[0]}:{start}-{end} must satisfy "
+                                 "0 <= start < end")
+            name = fields[3] if len(fields) > 3 and fields[3] not in ("", ".") else \
+                f"{fields[0]}:{start}-{end}"
+            strand = fields[5] if len(fields) > 5 and fields[5] in "+-." else "."
+            intervals.append(Interval(fields[0], start, end, name, strand))
+    if not intervals:
+        raise InputError(f"BED file {str(path)!r} holds no interval")
+    return intervals
+
+
+def resize(interval: Interval, length: int) -> Interval:
+    """Centre-resize an interval to ``length`` bp, exactly as kipoiseq's ``resize_interval``."""
+    center = int((interval.start + interval.end) / 2)
+    start = center - length // 2
+    return Interval(interval.chrom, start, start + length, interval.name, interval.strand)
+
+
+def fetch_intervals(intervals: list[Interval], fasta_path, length: int | None = None,
+                    use_strand: bool = False) -> tuple[list[str], list[Interval]]:
+    """Fetch the sequence of each interval from a reference FASTA.
+
+    Parameters
+    ----------
+    intervals : list of Interval
+        Windows to read, e.g. from :func:`read_bed`.
+    fasta_path : str or Path
+        Indexed (or indexable) reference FASTA.
+    length : int, optional
+        Centre-resize every interval to this length first (the model's input length).
+    use_strand : bool
+        Reverse-complement intervals on the ``-`` strand.
+
+    Returns
+    -------
+    sequences, intervals : list of str, list of Interval
+        The sequences and the (resized) intervals they were read from.
+
+    Raises
+    ------
+    InputError
+        Naming the record when its contig is absent from the FASTA or the window runs past a
+        contig end.
+    """
+    fasta = _open_fasta(fasta_path)
+    contigs = set(fasta.keys())
+    seqs, used = [], []
+    for interval in intervals:
+        window = resize(interval, length) if length else interval
+        if window.chrom not in contigs:
+            raise InputError(_missing_contig(window, contigs, fasta_path))
+        contig_length = len(fasta[window.chrom])
+        if window.start < 0 or window.end > contig_length:
+            raise InputError(f"record {window.name!r}: window {window} runs past the ends of contig "
+                             f"{window.chrom!r} (length {contig_length}); expected "
+                             f"0 <= start and end <= {contig_length}")
+        seq = fasta[window.chrom][window.start:window.end]
+        if use_strand and window.strand == "-":
+            seq = _reverse_complement_string(seq)
+        seqs.append(seq)
+        used.append(window)
+    return seqs, used
+
+
+def _missing_contig(window: Interval, contigs: set[str], fasta_path) -> str:
+    alternative = window.chrom[3:] if window.chrom.startswith("chr") else "chr" + window.chrom
+    hint = f" (it has {alternative!r}: the files use different contig naming)" \
+        if alternative in contigs else ""
+    return (f"record {window.name!r}: contig {window.chrom!r} is not in FASTA "
+            f"{Path(fasta_path).name!r}{hint}")
+
+
+_COMPLEMENT = str.maketrans("ACGTNacgtnRYSWKMBDHVryswkmbdhv", "TGCANtgcanYRSWMKVHDByrswmkvhdb")
+
+
+def _reverse_complement_string(seq: str) -> str:
+    return seq.translate(_COMPLEMENT)[::-1]

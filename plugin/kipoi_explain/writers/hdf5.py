@@ -1,0 +1,71 @@
+"""An :class:`~kipoi_explain.results.Attribution` as one self-describing HDF5 file.
+
+Layout: datasets ``scores``, ``inputs`` (one-hot), ``predictions``, ``names`` and, where
+defined, ``hypothetical``, ``delta`` and the group ``intervals`` (``chrom``, ``start``, ``end``,
+``strand``); attributes ``method``, ``target``, ``settings`` and ``model`` (JSON; the model
+entry holds its weight fingerprint) and ``version``. Arrays are ``(N, L, 4)``, A, C, G, T.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from .._version import __version__
+from ..results import Attribution, Interval
+
+_ARRAYS = ("scores", "inputs", "predictions", "hypothetical", "delta")
+
+
+def write_hdf5(result: Attribution, path) -> None:
+    """Write ``result`` to ``path`` (overwritten), compressed."""
+    import h5py
+
+    with h5py.File(path, "w") as out:
+        for name in _ARRAYS:
+            array = getattr(result, name)
+            if array is not None:
+                out.create_dataset(name, data=np.asarray(array), compression="gzip")
+        out.create_dataset("names", data=np.array(result.names, dtype=object),
+                           dtype=h5py.string_dtype())
+        if result.intervals is not None:
+            group = out.create_group("intervals")
+            for field in ("chrom", "strand", "name"):
+                group.create_dataset(field, data=[getattr(i, field) for i in result.intervals],
+                                     dtype=h5py.string_dtype())
+            for field in ("start", "end"):
+                group.create_dataset(field, data=[getattr(i, field) for i in result.intervals],
+                                     dtype=np.int64)
+        out.attrs["method"] = result.method
+        out.attrs["target"] = json.dumps(result.target)
+        out.attrs["settings"] = json.dumps(result.settings, default=_jsonable)
+        out.attrs["model"] = json.dumps(result.model, default=_jsonable)
+        out.attrs["version"] = __version__
+
+
+def read_hdf5(path) -> Attribution:
+    """Read back a file written by :func:`write_hdf5`."""
+    import h5py
+
+    with h5py.File(path, "r") as src:
+        arrays = {name: src[name][()] if name in src else None for name in _ARRAYS}
+        names = [n.decode() if isinstance(n, bytes) else n for n in src["names"][()]]
+        intervals = None
+        if "intervals" in src:
+            group = src["intervals"]
+            text = {f: [v.decode() for v in group[f][()]] for f in ("chrom", "strand", "name")}
+            intervals = [Interval(c, int(s), int(e), n, st) for c, s, e, n, st in zip(
+                text["chrom"], group["start"][()], group["end"][()], text["name"],
+                text["strand"])]
+        return Attribution(method=src.attrs["method"], target=json.loads(src.attrs["target"]),
+                           settings=json.loads(src.attrs["settings"]),
+                           model=json.loads(src.attrs["model"]), names=names,
+                           intervals=intervals, **arrays)
+
+
+def _jsonable(value):
+    if isinstance(value, np.ndarray):
+        return f"array of shape {value.shape}"
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)

@@ -1,0 +1,70 @@
+"""A PNG a person can read: for each sequence, a logo of what the present bases contribute and a
+heat map of the scores of all four bases."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..results import Attribution
+from ..sequences import ALPHABET
+from ..targets import Target
+
+
+def plot_attribution(result: Attribution, path, indices=None, max_sequences: int = 4,
+                     dpi: int = 120) -> Path:
+    """Draw attribution tracks with sequence logos (logomaker) and save them as PNG.
+
+    Parameters
+    ----------
+    result : Attribution
+    path : str or Path
+        Output PNG.
+    indices : list of int, optional
+        Which sequences to draw; default the ``max_sequences`` with the highest target value.
+    max_sequences : int
+        How many sequences to draw when ``indices`` is not given.
+    dpi : int
+        Resolution.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import logomaker
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    target = Target(tuple(result.target["columns"]), tuple(result.target["names"]),
+                    result.target["reduce"])
+    values = target.apply(result.predictions)
+    if indices is None:
+        indices = np.argsort(-values, kind="stable")[:max_sequences]
+    importance = result.position_importance()
+    length = result.scores.shape[1]
+    fig, axes = plt.subplots(2 * len(indices), 1, squeeze=False,
+                             figsize=(max(8.0, min(length / 8, 24.0)), 3.2 * len(indices)),
+                             gridspec_kw={"height_ratios": [2, 1] * len(indices)})
+    for row, i in enumerate(indices):
+        logo_ax, heat_ax = axes[2 * row, 0], axes[2 * row + 1, 0]
+        present = result.inputs[i] * importance[i][:, None]
+        logomaker.Logo(pd.DataFrame(present, columns=list(ALPHABET)), ax=logo_ax)
+        logo_ax.axhline(0, color="grey", linewidth=0.5)
+        logo_ax.set_ylabel("contribution")
+        logo_ax.set_title(f"{result.names[i]} - {result.method}, target "
+                          f"{'+'.join(target.names)} = {values[i]:.3g}", fontsize=10)
+        bound = float(np.abs(result.scores[i]).max()) or 1.0
+        image = heat_ax.imshow(result.scores[i].T, aspect="auto", cmap="RdBu_r",
+                               vmin=-bound, vmax=bound, interpolation="nearest")
+        heat_ax.set_yticks(range(4), list(ALPHABET))
+        heat_ax.set_xlabel("position")
+        fig.colorbar(image, ax=heat_ax, pad=0.01, fraction=0.03)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
