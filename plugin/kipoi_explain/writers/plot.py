@@ -46,7 +46,7 @@ def plot_attribution(result: Attribution, path, indices=None, max_sequences: int
         indices = np.argsort(-values, kind="stable")[:max_sequences]
     importance = result.position_importance()
     length = result.scores.shape[1]
-    fig, axes = plt.subplots(2 * len(indices), 1, squeeze=False,
+    fig, axes = plt.subplots(2 * len(indices), 1, squeeze=False, layout="constrained",
                              figsize=(max(8.0, min(length / 8, 24.0)), 3.2 * len(indices)),
                              gridspec_kw={"height_ratios": [2, 1] * len(indices)})
     for row, i in enumerate(indices):
@@ -54,6 +54,8 @@ def plot_attribution(result: Attribution, path, indices=None, max_sequences: int
         present = result.inputs[i] * importance[i][:, None]
         logomaker.Logo(pd.DataFrame(present, columns=list(ALPHABET)), ax=logo_ax)
         logo_ax.axhline(0, color="grey", linewidth=0.5)
+        logo_ax.set_xlim(-0.5, length - 0.5)
+        logo_ax.tick_params(labelbottom=False)
         logo_ax.set_ylabel("contribution")
         logo_ax.set_title(f"{result.names[i]} - {result.method}, target "
                           f"{'+'.join(target.names)} = {values[i]:.3g}", fontsize=10)
@@ -62,8 +64,7 @@ def plot_attribution(result: Attribution, path, indices=None, max_sequences: int
                                vmin=-bound, vmax=bound, interpolation="nearest")
         heat_ax.set_yticks(range(4), list(ALPHABET))
         heat_ax.set_xlabel("position")
-        fig.colorbar(image, ax=heat_ax, pad=0.01, fraction=0.03)
-    fig.tight_layout()
+        fig.colorbar(image, ax=[logo_ax, heat_ax], pad=0.01, fraction=0.03, label="score")
     path = Path(path)
     fig.savefig(path, dpi=dpi)
     plt.close(fig)

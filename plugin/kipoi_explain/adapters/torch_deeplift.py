@@ -1,0 +1,480 @@
+"""DeepLIFT (rescale rule) multipliers for PyTorch modules.
+
+The input and the reference batch are concatenated and run through the module
+in one forward pass, so every nonlinearity sees both halves. Each module with a
+DeepLIFT rule (elementwise activations, max pooling) has its local gradient
+replaced in the backward pass by the rule's multiplier, following Captum's
+``DeepLift``. Everything else the module computes must be linear or affine in
+the input; a ``TorchFunctionMode`` guard checks every torch operation on an
+input-dependent tensor and raises :class:`UnsupportedOperation` for anything
+outside that whitelist, because plain gradients through an unhandled
+nonlinearity would silently break summation-to-delta.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+from ..errors import UnsupportedOperation
+
+__all__ = ["UnsupportedOperation", "deeplift_multipliers", "EPS"]
+
+EPS = 1e-10
+"""Below this input difference the ordinary gradient is used (as in Captum)."""
+
+_ELEMENTWISE = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU,
+    nn.GELU, nn.SiLU, nn.Mish, nn.Sigmoid, nn.Hardsigmoid, nn.Tanh,
+    nn.Hardtanh, nn.Hardswish, nn.Softplus, nn.Softsign, nn.LogSigmoid,
+    nn.Tanhshrink, nn.Softshrink, nn.Hardshrink, nn.Threshold,
+)
+_MAXPOOL = (
+    nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d,
+    nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d,
+)
+
+_HINT = (
+    "use a module nonlinearity with a rule (nn.ReLU, nn.Sigmoid, nn.MaxPool1d, "
+    "...) or a method that needs none (ism, integrated_gradients)"
+)
+
+
+def deeplift_multipliers(
+    module: nn.Module,
+    x: torch.Tensor,
+    ref: torch.Tensor,
+    output_fn: Callable[[torch.Tensor], torch.Tensor],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """DeepLIFT rescale-rule multipliers of ``output_fn(module(x))`` w.r.t. ``x``.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Model in eval mode. Its hooks are added for the call and removed
+        afterwards; its parameters' ``requires_grad`` flags are restored.
+    x, ref : torch.Tensor
+        Inputs and references, shape ``(n, ...)``, in the module's own input
+        layout, dtype and device.
+    output_fn : callable
+        Maps the module output (for ``n`` samples) to an ``(n,)`` tensor, e.g.
+        selecting a target. It must be linear (selection, sum, mean, scaling):
+        it runs under the same guard as the module.
+
+    Returns
+    -------
+    multipliers : torch.Tensor
+        Same shape as ``x``; ``((x - ref) * multipliers)`` summed per sample
+        equals ``f_x - f_ref`` (summation-to-delta).
+    f_x, f_ref : torch.Tensor
+        ``(n,)`` detached outputs of ``output_fn`` for the inputs and references.
+
+    Raises
+    ------
+    UnsupportedOperation
+        If the forward pass (or ``output_fn``) applies an operation that is
+        neither linear nor covered by a DeepLIFT rule.
+    """
+    if x.shape != ref.shape:
+        raise ValueError(f"x and ref shapes differ: {tuple(x.shape)} vs {tuple(ref.shape)}")
+    n = x.shape[0]
+    state = _State(n)
+    x_in = x.detach().requires_grad_(True)
+    # Not a leaf, so in-place operations on the model input stay legal.
+    both = torch.cat([x_in, ref.detach()])
+    # The guard tells input-dependent tensors apart by requires_grad, so the
+    # parameters must not carry it during the pass.
+    trainable = [p for p in module.parameters() if p.requires_grad]
+    handles = []
+    try:
+        for p in trainable:
+            p.requires_grad_(False)
+        for name, sub in module.named_modules():
+            handles.append(sub.register_forward_pre_hook(_pre_hook(state, name)))
+            handles.append(sub.register_forward_hook(_post_hook(state)))
+        with torch.enable_grad(), _Guard(state):
+            out = module(both)
+            state.location = "output_fn"
+            f_x, f_ref = output_fn(out[:n]), output_fn(out[n:])
+        for f in (f_x, f_ref):
+            if f.shape != (n,):
+                raise ValueError(f"output_fn must return shape ({n},), got {tuple(f.shape)}")
+        if not f_x.requires_grad:
+            raise ValueError("output_fn(module(x)) does not depend on x")
+        (multipliers,) = torch.autograd.grad(f_x.sum(), x_in)
+    finally:
+        for handle in handles:
+            handle.remove()
+        for p in trainable:
+            p.requires_grad_(True)
+    return multipliers, f_x.detach(), f_ref.detach()
+
+
+class _State:
+    """Bookkeeping shared by the hooks and the guard during one call."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.rule_depth = 0  # > 0 while inside a module that has a rule
+        self.modules: list[tuple[str, str]] = []  # (path, class) call stack
+        self.pending: list[tuple[torch.Tensor, torch.Tensor] | None] = []
+        self.location = "forward"
+
+    def where(self) -> str:
+        if self.location == "output_fn":
+            return "in output_fn"
+        if not self.modules:
+            return "outside any module"
+        path, cls = self.modules[-1]
+        return f"in module '{path or '<root>'}' ({cls})"
+
+
+def _has_rule(module: nn.Module) -> bool:
+    # Exact types: a subclass may override forward with something else.
+    return type(module) in _ELEMENTWISE or type(module) in _MAXPOOL
+
+
+def _pre_hook(state: _State, name: str):
+    def hook(module, args):
+        state.modules.append((name, type(module).__name__))
+        if not _has_rule(module):
+            return None
+        state.rule_depth += 1
+        if len(args) != 1 or not isinstance(args[0], torch.Tensor):
+            raise UnsupportedOperation(
+                f"DeepLIFT rule for {type(module).__name__} expects one positional "
+                f"tensor input {state.where()}"
+            )
+        (a,) = args
+        if not a.requires_grad:
+            state.pending.append(None)
+            return None
+        if a.shape[0] != 2 * state.n:
+            raise UnsupportedOperation(
+                f"DeepLIFT needs the batch on dimension 0 of every nonlinearity's "
+                f"input, got shape {tuple(a.shape)} for a batch of {state.n} {state.where()}"
+            )
+        # The module runs on a private copy of its input: its local graph (for
+        # the fallback gradient and the max-pool routing) stays apart from the
+        # network's, and later in-place changes to `a` cannot alter the deltas.
+        # An in-place module needs a non-leaf to overwrite; the post-hook then
+        # writes the result back into `a`, as the original module would.
+        a_local = a.detach().clone().requires_grad_(True)
+        state.pending.append((a, a_local))
+        return (a_local.clone() if getattr(module, "inplace", False) else a_local,)
+
+    return hook
+
+
+def _post_hook(state: _State):
+    def hook(module, args, out):
+        try:
+            if not _has_rule(module):
+                return None
+            pending = state.pending.pop()
+            if pending is None:
+                return None
+            if not isinstance(out, torch.Tensor):
+                raise UnsupportedOperation(
+                    f"DeepLIFT rule for {type(module).__name__} needs a single tensor "
+                    f"output (return_indices is not supported) {state.where()}"
+                )
+            a, a_local = pending
+            rule = _rescale if type(module) in _ELEMENTWISE else _maxpool
+            backward = rule(a_local, out)
+            return _ReplaceGrad.apply(a, out.detach(), backward, getattr(module, "inplace", False))
+        finally:
+            if _has_rule(module):
+                state.rule_depth -= 1
+            state.modules.pop()
+
+    return hook
+
+
+class _ReplaceGrad(torch.autograd.Function):
+    """Returns ``y`` (written into ``a`` if ``inplace``); d/da is ``backward(grad_y)``."""
+
+    @staticmethod
+    def forward(ctx, a, y, backward, inplace):
+        ctx.backward = backward
+        if inplace:
+            ctx.mark_dirty(a)
+            return a.copy_(y)
+        return y.clone()
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        return ctx.backward(grad_y), None, None, None
+
+
+def _delta(t: torch.Tensor) -> torch.Tensor:
+    """Input half minus reference half."""
+    t, t_ref = t.detach().chunk(2)
+    return t - t_ref
+
+
+def _input_half_vjp(y: torch.Tensor, a: torch.Tensor, g: torch.Tensor, **kwargs) -> torch.Tensor:
+    """Ordinary gradient through ``y(a)`` for the input half only."""
+    (grad,) = torch.autograd.grad(y, a, torch.cat([g, torch.zeros_like(g)]), **kwargs)
+    return grad.chunk(2)[0]
+
+
+def _to_input_half(half: torch.Tensor) -> torch.Tensor:
+    # The reference half gets no gradient: every rule reads only the input
+    # half's upstream gradient (Captum's equal whenever its hooks work).
+    return torch.cat([half, torch.zeros_like(half)])
+
+
+def _rescale(a: torch.Tensor, y: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Rescale rule for an elementwise ``y = f(a)``: ``g * dy / da``."""
+
+    def backward(grad_y):
+        g = grad_y.chunk(2)[0]
+        delta_in, delta_out = _delta(a), _delta(y)
+        local = _input_half_vjp(y, a, g)
+        return _to_input_half(torch.where(delta_in.abs() < EPS, local, g * delta_out / delta_in))
+
+    return backward
+
+
+def _maxpool(a: torch.Tensor, y: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Captum's max-pool rule.
+
+    The output difference is split at the cross-maximum ``max(y, y_ref)``:
+    the part above ``y_ref`` is routed to the input's argmax, the rest to the
+    reference's argmax, and the sum is divided by the input difference. The
+    routing ("unpooling") is the pooling op's own vector-Jacobian product,
+    which, unlike ``max_unpool``, adds up positions that win several
+    overlapping windows.
+    """
+
+    def backward(grad_y):
+        g = grad_y.chunk(2)[0]
+        out, out_ref = y.detach().chunk(2)
+        cross_max = torch.max(out, out_ref)
+        routed = torch.cat([g * (cross_max - out_ref), g * (out - cross_max)])
+        (unpooled,) = torch.autograd.grad(y, a, routed, retain_graph=True)
+        via_input, via_ref = unpooled.chunk(2)
+        delta_in = _delta(a)
+        local = _input_half_vjp(y, a, g)
+        return _to_input_half(
+            torch.where(delta_in.abs() < EPS, local, (via_input + via_ref) / delta_in))
+
+    return backward
+
+
+# --- The guard -------------------------------------------------------------
+
+
+def _dependent(obj: Any) -> int:
+    """Number of input-dependent tensors in ``obj`` (nested lists/tuples)."""
+    if isinstance(obj, torch.Tensor):
+        return int(obj.requires_grad)
+    if isinstance(obj, (list, tuple)):
+        return sum(_dependent(o) for o in obj)
+    return 0
+
+
+def _arg(args, kwargs, position, *names):
+    if position < len(args):
+        return args[position]
+    return next((kwargs[k] for k in names if k in kwargs), None)
+
+
+def _product(*positions, names=()):
+    """At most one factor of a product may depend on the input (else bilinear)."""
+
+    def check(args, kwargs):
+        factors = [args[i] for i in positions if i < len(args)] if positions else list(args)
+        factors += [v for k, v in kwargs.items() if k in names]
+        if _dependent(factors) > 1:
+            return "a product of two input-dependent tensors"
+        return None
+
+    return check
+
+
+def _divide(args, kwargs):
+    if _arg(args, kwargs, 2, "rounding_mode") is not None:
+        return "rounding division"
+    if _dependent(_arg(args, kwargs, 1, "other")):
+        return "division by an input-dependent tensor"
+    return None
+
+
+def _reverse_divide(args, kwargs):
+    # Tensor.__rtruediv__(self, other) computes other / self.
+    return "division by an input-dependent tensor" if _dependent(args[0]) else None
+
+
+def _keeps_batch(args, kwargs):
+    # Reducing over dimension 0 would mix the input and reference halves.
+    ndim = max(_arg(args, kwargs, 0, "input").dim(), 1)
+    dim = _arg(args, kwargs, 1, "dim", "axis")
+    dims = dim if isinstance(dim, (tuple, list)) else [dim]
+    if not dims or any(d is None or (isinstance(d, int) and d % ndim == 0) for d in dims):
+        return "a reduction over the batch dimension"
+    return None
+
+
+def _eval_only(training_position, *names):
+    def check(args, kwargs):
+        if _arg(args, kwargs, training_position, *names):
+            return "training-mode behaviour (call module.eval())"
+        if _dependent(list(args[1:]) + list(kwargs.values())):
+            return "input-dependent statistics or parameters"
+        return None
+
+    return check
+
+
+def _constant_mask(*positions, names=()):
+    def check(args, kwargs):
+        if any(_dependent(_arg(args, kwargs, p, *names)) for p in positions):
+            return "an input-dependent mask"
+        return None
+
+    return check
+
+
+_TENSOR_ATTRIBUTES = frozenset({
+    "shape", "dtype", "device", "ndim", "T", "mT", "mH", "H", "layout",
+    "requires_grad", "is_cuda", "is_leaf", "grad_fn", "names", "is_sparse",
+    "is_quantized", "is_meta", "is_nested", "is_cpu", "is_mps",
+})
+
+
+def _attribute(func):
+    name = getattr(getattr(func, "__self__", None), "__name__", "?")
+    return None if name in _TENSOR_ATTRIBUTES else f"reading attribute '{name}'"
+
+
+# Operations that are linear/affine in every input-dependent argument, only
+# move or copy entries, or only read metadata.
+_LINEAR = frozenset({
+    # metadata, conversion, copies
+    "size", "dim", "ndimension", "numel", "nelement", "stride", "storage_offset",
+    "is_contiguous", "is_floating_point", "is_complex", "element_size",
+    "get_device", "data_ptr", "__len__", "__format__", "__repr__",
+    "to", "float", "double", "half", "bfloat16", "type", "type_as", "cpu",
+    "cuda", "clone", "contiguous",
+    "new_zeros", "new_ones", "new_full", "new_empty", "new_tensor",
+    "zeros_like", "ones_like", "empty_like", "full_like",
+    # shape and indexing
+    "view", "view_as", "reshape", "reshape_as", "flatten", "unflatten",
+    "squeeze", "unsqueeze", "permute", "transpose", "t", "swapaxes",
+    "swapdims", "movedim", "moveaxis", "expand", "expand_as", "repeat",
+    "repeat_interleave", "tile", "narrow", "select", "index_select", "gather",
+    "__getitem__", "__setitem__", "split", "split_with_sizes", "tensor_split",
+    "chunk", "unbind", "cat", "concat", "concatenate", "stack", "hstack",
+    "vstack", "dstack", "flip", "fliplr", "flipud", "roll", "rot90",
+    "pad", "constant_pad_nd", "unfold", "fold", "pixel_shuffle",
+    "pixel_unshuffle", "interpolate", "upsample",
+    # affine arithmetic, linear pooling and reductions
+    "add", "sub", "subtract", "rsub", "neg", "negative", "positive",
+    "avg_pool1d", "avg_pool2d", "avg_pool3d",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+})
+
+_CONDITIONAL: dict[str, Callable[[tuple, dict], str | None]] = {
+    **dict.fromkeys(
+        ["mul", "multiply", "matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "kron"],
+        _product(0, 1, names=("input", "other", "mat2", "vec", "tensor")),
+    ),
+    **dict.fromkeys(["einsum", "tensordot", "chain_matmul", "multi_dot"], _product()),
+    **dict.fromkeys(
+        ["linear", "conv1d", "conv2d", "conv3d",
+         "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"],
+        _product(0, 1, names=("input", "weight")),
+    ),
+    **dict.fromkeys(
+        ["addmm", "addmv", "addbmm", "baddbmm", "addr"],
+        _product(1, 2, names=("mat1", "mat2", "vec", "vec1", "vec2", "batch1", "batch2")),
+    ),
+    **dict.fromkeys(["div", "divide", "true_divide"], _divide),
+    "rdiv": _reverse_divide,
+    **dict.fromkeys(["sum", "mean", "cumsum"], _keeps_batch),
+    "batch_norm": _eval_only(5, "training"),
+    **dict.fromkeys(
+        ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
+         "feature_alpha_dropout"],
+        _eval_only(2, "training", "train"),
+    ),
+    "where": _constant_mask(0, names=("condition",)),
+    "masked_fill": _constant_mask(1, 2, names=("mask", "value")),
+}
+
+_DUNDER = {
+    "__add__": "add", "__radd__": "add", "__iadd__": "add",
+    "__sub__": "sub", "__isub__": "sub", "__rsub__": "rsub",
+    "__mul__": "mul", "__rmul__": "mul", "__imul__": "mul",
+    "__truediv__": "div", "__itruediv__": "div", "__div__": "div", "__idiv__": "div",
+    "__rtruediv__": "rdiv", "__rdiv__": "rdiv",
+    "__matmul__": "matmul", "__rmatmul__": "matmul",
+    "__neg__": "neg", "__pos__": "positive",
+}
+
+_SPECIFIC_HINTS = {
+    "softmax": "explain the pre-softmax logits instead",
+    "log_softmax": "explain the pre-softmax logits instead",
+}
+
+
+def _op_key(func) -> str:
+    name = getattr(func, "__name__", repr(func))
+    name = _DUNDER.get(name, name)
+    if name.endswith("_") and not name.startswith("_"):
+        name = name[:-1]  # in-place variant, same math
+    return name
+
+
+def _op_name(func) -> str:
+    """Readable name: torch.exp, Tensor.mul, torch.nn.functional.relu."""
+    name = getattr(func, "__name__", repr(func))
+    qualname = getattr(func, "__qualname__", "")
+    module = getattr(func, "__module__", None) or ""
+    if name == "__get__":
+        return f"Tensor.{getattr(func.__self__, '__name__', '?')}"
+    if qualname.startswith(("TensorBase.", "Tensor.")):
+        return f"Tensor.{name}"
+    if module in ("torch.nn.functional", "torch._C._nn"):
+        return f"torch.nn.functional.{name}"
+    return f"torch.{name}"
+
+
+class _Guard(TorchFunctionMode):
+    """Raises on any op that could make plain gradients differ from DeepLIFT."""
+
+    def __init__(self, state: _State):
+        super().__init__()
+        self.state = state
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if self.state.rule_depth == 0 and _dependent(list(args) + list(kwargs.values())):
+            self._check(func, args, kwargs)
+        return func(*args, **kwargs)
+
+    def _check(self, func, args, kwargs):
+        key = _op_key(func)
+        if key in _LINEAR:
+            return
+        if key == "__get__":
+            reason = _attribute(func)
+        elif key in _CONDITIONAL:
+            reason = _CONDITIONAL[key](args, kwargs)
+        else:
+            reason = ""
+        if reason is None:
+            return
+        what = _op_name(func) + (f" ({reason})" if reason else "")
+        if self.state.location == "output_fn":
+            hint = "output_fn may only select, sum, average or scale outputs"
+        else:
+            hint = _SPECIFIC_HINTS.get(key, _HINT)
+        raise UnsupportedOperation(
+            f"DeepLIFT has no rule for {what} called {self.state.where()}; {hint}"
+        )
