@@ -72,9 +72,17 @@ class KerasModel(Model):
         if layer not in self._probes:
             self._probes[layer] = keras.Model(self.keras_model.inputs,
                                               self.keras_model.get_layer(layer).output)
-        out = np.asarray(self._probes[layer](self.layout.to_model(x), training=False))
-        # Channels-first models produce (n, units, positions); callers get positions first.
-        return out.transpose(0, 2, 1) if self.layout.channels_first and out.ndim == 3 else out
+        out = np.asarray(self._probes[layer]([self.layout.to_model(x)], training=False))
+        return out.transpose(0, 2, 1) if out.ndim == 3 and self._channels_first(layer) else out
+
+    def _channels_first(self, name: str) -> bool:
+        """Whether ``name``'s output is (units, positions): the last data_format set up to it."""
+        data_format = None
+        for layer in self.keras_model.layers:
+            data_format = getattr(layer, "data_format", data_format)
+            if layer.name == name:
+                return data_format == "channels_first"
+        return False
 
     def conv_layers(self):
         import keras

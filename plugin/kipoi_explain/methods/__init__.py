@@ -99,13 +99,16 @@ def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | N
                          "not have; use ism")
     sequences = as_sequences(seqs, model.input_length, ambiguous)
     spec = model.target(target, reduce, bins)
+    if batch_size is not None and batch_size < 1:
+        raise InputError(f"batch_size={batch_size}: expected a positive integer")
     batch_size = batch_size or model.batch_size
     x = sequences.onehot
     run = METHODS[method]
     result = run(model, x, spec, batch_size, progress, **options)
     if reverse_complement:
         result = _average_strands(result, run(model, alphabet.reverse_complement(x), spec,
-                                              batch_size, progress, **options))
+                                              batch_size, progress,
+                                              **_reverse_strand_options(options, x.shape[1])))
     return Attribution(
         scores=result.scores.astype(np.float32), method=method, target=spec.as_dict(),
         predictions=model.predict(x, batch_size), inputs=x,
@@ -114,6 +117,20 @@ def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | N
                   "batch_size": batch_size, "version": __version__},
         delta=result.delta, hypothetical=result.hypothetical, names=sequences.names,
         intervals=sequences.intervals, model=model.describe())
+
+
+def _reverse_strand_options(options: dict, length: int) -> dict:
+    """Options in the reverse strand's coordinates: the ISM window mirrored, reference arrays
+    reverse-complemented."""
+    options = dict(options)
+    if "start" in options or "end" in options:
+        start, end = options.get("start", 0), options.get("end")
+        end = length if end is None else end
+        options["start"], options["end"] = length - end, length - start
+    baseline = options.get("baseline")
+    if baseline is not None and not isinstance(baseline, str):
+        options["baseline"] = alphabet.reverse_complement(np.asarray(baseline, dtype=np.float32))
+    return options
 
 
 def _average_strands(forward: MethodScores, backward: MethodScores) -> MethodScores:

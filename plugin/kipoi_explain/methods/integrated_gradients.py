@@ -8,7 +8,9 @@ from ..results import MethodScores
 from .over_references import attribute_over_references
 from .references import references
 
-#: Quadrature rules, named and defined as in Captum's ``approximation_methods``.
+#: Quadrature rules, named as in Captum's ``approximation_methods`` and equal to them, except
+#: ``riemann_trapezoid``: here the exact trapezoid rule (weights ``1/(n-1)``, ends halved),
+#: whose weights sum to 1 so completeness holds; Captum's weights sum to ``(n-1)/n``.
 QUADRATURES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right",
                "riemann_middle")
 

@@ -69,7 +69,7 @@ def read_bed(path) -> list[Interval]:
                                  "0 <= start < end")
             name = fields[3] if len(fields) > 3 and fields[3] not in ("", ".") else \
                 f"{fields[0]}:{start}-{end}"
-            strand = fields[5] if len(fields) > 5 and fields[5] in "+-." else "."
+            strand = fields[5] if len(fields) > 5 and fields[5] in ("+", "-") else "."
             intervals.append(Interval(fields[0], start, end, name, strand))
     if not intervals:
         raise InputError(f"BED file {str(path)!r} holds no interval")

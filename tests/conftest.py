@@ -1,0 +1,63 @@
+"""Shared fixtures: small seeded models (PyTorch and Keras) and one-hot sequences."""
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugin"))
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+LENGTH = 100
+
+
+def random_onehot(n, length=LENGTH, seed=0):
+    """``(n, length, 4)`` float32 one-hot of random ACGT sequences."""
+    idx = np.random.default_rng(seed).integers(0, 4, size=(n, length))
+    return np.eye(4, dtype=np.float32)[idx]
+
+
+def make_torch_cnn(length=LENGTH, n_outputs=2, seed=0):
+    """Conv1d + ReLU + MaxPool1d + Linear + Sigmoid, channels first ``(N, 4, L)``."""
+    import torch
+
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(
+        torch.nn.Conv1d(4, 6, kernel_size=7, padding=3),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool1d(4),
+        torch.nn.Flatten(),
+        torch.nn.Linear(6 * (length // 4), n_outputs),
+        torch.nn.Sigmoid(),
+    ).eval()
+
+
+def make_keras_cnn(length=LENGTH, n_outputs=2, seed=0):
+    """Conv1D + MaxPooling1D + Dense(sigmoid), bases last ``(N, L, 4)``."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([
+        keras.Input((length, 4)),
+        keras.layers.Conv1D(6, 7, padding="same", activation="relu", name="conv"),
+        keras.layers.MaxPooling1D(4, name="pool"),
+        keras.layers.Flatten(name="flatten"),
+        keras.layers.Dense(n_outputs, activation="sigmoid", name="dense"),
+    ])
+
+
+@pytest.fixture
+def onehot():
+    return random_onehot(5)
+
+
+@pytest.fixture(scope="module")
+def torch_cnn():
+    return make_torch_cnn()
+
+
+@pytest.fixture(scope="module")
+def keras_cnn():
+    return make_keras_cnn()
