@@ -4,7 +4,9 @@ Gradients come from ``tf.GradientTape``; Kipoi's own Keras gradient mixins crash
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,6 +16,11 @@ from ..targets import Target
 from .base import ConvLayer, InputLayout, Model, output_names_for
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+if "tensorflow" not in sys.modules:
+    # With TensorFlow loaded first, a later `import torch._dynamo` (done lazily by torch.optim,
+    # torch.compile, ...) segfaults (torch 2.14, triton 3.8, TF 2.21); loading it first is safe.
+    with contextlib.suppress(ImportError):
+        import torch._dynamo  # noqa: F401
 
 
 @dataclass

@@ -35,11 +35,15 @@ def kipoi_model(path: str | None = None, zoo: str | None = None, name: str | Non
             raise InputError(f"Kipoi zoo checkout {zoo!r} is not a directory")
         source, ref = LocalSource(zoo), name
         where = f"model {name!r} of the zoo checkout {zoo!r}"
+        try:
+            model_dir = source.get_model_dir(ref)
+        except ValueError:
+            raise InputError(f"{where}: no model.yaml found") from None
     else:
-        ref = os.path.abspath(path)
+        ref = model_dir = os.path.abspath(path)
         source, name = kipoi.config.get_source("dir"), os.path.basename(ref.rstrip("/"))
         where = f"Kipoi model directory {path!r}"
-    if not os.path.isfile(os.path.join(source.get_model_dir(ref) if zoo else ref, "model.yaml")):
+    if not os.path.isfile(os.path.join(model_dir, "model.yaml")):
         raise InputError(f"{where}: no model.yaml found")
     descr = source.get_model_descr(ref)
     kind = SUPPORTED_TYPES.get(descr.defined_as or descr.type)
@@ -49,8 +53,8 @@ def kipoi_model(path: str | None = None, zoo: str | None = None, name: str | Non
     layout, input_length = _layout(descr, where)
     output_shape, output_names = _outputs(descr, where)
     loaded = kipoi.get_model(ref, source=source, with_dataloader=False)
-    info = {"type": "kipoi", "kipoi_class": descr.defined_as or descr.type, "path":
-            source.get_model_dir(ref), "doc": descr.info.doc}
+    info = {"type": "kipoi", "kipoi_class": descr.defined_as or descr.type, "path": model_dir,
+            "doc": descr.info.doc}
     if kind == "pytorch":
         from .torch_model import torch_model
 
