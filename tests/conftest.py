@@ -61,3 +61,11 @@ def torch_cnn():
 @pytest.fixture(scope="module")
 def keras_cnn():
     return make_keras_cnn()
+
+
+@pytest.fixture(scope="module")
+def model(torch_cnn):
+    """The torch CNN behind the Model interface, outputs named ``neg`` and ``pos``."""
+    import kipoi_explain as kx
+
+    return kx.load_model(torch_cnn, input_length=LENGTH, output_names=["neg", "pos"])

@@ -9,11 +9,6 @@ from conftest import LENGTH, random_onehot
 
 
 @pytest.fixture(scope="module")
-def model(torch_cnn):
-    return kx.load_model(torch_cnn, input_length=LENGTH, output_names=["neg", "pos"])
-
-
-@pytest.fixture(scope="module")
 def x():
     return random_onehot(4, seed=41)
 

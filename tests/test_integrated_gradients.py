@@ -12,11 +12,6 @@ RTOL, ATOL = 1e-4, 1e-6
 
 
 @pytest.fixture(scope="module")
-def model(torch_cnn):
-    return kx.load_model(torch_cnn, input_length=LENGTH, output_names=["neg", "pos"])
-
-
-@pytest.fixture(scope="module")
 def x():
     return random_onehot(4, seed=21)
 
