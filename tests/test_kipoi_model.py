@@ -68,3 +68,24 @@ def test_unknown_path_and_option():
         kx.load_model("no/such/model")
     with pytest.raises(kx.InputError, match="input_length"):
         kx.load_model(EXAMPLES / "models" / "pytorch_cnn", input_length=3)
+
+
+def test_layout_read_from_the_schema_when_the_dataloader_does_not_say(tmp_path):
+    """A (4, 1, L) model whose model.yaml names no alphabet_axis: the adapter reads the shape."""
+    import yaml
+
+    model_dir = tmp_path / "dummy_axis"
+    shutil.copytree(EXAMPLES / "models" / "pytorch_cnn", model_dir)
+    (model_dir / "model.py").write_text(
+        (model_dir / "model.py").read_text() + "\n\nclass Squeezed(TFBindingCNN):\n"
+        "    def forward(self, x):\n        return super().forward(x[:, :, 0, :])\n")
+    spec = yaml.safe_load((model_dir / "model.yaml").read_text())
+    spec["args"]["module_class"] = "Squeezed"
+    spec["default_dataloader"]["default_args"] = {"auto_resize_len": 200, "dummy_axis": 1}
+    spec["schema"]["inputs"]["shape"] = "(4, 1, 200)"
+    (model_dir / "model.yaml").write_text(yaml.safe_dump(spec))
+    model = kx.load_model(model_dir)
+    assert (model.layout.alphabet_axis, model.layout.dummy_axis) == (0, 1)
+    x = kx.from_fasta(EXAMPLES / "data" / "sequences.fa").onehot[:5]
+    reference = kx.load_model(EXAMPLES / "models" / "pytorch_cnn")
+    np.testing.assert_allclose(model.predict(x), reference.predict(x), rtol=1e-6)

@@ -74,16 +74,17 @@ def _layout(descr, where: str) -> tuple[InputLayout, int | None]:
     schema = descr.schema.inputs
     if not hasattr(schema, "shape"):
         raise InputError(f"{where}: models with several inputs are not supported yet")
-    loader = descr.default_dataloader
-    args = dict(getattr(loader, "default_args", None) or {})
-    layout = InputLayout(alphabet=args.get("alphabet", "ACGT"),
-                         alphabet_axis=int(args.get("alphabet_axis", 1)),
-                         dummy_axis=args.get("dummy_axis"))
+    args = dict(getattr(descr.default_dataloader, "default_args", None) or {})
     shape = tuple(schema.shape)
-    if len(shape) != (2 if layout.dummy_axis is None else 3) or 4 not in shape:
-        raise InputError(f"{where}: input shape {shape} does not fit the dataloader's layout "
-                         f"(alphabet_axis={layout.alphabet_axis}, dummy_axis={layout.dummy_axis}); "
-                         "expected one axis of 4 bases")
+    dummy_axis = args.get("dummy_axis")
+    sample = [s for i, s in enumerate(shape) if i != dummy_axis]
+    if len(sample) != 2 or 4 not in sample:
+        raise InputError(f"{where}: input shape {shape} (dummy_axis={dummy_axis}) is not one-hot "
+                         "DNA; expected (L, 4) or (4, L), plus the dataloader's dummy axis")
+    # A dataloader that does not name its alphabet axis (not kipoiseq's) is read from the shape.
+    axis = int(args["alphabet_axis"]) if "alphabet_axis" in args else (0 if sample[0] == 4 else 1)
+    layout = InputLayout(alphabet=args.get("alphabet", "ACGT"), alphabet_axis=axis,
+                         dummy_axis=dummy_axis)
     lengths = [s for s in shape if s not in (None, 1, 4)]
     length = args.get("auto_resize_len") or (lengths[0] if lengths else None)
     return layout, (int(length) if length else None)
