@@ -57,7 +57,8 @@ def plot_attribution(result: Attribution, path, indices=None, max_sequences: int
         logo_ax.set_xlim(-0.5, length - 0.5)
         logo_ax.tick_params(labelbottom=False)
         logo_ax.set_ylabel("contribution")
-        logo_ax.set_title(f"{result.names[i]} - {result.method}, target "
+        where = f" ({result.intervals[i]})" if result.intervals else ""
+        logo_ax.set_title(f"{result.names[i]}{where} - {result.method}, target "
                           f"{'+'.join(target.names)} = {values[i]:.3g}", fontsize=10)
         bound = float(np.abs(result.scores[i]).max()) or 1.0
         image = heat_ax.imshow(result.scores[i].T, aspect="auto", cmap="RdBu_r",
