@@ -53,3 +53,13 @@ def run_batches(fn: Callable[[int, int], np.ndarray | tuple], n_rows: int, batch
     if isinstance(parts[0], tuple):
         return tuple(np.concatenate(column) for column in zip(*parts))
     return np.concatenate(parts)
+
+
+def add_by_sequence(total: np.ndarray, seq: np.ndarray, values: np.ndarray) -> None:
+    """``total[seq[j]] += values[j]`` for the rows of one block, in place.
+
+    Blocks are cut from sequence-major work, so ``seq`` is sorted and each sequence's rows are
+    contiguous: one segmented sum instead of ``np.add.at``, which is several times slower.
+    """
+    starts = np.flatnonzero(np.r_[True, seq[1:] != seq[:-1]])
+    total[seq[starts]] += np.add.reduceat(values, starts, axis=0)

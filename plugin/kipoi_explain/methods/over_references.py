@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..engine import run_batches
+from ..engine import add_by_sequence, run_batches
 from ..results import MethodScores
 from .contributions import contributions, correct
 
@@ -62,9 +62,9 @@ def attribute_over_references(model, x: np.ndarray, refs: np.ndarray, target,
         if correct_gradients:
             mult = correct(mult)
         block_scores, block_hyp = contributions(mult, x_rows, ref_rows)
-        np.add.at(scores, seq, block_scores)
-        np.add.at(hypothetical, seq, block_hyp)
-        np.add.at(f_ref, seq, f_ref_rows)
+        add_by_sequence(scores, seq, block_scores)
+        add_by_sequence(hypothetical, seq, block_hyp)
+        add_by_sequence(f_ref, seq, f_ref_rows)
 
     run_batches(block, n * k, max(1, batch_size // rows_per_pair), progress, desc)
     scores, hypothetical, f_ref = scores / k, hypothetical / k, f_ref / k
