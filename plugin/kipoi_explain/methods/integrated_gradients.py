@@ -60,8 +60,7 @@ def integrated_gradients(model, x, target, batch_size, progress, baseline="zeros
         path = ref_rows[:, None] + alphas[:, None, None] * (x_rows - ref_rows)[:, None]
         grads, values = model._gradient(path.reshape(n * n_steps, *x_rows.shape[1:]), target)
         grads = grads.reshape(n, n_steps, *x_rows.shape[1:])
-        f_ref = target.apply(model._forward(ref_rows))
-        return np.einsum("s,nsla->nla", weights, grads), f_ref
+        return np.einsum("s,nsla->nla", weights, grads), None
 
     return attribute_over_references(model, x, refs, target, multipliers, batch_size, progress,
                                      "integrated_gradients", correct_gradients, n_steps)
@@ -83,7 +82,7 @@ def expected_gradients(model, x, target, batch_size, progress, baseline="shuffle
     def multipliers(x_rows, ref_rows, pairs):
         alpha = alphas[pairs, None, None]
         grads, _ = model._gradient(ref_rows + alpha * (x_rows - ref_rows), target)
-        return grads, target.apply(model._forward(ref_rows))
+        return grads, None
 
     return attribute_over_references(model, x, refs, target, multipliers, batch_size, progress,
                                      "expected_gradients", correct_gradients)

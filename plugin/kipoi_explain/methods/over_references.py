@@ -32,7 +32,8 @@ def attribute_over_references(model, x: np.ndarray, refs: np.ndarray, target,
     multipliers : callable
         ``(x_rows, ref_rows, pairs) -> (multipliers, f_ref)`` for a block of pairs: rows
         ``(n, L, 4)`` and the pairs' indices ``sequence * K + reference``; ``f_ref`` is the
-        target value of each reference, ``(n,)``.
+        target value of each reference, ``(n,)``, or None when the method does not compute it
+        on the way (the references are then predicted in one batched pass).
     batch_size : int
         Model rows per block.
     progress : bool
@@ -52,9 +53,10 @@ def attribute_over_references(model, x: np.ndarray, refs: np.ndarray, target,
     n, k = refs.shape[:2]
     scores = np.zeros(x.shape, dtype=np.float64)
     hypothetical = np.zeros(x.shape, dtype=np.float64)
-    f_ref = np.zeros(n, dtype=np.float64)
+    f_ref = None
 
     def block(lo, hi):
+        nonlocal f_ref
         pair = np.arange(lo, hi)
         seq, ref_index = pair // k, pair % k
         x_rows, ref_rows = x[seq], refs[seq, ref_index]
@@ -64,9 +66,14 @@ def attribute_over_references(model, x: np.ndarray, refs: np.ndarray, target,
         block_scores, block_hyp = contributions(mult, x_rows, ref_rows)
         add_by_sequence(scores, seq, block_scores)
         add_by_sequence(hypothetical, seq, block_hyp)
-        add_by_sequence(f_ref, seq, f_ref_rows)
+        if f_ref_rows is not None:
+            f_ref = np.zeros(n, dtype=np.float64) if f_ref is None else f_ref
+            add_by_sequence(f_ref, seq, f_ref_rows)
 
     run_batches(block, n * k, max(1, batch_size // rows_per_pair), progress, desc)
+    if f_ref is None:
+        f_ref = target.apply(model.predict(refs.reshape(n * k, *x.shape[1:]), batch_size))
+        f_ref = f_ref.reshape(n, k).sum(1)
     scores, hypothetical, f_ref = scores / k, hypothetical / k, f_ref / k
     f_x = target.apply(model.predict(x, batch_size))
     delta = scores.sum(axis=(1, 2)) - (f_x - f_ref)
