@@ -202,8 +202,11 @@ def test_explain_on_bed_keeps_intervals(tmp_path, genome):
     result = kx.explain(model, sequences, method="saliency")
     assert result.names == ["peakA", "peakB"]
     assert result.intervals == [kx.Interval("chr1", 70, 170, "peakA", "+"),
-                                kx.Interval("chr2", 100, 200, "peakB", "-")]
+                                kx.Interval("chr2", 100, 200, "peakB", "-", reverse=True)]
     assert str(result.intervals[0]) == "chr1:70-170"
+    # Sequence position 0 of a reverse-complemented window is the window's last genome base.
+    assert result.intervals[1].to_genome(0, 10) == (190, 200)
+    assert result.intervals[0].to_genome(0, 10) == (70, 80)
     np.testing.assert_array_equal(
         result.inputs, one_hot([CONTIGS["chr1"][70:170], _rc(CONTIGS["chr2"][100:200])]))
     np.testing.assert_allclose(result.scores, model.gradient(result.inputs), rtol=1e-6)

@@ -10,10 +10,11 @@ from .adapters import InputLayout, Model, load_model
 from .cli import cli_main
 from .errors import InputError, UnsupportedOperation
 from .methods import METHODS, explain
+from .motif import motifs
 from .results import Attribution, Interval
 from .sequences import SequenceSet, from_bed, from_fasta, from_strings
 from .targets import Target
 
 __all__ = ["Attribution", "InputError", "InputLayout", "Interval", "METHODS", "Model",
-           "SequenceSet", "Target", "UnsupportedOperation", "__version__", "cli_main", "explain",
+           "SequenceSet", "Target", "UnsupportedOperation", "__version__", "cli_main", "explain", "motifs",
            "from_bed", "from_fasta", "from_strings", "load_model"]

@@ -55,11 +55,11 @@ def run_batches(fn: Callable[[int, int], np.ndarray | tuple], n_rows: int, batch
     return np.concatenate(parts)
 
 
-def add_by_sequence(total: np.ndarray, seq: np.ndarray, values: np.ndarray) -> None:
-    """``total[seq[j]] += values[j]`` for the rows of one block, in place.
+def accumulate_sorted(total: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:
+    """``total[index[j]] += values[j]`` in place, for a sorted ``index``.
 
-    Blocks are cut from sequence-major work, so ``seq`` is sorted and each sequence's rows are
-    contiguous: one segmented sum instead of ``np.add.at``, which is several times slower.
+    Work is cut sequence-major, so a block's sequence indices are sorted and each sequence's
+    rows are contiguous: one segmented sum instead of ``np.add.at``, several times slower.
     """
-    starts = np.flatnonzero(np.r_[True, seq[1:] != seq[:-1]])
-    total[seq[starts]] += np.add.reduceat(values, starts, axis=0)
+    starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
+    total[index[starts]] += np.add.reduceat(values, starts, axis=0)

@@ -13,13 +13,25 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Interval:
-    """A genomic window (0-based, half-open) that one input sequence was read from."""
+    """A genomic window (0-based, half-open) that one input sequence was read from.
+
+    ``reverse`` is True when the sequence is the window's reverse complement (a ``-`` strand
+    interval read with ``use_strand``): position ``i`` of the sequence is then genome position
+    ``end - 1 - i``.
+    """
 
     chrom: str
     start: int
     end: int
     name: str = ""
     strand: str = "."
+    reverse: bool = False
+
+    def to_genome(self, start: int, end: int) -> tuple[int, int]:
+        """Genome coordinates of the half-open span ``[start, end)`` of the sequence."""
+        if self.reverse:
+            return self.end - end, self.end - start
+        return self.start + start, self.start + end
 
     def __str__(self) -> str:
         return f"{self.chrom}:{self.start}-{self.end}"
@@ -90,3 +102,76 @@ class Attribution:
         if self.method == "ism":
             return -self.scores.sum(axis=-1) / 3.0
         return (self.scores * self.inputs).sum(axis=-1)
+
+
+@dataclass(frozen=True)
+class MotifMatch:
+    """One database motif matched to a query motif by TomTom.
+
+    As in Tomtom: the query's first column is aligned to column ``offset`` of the database motif
+    (negative when the query starts before it); ``strand`` is ``"-"`` when the database motif's
+    reverse complement matched.
+    """
+
+    id: str
+    name: str
+    p_value: float
+    q_value: float
+    offset: int
+    strand: str
+
+
+@dataclass
+class Motif:
+    """A motif read from a model: a first-layer filter or a group of seqlets.
+
+    Attributes
+    ----------
+    name : str
+        ``"<layer>/filter_<i>"`` or ``"seqlets/<group>"``.
+    pfm : numpy.ndarray
+        ``(K, 4)`` position frequency matrix (rows sum to 1), A, C, G, T.
+    pwm : numpy.ndarray
+        ``(K, 4)`` log2-odds against the background.
+    information_content : numpy.ndarray
+        ``(K,)`` bits per position.
+    n_sites : int
+        Sequence windows the PFM was built from (0 for a weight-derived PFM).
+    core : (int, int)
+        Half-open span of positions left after trimming low-information flanks.
+    matches : list of MotifMatch
+        Database matches of the core, best first.
+    details : dict
+        Method-specific numbers, e.g. ``filter`` index, ``saturation`` and
+        ``activation_correlation`` for weight-derived PFMs.
+    """
+
+    name: str
+    pfm: np.ndarray
+    pwm: np.ndarray
+    information_content: np.ndarray
+    n_sites: int
+    core: tuple[int, int]
+    matches: list[MotifMatch] = field(default_factory=list)
+    details: dict = field(default_factory=dict)
+
+    @property
+    def best(self) -> MotifMatch | None:
+        return self.matches[0] if self.matches else None
+
+
+@dataclass
+class MotifSet:
+    """Motifs from one run, with the database they were matched against and the settings."""
+
+    motifs: list[Motif]
+    method: str
+    database: dict
+    settings: dict = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.motifs)
+
+    def __getitem__(self, index) -> Motif:
+        return self.motifs[index]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine import add_by_sequence, run_batches
+from ..engine import accumulate_sorted, run_batches
 from ..results import MethodScores
 from .contributions import contributions, correct
 
@@ -63,7 +63,7 @@ def smoothgrad(model, x, target, batch_size, progress, n_samples: int = 25, nois
         eps = np.stack([np.random.default_rng((seed, int(r))).standard_normal((length, 4))
                         for r in rows]).astype(np.float32)
         grad = model._gradient(x[seq] + noise * eps, target)[0]
-        add_by_sequence(total, seq, grad)
+        accumulate_sorted(total, seq, grad)
 
     run_batches(block, n * n_samples, batch_size, progress, "smoothgrad")
     grad = (total / n_samples).astype(np.float32)

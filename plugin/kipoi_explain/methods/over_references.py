@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..engine import add_by_sequence, run_batches
+from ..engine import accumulate_sorted, run_batches
 from ..results import MethodScores
 from .contributions import contributions, correct
 
@@ -64,11 +64,11 @@ def attribute_over_references(model, x: np.ndarray, refs: np.ndarray, target,
         if correct_gradients:
             mult = correct(mult)
         block_scores, block_hyp = contributions(mult, x_rows, ref_rows)
-        add_by_sequence(scores, seq, block_scores)
-        add_by_sequence(hypothetical, seq, block_hyp)
+        accumulate_sorted(scores, seq, block_scores)
+        accumulate_sorted(hypothetical, seq, block_hyp)
         if f_ref_rows is not None:
             f_ref = np.zeros(n, dtype=np.float64) if f_ref is None else f_ref
-            add_by_sequence(f_ref, seq, f_ref_rows)
+            accumulate_sorted(f_ref, seq, f_ref_rows)
 
     run_batches(block, n * k, max(1, batch_size // rows_per_pair), progress, desc)
     if f_ref is None:

@@ -4,6 +4,7 @@ FASTA access goes through pyfaidx (indexed, so a genome is never read whole).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import InputError
@@ -80,7 +81,7 @@ def resize(interval: Interval, length: int) -> Interval:
     """Centre-resize an interval to ``length`` bp, exactly as kipoiseq's ``resize_interval``."""
     center = int((interval.start + interval.end) / 2)
     start = center - length // 2
-    return Interval(interval.chrom, start, start + length, interval.name, interval.strand)
+    return replace(interval, start=start, end=start + length)
 
 
 def fetch_intervals(intervals: list[Interval], fasta_path, length: int | None = None,
@@ -124,6 +125,7 @@ def fetch_intervals(intervals: list[Interval], fasta_path, length: int | None = 
         seq = fasta[window.chrom][window.start:window.end]
         if use_strand and window.strand == "-":
             seq = _reverse_complement_string(seq)
+            window = replace(window, reverse=True)
         seqs.append(seq)
         used.append(window)
     return seqs, used

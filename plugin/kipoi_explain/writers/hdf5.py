@@ -2,7 +2,7 @@
 
 Layout: datasets ``scores``, ``inputs`` (one-hot), ``predictions``, ``names`` and, where
 defined, ``hypothetical``, ``delta`` and the group ``intervals`` (``chrom``, ``start``, ``end``,
-``strand``); attributes ``method``, ``target``, ``settings`` and ``model`` (JSON; the model
+``strand``, ``reverse``); attributes ``method``, ``target``, ``settings`` and ``model`` (JSON; the model
 entry holds its weight fingerprint) and ``version``. Arrays are ``(N, L, 4)``, A, C, G, T.
 """
 from __future__ import annotations
@@ -36,6 +36,7 @@ def write_hdf5(result: Attribution, path) -> None:
             for field in ("start", "end"):
                 group.create_dataset(field, data=[getattr(i, field) for i in result.intervals],
                                      dtype=np.int64)
+            group.create_dataset("reverse", data=[i.reverse for i in result.intervals])
         out.attrs["method"] = result.method
         out.attrs["target"] = json.dumps(result.target)
         out.attrs["settings"] = json.dumps(result.settings, default=_jsonable)
@@ -54,9 +55,9 @@ def read_hdf5(path) -> Attribution:
         if "intervals" in src:
             group = src["intervals"]
             text = {f: [v.decode() for v in group[f][()]] for f in ("chrom", "strand", "name")}
-            intervals = [Interval(c, int(s), int(e), n, st) for c, s, e, n, st in zip(
+            intervals = [Interval(c, int(s), int(e), n, st, bool(r)) for c, s, e, n, st, r in zip(
                 text["chrom"], group["start"][()], group["end"][()], text["name"],
-                text["strand"])]
+                text["strand"], group["reverse"][()])]
         return Attribution(method=src.attrs["method"], target=json.loads(src.attrs["target"]),
                            settings=json.loads(src.attrs["settings"]),
                            model=json.loads(src.attrs["model"]), names=names,

@@ -1,0 +1,121 @@
+"""Motifs read from a model: first-layer filters as PWMs, matched to JASPAR offline.
+
+:func:`motifs` is the entry point (exported as ``kipoi_explain.motifs``); seqlets called from
+attribution maps live in :mod:`kipoi_explain.motif.seqlets`.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ..adapters import load_model
+from ..errors import InputError
+from ..results import Motif, MotifSet
+from ..sequences import as_sequences
+from .database import MotifDatabase, load_database
+from .filters import activation_counts, saturation, weight_pfms
+from .matching import match
+from .matrices import UNIFORM, frequencies, information_content, log_odds, trim
+
+METHODS = ("activation", "weights")
+
+__all__ = ["METHODS", "MotifDatabase", "build_motif", "load_database", "match", "motifs"]
+
+
+def build_motif(name: str, pfm: np.ndarray, n_sites: int, background: np.ndarray = UNIFORM,
+                min_bits: float = 0.3, details: dict | None = None) -> Motif:
+    """A :class:`~kipoi_explain.results.Motif` from a frequency matrix (no matches yet)."""
+    ic = information_content(pfm, background)
+    return Motif(name, pfm, log_odds(pfm, background), ic, int(n_sites), trim(ic, min_bits),
+                 details=dict(details or {}))
+
+
+def attach_matches(queries: list[Motif], database: MotifDatabase, n_matches: int) -> None:
+    """Match each motif's trimmed core against the database, in place; offsets refer to the
+    whole motif."""
+    cores = [m.pfm[m.core[0]:m.core[1]] for m in queries]
+    for motif, matches in zip(queries, match(cores, database, n_matches)):
+        motif.matches = [replace(hit, offset=hit.offset - motif.core[0]) for hit in matches]
+
+
+def motifs(model, seqs=None, layer: str | None = None, method: str = "activation",
+           threshold: float = 0.5, database="jaspar", release: str | None = None,
+           collection: str = "CORE", tax_group: str | None = "vertebrates",
+           n_matches: int = 5, min_bits: float = 0.3, batch_size: int | None = None,
+           progress: bool = False, ambiguous: str = "uniform") -> MotifSet:
+    """Read each first-layer convolution filter as a motif and match it to a database.
+
+    Parameters
+    ----------
+    model : Model or anything :func:`~kipoi_explain.load_model` accepts
+    seqs : sequences, optional
+        Anything :func:`~kipoi_explain.sequences.as_sequences` accepts. Needed for
+        ``method="activation"``; with ``"weights"`` it adds the correlation between the weight-
+        and activation-derived PWMs of each filter.
+    layer : str, optional
+        A convolution reading the one-hot input (default: the first one).
+    method : {"activation", "weights"}
+        How a filter becomes a frequency matrix; see :mod:`kipoi_explain.motif.filters`.
+    threshold : float
+        Fraction of a filter's maximum activation a window must exceed to count as a site.
+    database : "jaspar", path or MotifDatabase
+        JASPAR through pyjaspar (``release``, default the newest shipped; ``collection``;
+        ``tax_group``), or a MEME-format file.
+    n_matches : int
+        Database matches kept per filter, best first.
+    min_bits : float
+        Flanks with less information than this are trimmed off the core that is matched.
+
+    Returns
+    -------
+    MotifSet
+        One :class:`~kipoi_explain.results.Motif` per filter, named ``"<layer>/filter_<i>"``.
+    """
+    if method not in METHODS:
+        raise InputError(f"motif method {method!r}: expected one of {', '.join(METHODS)}")
+    model = load_model(model)
+    conv = _conv_layer(model, layer)
+    if seqs is None and method == "activation":
+        raise InputError("method 'activation' needs sequences (seqs=...) to activate the "
+                         "filters; method 'weights' does not")
+    db = load_database(database, release, collection, tax_group)
+    x = None if seqs is None else as_sequences(seqs, model.input_length, ambiguous).onehot
+    counts, sites = (activation_counts(model, x, conv, threshold, batch_size, progress)
+                     if x is not None else (None, None))
+    found = []
+    for f in range(conv.weights.shape[0]):
+        details = {"layer": conv.name, "filter": f, "method": method,
+                   "weight_norm": float(np.linalg.norm(conv.weights[f]))}
+        if method == "activation":
+            found.append(build_motif(f"{conv.name}/filter_{f}", frequencies(counts[f]),
+                                     sites[f], min_bits=min_bits, details=details))
+            continue
+        pfm = weight_pfms(conv)[f]
+        details["saturation"] = saturation(pfm)
+        if counts is not None and sites[f] > 0:
+            observed = log_odds(frequencies(counts[f]))
+            details["activation_correlation"] = float(
+                np.corrcoef(log_odds(pfm).ravel(), observed.ravel())[0, 1])
+        found.append(build_motif(f"{conv.name}/filter_{f}", pfm, 0 if sites is None else
+                                 sites[f], min_bits=min_bits, details=details))
+    # A filter that never fired, or whose matrix is flat, has nothing to match.
+    attach_matches([m for m in found if (method == "weights" or m.n_sites > 0)
+                    and m.core[1] > m.core[0]], db, n_matches)
+    return MotifSet(found, method, db.description,
+                    {"threshold": threshold, "n_matches": n_matches, "min_bits": min_bits,
+                     "layer": conv.name, "n_sequences": 0 if x is None else len(x)},
+                    model.describe())
+
+
+def _conv_layer(model, layer: str | None):
+    convs = model.conv_layers()
+    if not convs:
+        raise InputError(f"model {model.name!r} has no 1-D convolution reading the one-hot input")
+    if layer is None:
+        return convs[0]
+    by_name = {c.name: c for c in convs}
+    if layer not in by_name:
+        raise InputError(f"layer {layer!r}: not a convolution reading the one-hot input; those "
+                         f"are {', '.join(by_name)}")
+    return by_name[layer]
