@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
+from .common import add_model_arguments, add_sequence_arguments, load, parse_target, sequences
 
 FORMATS = ("hdf5", "modisco")
 
@@ -18,17 +19,8 @@ def add_parser(commands) -> None:
         description="Explain a model's predictions: writes an HDF5 file (scores, one-hot "
                     "inputs, predictions, intervals, settings, model fingerprint) and a PNG "
                     "of the attribution tracks with sequence logos.")
-    p.add_argument("model", help="Kipoi model directory, Kipoi model name (with --zoo), or a "
-                                 ".keras/.h5 Keras model file")
-    p.add_argument("--zoo", help="local checkout of the Kipoi model zoo holding MODEL")
-    inputs = p.add_argument_group("sequences (--bed with --fasta, or --sequences)")
-    inputs.add_argument("--fasta", help="reference genome FASTA for --bed")
-    inputs.add_argument("--bed", help="BED intervals, centre-resized to the model's input length")
-    inputs.add_argument("--sequences", help="FASTA of sequences of the model's input length")
-    inputs.add_argument("--use-strand", action="store_true",
-                        help="reverse-complement '-' strand BED intervals")
-    inputs.add_argument("--ambiguous", default="uniform", choices=("uniform", "zeros", "error"),
-                        help="encoding of N and other IUPAC codes (default: uniform, 0.25 for N)")
+    add_model_arguments(p)
+    add_sequence_arguments(p)
     p.add_argument("--method", default="deepshap", choices=list(METHODS),
                    help="attribution method (default: deepshap)")
     p.add_argument("--target", default="0",
@@ -42,12 +34,8 @@ def add_parser(commands) -> None:
     p.add_argument("--no-plot", action="store_true", help="do not write the PNG")
     p.add_argument("--plot-sequences", type=int, default=4,
                    help="sequences drawn in the PNG, highest target value first (default: 4)")
-    run_opts = p.add_argument_group("run")
-    run_opts.add_argument("--batch-size", type=int, help="model rows per batch")
-    run_opts.add_argument("--device", help="PyTorch device: cpu, cuda, cuda:1, auto")
-    run_opts.add_argument("--reverse-complement", action="store_true",
-                          help="average with the reverse-complement strand")
-    run_opts.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--reverse-complement", action="store_true",
+                   help="average with the reverse-complement strand")
     method_opts = p.add_argument_group("method options (only those of --method apply)")
     method_opts.add_argument("--baseline", help="zeros, uniform or shuffle")
     method_opts.add_argument("--n-steps", type=int, help="integrated_gradients steps")
@@ -60,27 +48,6 @@ def add_parser(commands) -> None:
     method_opts.add_argument("--end", type=int, help="ism: end (exclusive) of the window")
     method_opts.add_argument("--correct-gradients", action="store_true", default=None,
                              help="remove the per-position mean over bases from gradients")
-
-
-def _sequences(args, length):
-    from ..sequences import as_sequences, from_bed, from_fasta
-
-    if args.bed and args.sequences:
-        raise InputError("give either --bed (with --fasta) or --sequences, not both")
-    if args.bed:
-        if not args.fasta:
-            raise InputError("--bed needs --fasta, the reference genome to read intervals from")
-        return from_bed(args.bed, args.fasta, length, args.use_strand, args.ambiguous)
-    if args.sequences:
-        return as_sequences(from_fasta(args.sequences, args.ambiguous), length)
-    raise InputError("no sequences: give --bed with --fasta, or --sequences")
-
-
-def _target(text: str):
-    if text == "all":
-        return "all"
-    items = [int(t) if t.strip().lstrip("-").isdigit() else t.strip() for t in text.split(",")]
-    return items[0] if len(items) == 1 else items
 
 
 def _method_options(args) -> dict:
@@ -98,14 +65,14 @@ def _method_options(args) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import explain, load_model
+    from .. import explain
     from ..writers import plot_attribution, write_hdf5, write_modisco
 
     started = time.perf_counter()
     options = _method_options(args)
-    model = load_model(args.model, zoo=args.zoo, device=args.device, batch_size=args.batch_size)
-    sequences = _sequences(args, model.input_length)
-    result = explain(model, sequences, args.method, target=_target(args.target),
+    model = load(args)
+    result = explain(model, sequences(args, model.input_length), args.method,
+                     target=parse_target(args.target),
                      batch_size=args.batch_size, progress=not args.no_progress,
                      reverse_complement=args.reverse_complement, **options)
     out = Path(args.output)

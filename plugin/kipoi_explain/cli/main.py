@@ -6,16 +6,16 @@ import sys
 
 from .. import __version__
 from ..errors import InputError, UnsupportedOperation
-from . import explain
+from . import explain, motifs
 
-COMMANDS = {"explain": explain}
+COMMANDS = {"explain": explain, "motifs": motifs}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kipoi-explain",
         description="Explain trained DNA sequence models (Kipoi, PyTorch, Keras): attribution "
-                    "maps, in-silico mutagenesis, DeepLIFT/DeepSHAP.")
+                    "maps, in-silico mutagenesis, DeepLIFT/DeepSHAP, filter and seqlet motifs.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module in COMMANDS.items():
