@@ -100,3 +100,41 @@ def test_console_scripts_and_kipoi_plugin(tmp_path, script, args):
                "saliency", "--no-plot", "-o", out, script=script)
     assert proc.returncode == 0, proc.stderr
     assert read_hdf5(out).method == "saliency"
+
+
+@pytest.fixture(scope="module")
+def motifs_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("motifs")
+    proc = run("motifs", MODEL, "--fasta", EXAMPLES / "data" / "genome.fa", "--bed",
+               EXAMPLES / "data" / "regions.bed", "--seqlets", "deepshap", "--no-progress",
+               "-o", out, script=None)
+    return proc, out
+
+
+def test_motifs_folder_names_the_planted_jaspar_motifs(motifs_run):
+    import pandas as pd
+    from memelite.io import read_meme
+
+    proc, out = motifs_run
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(out / "matches.tsv", sep="\t")
+    filters = table[table.motif.str.startswith("conv1/")]
+    assert filters.motif.nunique() == 16
+    best = filters[(filters["rank"] == 1) & (filters.q_value < 0.05)]
+    planted = {"MA0139", "MA1494", "MA0466"}
+    assert planted <= {m.split(".")[0] for m in best.match_id}
+    assert len(read_meme(str(out / "motifs.meme"))) == table.motif.nunique()
+    assert len(list((out / "logos").glob("*.png"))) == table.motif.nunique()
+    seqlets = pd.read_csv(out / "seqlets.tsv", sep="\t")
+    assert len(seqlets) > 0 and {"chrom", "genome_start", "genome_end"} <= set(seqlets.columns)
+
+
+def test_motifs_weights_method_needs_no_sequences(tmp_path):
+    proc = run("motifs", MODEL, "--method", "weights", "-o", tmp_path, script=None)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "matches.tsv").exists()
+
+
+def test_motifs_activation_needs_sequences(tmp_path):
+    proc = run("motifs", MODEL, "-o", tmp_path, script=None)
+    assert proc.returncode == 2 and "--bed" in proc.stderr
