@@ -11,10 +11,12 @@ from .cli import cli_main
 from .errors import InputError, UnsupportedOperation
 from .methods import METHODS, explain
 from .motif import motifs
-from .results import Attribution, Interval
+from .motif.seqlets import seqlets
+from .results import Attribution, Interval, Motif, MotifMatch, MotifSet, Seqlets
 from .sequences import SequenceSet, from_bed, from_fasta, from_strings
 from .targets import Target
 
-__all__ = ["Attribution", "InputError", "InputLayout", "Interval", "METHODS", "Model",
-           "SequenceSet", "Target", "UnsupportedOperation", "__version__", "cli_main", "explain", "motifs",
-           "from_bed", "from_fasta", "from_strings", "load_model"]
+__all__ = ["Attribution", "InputError", "InputLayout", "Interval", "METHODS", "Model", "Motif",
+           "MotifMatch", "MotifSet", "SequenceSet", "Seqlets", "Target", "UnsupportedOperation",
+           "__version__", "cli_main", "explain", "from_bed", "from_fasta", "from_strings",
+           "load_model", "motifs", "seqlets"]

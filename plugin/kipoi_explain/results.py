@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,9 @@ class Attribution:
 class MotifMatch:
     """One database motif matched to a query motif by TomTom.
 
-    As in Tomtom: the query's first column is aligned to column ``offset`` of the database motif
-    (negative when the query starts before it); ``strand`` is ``"-"`` when the database motif's
-    reverse complement matched.
+    As in Tomtom: the query's first column is aligned to column ``offset`` of the database motif,
+    or of its reverse complement when ``strand`` is ``"-"`` (negative when the query starts
+    before it).
     """
 
     id: str
@@ -175,3 +176,36 @@ class MotifSet:
 
     def __getitem__(self, index) -> Motif:
         return self.motifs[index]
+
+
+@dataclass
+class Seqlets:
+    """Seqlets called from an attribution, with their database matches and groups.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per seqlet, ordered by sequence and start. ``seq`` (index of the sequence),
+        ``name``, ``start``, ``end`` (half-open, in the sequence); ``chrom``, ``genome_start``,
+        ``genome_end`` (genome span, mirrored for reverse-complemented windows; missing when the
+        sequences were not read from intervals); ``attribution`` (summed importance) and
+        ``p_value`` from the seqlet caller, a ranking score rather than an error rate; the best
+        database match ``match_id``, ``match_name``, ``match_p``, ``match_q``, ``strand`` and
+        ``offset`` (TomTom's, see :class:`~kipoi_explain.results.MotifMatch`); ``group``, the
+        ``"{id} {name}"`` of the match when ``match_q <= max_q``, else ``"unmatched"``.
+    groups : list of Motif
+        One :class:`~kipoi_explain.results.Motif` per group, named ``"seqlets/<group>"``, the
+        largest first and ``"seqlets/unmatched"`` last.
+    database : dict
+        Description of the motif database the seqlets were matched against.
+    settings : dict
+        The arguments the seqlets were called with.
+    """
+
+    table: pd.DataFrame
+    groups: list[Motif] = field(default_factory=list)
+    database: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.table)
