@@ -18,6 +18,7 @@ def frequencies(counts: np.ndarray) -> np.ndarray:
 
 def softmax(kernel: np.ndarray) -> np.ndarray:
     """Frequencies from convolution weights: a softmax over the four bases at each position."""
+    kernel = np.asarray(kernel, dtype=np.float64)
     shifted = kernel - kernel.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=-1, keepdims=True)

@@ -16,7 +16,8 @@ def _logo(ax, pfm: np.ndarray, start: int = 0) -> None:
     import logomaker
     import pandas as pd
 
-    frame = pd.DataFrame(pfm, columns=list(ALPHABET), index=np.arange(start, start + len(pfm)))
+    frame = pd.DataFrame(np.asarray(pfm, dtype=np.float64), columns=list(ALPHABET),
+                         index=np.arange(start, start + len(pfm)))
     with warnings.catch_warnings():
         # A flat matrix has no information: logomaker warns about its zero-height axis.
         warnings.simplefilter("ignore", UserWarning)
