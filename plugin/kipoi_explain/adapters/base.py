@@ -207,6 +207,12 @@ class Model(ABC):
         return x
 
 
+def probe(length: int | None, n: int = 2) -> np.ndarray:
+    """A fixed random one-hot batch ``(n, length, 4)`` for checks that run a model once."""
+    index = np.random.default_rng(0).integers(0, 4, size=(n, length or 64))
+    return np.eye(4, dtype=np.float32)[index]
+
+
 def output_names_for(names, output_shape: tuple[int, ...]) -> tuple[str, ...]:
     """Validate user-given task names, or make ``output_0``, ``output_1``, ... ."""
     n_tasks = output_shape[-1]

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..targets import Target
-from .base import ConvLayer, InputLayout, Model, output_names_for
+from .base import ConvLayer, InputLayout, Model, output_names_for, probe
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 if "tensorflow" not in sys.modules:
@@ -94,16 +94,27 @@ class KerasModel(Model):
     def conv_layers(self):
         import keras
 
+        candidates = [layer for layer in self.keras_model.layers
+                      if isinstance(layer, keras.layers.Conv1D) and layer.kernel.shape[1] == 4]
+        if not candidates:
+            return []
+        x = probe(self.input_length)
+        seen = keras.Model(self.keras_model.inputs, [layer.input for layer in candidates])(
+            [self.layout.to_model(x)], training=False)
+        seen = seen if isinstance(seen, (list, tuple)) else [seen]
         convs = []
-        for layer in self.keras_model.layers:
-            if isinstance(layer, keras.layers.Conv1D) and layer.kernel.shape[1] == 4:
+        for layer, received in zip(candidates, seen):
+            # Only a convolution that receives the one-hot input itself has filters to read as
+            # motifs; a deeper convolution with 4 channels does not.
+            bases_axis = 0 if layer.data_format == "channels_first" else 1
+            expected = InputLayout(self.layout.alphabet, alphabet_axis=bases_axis).to_model(x)
+            if np.array_equal(np.asarray(received), expected):
                 # Keras kernels are (K, 4, F) in the model's base order -> (F, K, 4) ACGT.
                 weights = np.asarray(layer.kernel).transpose(2, 0, 1)
                 bias = np.asarray(layer.bias) if layer.use_bias else None
                 convs.append(ConvLayer(layer.name, self.layout.bases_to_acgt(weights), bias,
                                        layer.strides[0], layer.dilation_rate[0], layer.padding))
         return convs
-
 
 def keras_model(model, output_names=None, layout: InputLayout | None = None,
                 name: str | None = None, batch_size: int | None = None,

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..targets import Target
-from .base import ConvLayer, InputLayout, Model, output_names_for
+from .base import ConvLayer, InputLayout, Model, output_names_for, probe
 
 
 def _device(requested: str | None):
@@ -107,17 +107,33 @@ class TorchModel(Model):
     def conv_layers(self):
         import torch
 
+        candidates = {name: mod for name, mod in self._layers.items()
+                      if isinstance(mod, torch.nn.Conv1d) and mod.in_channels == 4}
+        x = probe(self.input_length)
+        # A convolution reads the one-hot input when what it receives is that input, bases
+        # first; a deeper convolution with 4 channels does not.
+        expected = torch.tensor(InputLayout(self.layout.alphabet, alphabet_axis=0).to_model(x))
+        direct = set()
+        hooks = [mod.register_forward_pre_hook(
+            lambda mod, args, name=name: direct.add(name)
+            if torch.equal(args[0].detach().cpu(), expected) else None)
+            for name, mod in candidates.items()]
+        try:
+            with torch.no_grad():
+                self.module(self._tensor(x))
+        finally:
+            for hook in hooks:
+                hook.remove()
         convs = []
-        for name, mod in self._layers.items():
-            if isinstance(mod, torch.nn.Conv1d) and mod.in_channels == 4:
+        for name, mod in candidates.items():
+            if name in direct:
                 # (F, 4, K) in the model's base order -> (F, K, 4) in ACGT order.
                 weights = mod.weight.detach().cpu().numpy().transpose(0, 2, 1)
                 bias = None if mod.bias is None else mod.bias.detach().cpu().numpy()
-                convs.append(ConvLayer(name, self.layout.bases_to_acgt(weights), bias, mod.stride[0],
-                                       mod.dilation[0], mod.padding if isinstance(mod.padding, str)
-                                       else mod.padding[0]))
+                padding = mod.padding if isinstance(mod.padding, str) else mod.padding[0]
+                convs.append(ConvLayer(name, self.layout.bases_to_acgt(weights), bias,
+                                       mod.stride[0], mod.dilation[0], padding))
         return convs
-
 
 def torch_model(module, input_length: int | None = None, output_names=None,
                 layout: InputLayout | None = None, name: str | None = None,

@@ -17,21 +17,23 @@ from .matrices import softmax
 SATURATION_EPS = 0.01
 
 
-def window_starts(layer: ConvLayer, n_positions: int) -> np.ndarray:
-    """First input position read by each output position of the convolution.
+def window_starts(layer: ConvLayer, n_positions: int, length: int) -> np.ndarray:
+    """First input position read by each of the ``n_positions`` outputs of the convolution.
 
-    Left padding is ``dilation * (K - 1) // 2`` for ``"same"`` (Keras and PyTorch alike), the
-    given number for integer (PyTorch) padding, and 0 for ``"valid"``.
+    Left padding: for ``"same"``, half of what the output length needs, rounded down (as
+    TensorFlow and PyTorch pad, stride included); for ``"causal"``, the whole receptive span
+    minus one; the given number for integer (PyTorch) padding; 0 for ``"valid"``.
     """
-    width = layer.weights.shape[1]
+    span = layer.dilation * (layer.weights.shape[1] - 1) + 1
     if layer.padding == "same":
-        left = layer.dilation * (width - 1) // 2
+        left = max((n_positions - 1) * layer.stride + span - length, 0) // 2
+    elif layer.padding == "causal":
+        left = span - 1
     elif layer.padding == "valid":
         left = 0
     else:
         left = int(layer.padding)
     return np.arange(n_positions) * layer.stride - left
-
 
 def activation_counts(model, x: np.ndarray, layer: ConvLayer, threshold: float = 0.5,
                       batch_size: int | None = None,
@@ -56,7 +58,7 @@ def activation_counts(model, x: np.ndarray, layer: ConvLayer, threshold: float =
         seq, pos, filt = np.nonzero(act > cutoff)
         order = np.argsort(filt, kind="stable")
         seq, pos, filt = seq[order], pos[order], filt[order]
-        columns = window_starts(layer, act.shape[1])[pos][:, None] + \
+        columns = window_starts(layer, act.shape[1], length)[pos][:, None] + \
             layer.dilation * np.arange(width)
         inside = (columns >= 0) & (columns < length)
         windows = x[lo:hi][seq[:, None], np.clip(columns, 0, length - 1)] * inside[..., None]
