@@ -209,3 +209,53 @@ class Seqlets:
 
     def __len__(self) -> int:
         return len(self.table)
+
+
+@dataclass
+class VariantEffect:
+    """The effect of one ALT allele on the model's predictions, and optionally why.
+
+    Attributes
+    ----------
+    chrom, pos, id, ref, alt : str, int, str or None, str, str or None
+        The allele as the VCF gives it (``pos`` 1-based).
+    record_index, alt_index : int
+        Which VCF record (0-based) and which of its ALT alleles.
+    status : str
+        ``"OK"``, or why the allele was not scored (see ``kipoi_explain.variants.STATUSES``).
+    outputs : tuple of str
+        Names of the scored model outputs, the order of every score array.
+    scores : dict of str to numpy.ndarray
+        ``ref``, ``alt`` (predictions), ``diff`` (alt - ref) and ``logit_diff`` (log odds
+        ratio; NaN for outputs outside (0, 1)), one value per output. Empty unless OK.
+    window_start : int or None
+        0-based genome position of the reference window.
+    alt_to_ref : numpy.ndarray or None
+        ``(L,)`` genome position of each alternative-window base, -1 for inserted bases.
+    attribution : dict or None
+        With a method: ``ref`` and ``alt`` maps ``(L, 4)`` in their own windows, ``diff`` = alt
+        mapped onto the reference window minus ref, and ``local``/``total`` sums of the change
+        in position importance near the variant / over the window.
+    record : object
+        The pysam record the allele came from (for writers that copy its fields).
+    """
+
+    chrom: str
+    pos: int
+    id: str | None
+    ref: str
+    alt: str | None
+    record_index: int
+    alt_index: int
+    status: str
+    outputs: tuple[str, ...] = ()
+    scores: dict = field(default_factory=dict)
+    window_start: int | None = None
+    alt_to_ref: np.ndarray | None = None
+    attribution: dict | None = None
+    record: object = field(default=None, repr=False)
+
+    @property
+    def key(self) -> str:
+        """``CHROM:POS:REF:ALT``, how attribution files index variants."""
+        return f"{self.chrom}:{self.pos}:{self.ref}:{self.alt or '.'}"

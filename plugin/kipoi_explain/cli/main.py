@@ -6,9 +6,9 @@ import sys
 
 from .. import __version__
 from ..errors import InputError, UnsupportedOperation
-from . import explain, motifs
+from . import explain, motifs, score_vcf
 
-COMMANDS = {"explain": explain, "motifs": motifs}
+COMMANDS = {"explain": explain, "motifs": motifs, "score-vcf": score_vcf}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,7 +11,8 @@ from ..errors import InputError
 from ..results import Interval
 
 
-def _open_fasta(path):
+def open_fasta(path):
+    """An indexed pyfaidx FASTA (the index is built on first use)."""
     import pyfaidx
 
     path = Path(path)
@@ -31,7 +32,7 @@ def read_fasta(path) -> tuple[list[str], list[str]]:
     InputError
         If the file is missing, malformed or holds no record.
     """
-    fasta = _open_fasta(path)
+    fasta = open_fasta(path)
     names = list(fasta.keys())
     if not names:
         raise InputError(f"FASTA file {str(path)!r} holds no record")
@@ -110,7 +111,7 @@ def fetch_intervals(intervals: list[Interval], fasta_path, length: int | None = 
         Naming the record when its contig is absent from the FASTA or the window runs past a
         contig end.
     """
-    fasta = _open_fasta(fasta_path)
+    fasta = open_fasta(fasta_path)
     contigs = set(fasta.keys())
     seqs, used = [], []
     for interval in intervals:

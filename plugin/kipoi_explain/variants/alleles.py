@@ -1,0 +1,121 @@
+"""VCF records in, one :class:`Allele` per ALT out, each checked against the reference.
+
+Nothing is dropped: an allele that cannot be scored keeps a status saying why, and is written
+out with it. Records are read with pysam (htslib), plain or bgzipped.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError
+from .windows import reference_span
+
+#: Status of an allele that was scored.
+OK = "OK"
+#: Why an allele was not scored (also the FILTER IDs written for them, prefixed ``KX_``).
+STATUSES = {
+    "NO_ALT": "the record has no ALT allele ('.')",
+    "SYMBOLIC_ALLELE": "symbolic or breakend ALT (<DEL>, *, ]chr:pos]) cannot be sequenced",
+    "CONTIG_NOT_IN_FASTA": "the contig is not in the reference FASTA",
+    "REF_MISMATCH": "REF does not match the reference FASTA",
+    "NEAR_CONTIG_END": "the model's window runs past the contig end",
+    "ALLELE_TOO_LONG": "REF or ALT is longer than the model's input",
+    "NOT_DNA": "REF or ALT holds characters other than A, C, G, T, N",
+}
+
+_DNA = re.compile(r"^[ACGTNacgtn]+$")
+
+
+@dataclass
+class Allele:
+    """One ALT allele of one VCF record, and what the reference says of it."""
+
+    record: object
+    record_index: int
+    alt_index: int
+    chrom: str
+    pos: int
+    id: str | None
+    ref: str
+    alt: str | None
+    fasta_chrom: str | None = None
+    status: str = OK
+
+    @property
+    def key(self) -> str:
+        return f"{self.chrom}:{self.pos}:{self.ref}:{self.alt or '.'}"
+
+
+def contig_mapping(mapping, fasta_contigs) -> dict | None:
+    """``None`` (names as they are), ``"auto"`` (add or drop a ``chr`` prefix when only that
+    makes a VCF contig match) or a two-column file ``VCF_NAME FASTA_NAME``."""
+    if mapping is None:
+        return None
+    if mapping == "auto":
+        return {name[3:] if name.startswith("chr") else "chr" + name: name
+                for name in fasta_contigs}
+    path = Path(mapping)
+    if not path.is_file():
+        raise InputError(f"contig map {str(path)!r}: expected 'auto' or an existing two-column "
+                         "file (VCF name, FASTA name)")
+    pairs = {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        fields = line.split()
+        if fields and not line.startswith("#"):
+            if len(fields) != 2:
+                raise InputError(f"contig map {path.name!r}, line {number}: {len(fields)} "
+                                 "columns, expected 2 (VCF name, FASTA name)")
+            pairs[fields[0]] = fields[1]
+    return pairs
+
+
+def read_alleles(vcf, fasta, length: int, mapping: dict | None = None):
+    """Stream the alleles of every record of ``vcf``, checked against the pyfaidx ``fasta``.
+
+    Yields
+    ------
+    Allele
+        One per ALT of each record (one, with status ``NO_ALT``, for a record without ALT).
+    """
+    import pysam
+
+    try:
+        source = pysam.VariantFile(str(vcf))
+    except (OSError, ValueError) as err:
+        raise InputError(f"VCF {str(vcf)!r} cannot be read: {err}") from err
+    contigs = set(fasta.keys())
+    with source:
+        for index, record in enumerate(source):
+            alts = record.alts or (None,)
+            for alt_index, alt in enumerate(alts):
+                allele = Allele(record, index, alt_index, record.chrom, record.pos, record.id,
+                                record.ref, alt)
+                allele.status = _check(allele, fasta, contigs, mapping, length)
+                yield allele
+
+
+def _check(allele: Allele, fasta, contigs: set, mapping: dict | None, length: int) -> str:
+    if allele.alt is None:
+        return "NO_ALT"
+    if allele.alt.startswith("<") or "[" in allele.alt or "]" in allele.alt or \
+            allele.alt == "*":
+        return "SYMBOLIC_ALLELE"
+    if not _DNA.match(allele.ref) or not _DNA.match(allele.alt):
+        return "NOT_DNA"
+    name = allele.chrom if allele.chrom in contigs else (mapping or {}).get(allele.chrom)
+    if name not in contigs:
+        return "CONTIG_NOT_IN_FASTA"
+    allele.fasta_chrom = name
+    if max(len(allele.ref), len(allele.alt)) > length:
+        return "ALLELE_TOO_LONG"
+    contig_length = len(fasta[name])
+    if allele.pos - 1 + len(allele.ref) > contig_length or \
+            fasta[name][allele.pos - 1:allele.pos - 1 + len(allele.ref)].upper() != \
+            allele.ref.upper():
+        return "REF_MISMATCH"
+    lo, hi = reference_span(allele.pos, allele.ref, allele.alt, length)
+    if lo < 0 or hi > contig_length:
+        return "NEAR_CONTIG_END"
+    return OK

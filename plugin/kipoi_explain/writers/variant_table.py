@@ -1,0 +1,42 @@
+"""A TSV summary of scored alleles: one row per output VCF record, streamed."""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+from ..results import VariantEffect
+
+SCORE_KEYS = ("ref", "alt", "diff", "logit_diff")
+
+
+class VariantTableWriter:
+    """Context manager writing one row per allele: identity, status, scores per output and,
+    with attributions, the change of importance near the variant and over the window."""
+
+    def __init__(self, path, output_names):
+        self.path = Path(path)
+        self.partial = self.path.with_name(self.path.name + ".partial")
+        self._handle = open(self.partial, "w", newline="")
+        self._rows = csv.writer(self._handle, delimiter="\t")
+        self.output_names = list(output_names)
+        self._rows.writerow(["chrom", "pos", "id", "ref", "alt", "status"]
+                            + [f"{name}:{key}" for name in self.output_names
+                               for key in SCORE_KEYS] + ["attr_local", "attr_total"])
+
+    def write(self, effect: VariantEffect) -> None:
+        scores = [f"{effect.scores[key][i]:.6g}" if effect.scores else ""
+                  for i in range(len(self.output_names)) for key in SCORE_KEYS]
+        attribution = [f"{effect.attribution[k]:.6g}" for k in ("local", "total")] \
+            if effect.attribution else ["", ""]
+        self._rows.writerow([effect.chrom, effect.pos, effect.id or ".", effect.ref,
+                             effect.alt or ".", effect.status, *scores, *attribution])
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, traceback):
+        self._handle.close()
+        if exc_type is None:
+            os.replace(self.partial, self.path)
+        return False
