@@ -99,8 +99,9 @@ def read_alleles(vcf, fasta, length: int, mapping: dict | None = None):
 def _check(allele: Allele, fasta, contigs: set, mapping: dict | None, length: int) -> str:
     if allele.alt is None:
         return "NO_ALT"
+    single_breakend = len(allele.alt) > 1 and "." in (allele.alt[0], allele.alt[-1])
     if allele.alt.startswith("<") or "[" in allele.alt or "]" in allele.alt or \
-            allele.alt == "*":
+            allele.alt == "*" or single_breakend:
         return "SYMBOLIC_ALLELE"
     if not _DNA.match(allele.ref) or not _DNA.match(allele.alt):
         return "NOT_DNA"

@@ -60,7 +60,7 @@ class VariantVCFWriter:
         record = effect.record
         # pysam needs two alleles; "." is VCF's own missing ALT, as in the input.
         alleles = (effect.ref, effect.alt if effect.alt is not None else ".")
-        info = {key: value for key, value in self._split_info(effect).items()}
+        info = self._split_info(effect)
         info["KX_STATUS"] = effect.status
         if effect.status == OK:
             for key, field in SCORES.items():
@@ -68,8 +68,11 @@ class VariantVCFWriter:
             if effect.attribution is not None:
                 info["KX_ATTR_LOCAL"] = float(effect.attribution["local"])
                 info["KX_ATTR_TOTAL"] = float(effect.attribution["total"])
-        filters = list(record.filter.keys()) if effect.status == OK else [f"KX_{effect.status}"]
-        out = self._out.new_record(contig=record.chrom, start=record.start, alleles=alleles,
+        filters = list(record.filter.keys())
+        if effect.status != OK:
+            filters = [f for f in filters if f != "PASS"] + [f"KX_{effect.status}"]
+        out = self._out.new_record(contig=record.chrom, start=record.start, stop=record.stop,
+                                   alleles=alleles,
                                    id=record.id, qual=record.qual, filter=filters or None,
                                    info=info)
         self._out.write(out)
@@ -77,17 +80,17 @@ class VariantVCFWriter:
 
     def _split_info(self, effect: VariantEffect) -> dict:
         record, values = effect.record, {}
-        for key, value in record.info.items():
+        for key in record.info.keys():
             number = record.header.info[key].number
+            if number == "G":
+                continue
+            value = record.info[key]
             if number == "A":
                 if effect.alt is None:
                     continue
                 value = value[effect.alt_index]
             elif number == "R":
-                value = (value[0],) if effect.alt is None else \
-                    (value[0], value[effect.alt_index + 1])
-            elif number == "G":
-                continue
+                value = (value[0], None if effect.alt is None else value[effect.alt_index + 1])
             values[key] = value
         return values
 
