@@ -463,3 +463,94 @@ def test_streaming_is_lazy(edge_vcf, cnn):
     assert (first.id, first.record_index) == ("snv", 0)
     rest = list(stream)
     assert [e.id for e in rest][:3] == ["multi"] * 3
+
+
+def test_motif_scanner_equals_a_naive_scan():
+    from kipoi_explain.motif.database import jaspar
+    from kipoi_explain.motif.matrices import log_odds
+    from kipoi_explain.variants.motif_change import MotifScanner
+
+    db = jaspar()
+    small = type(db)(db.ids[:40], db.names[:40], db.pfms[:40], db.description)
+    scanner = MotifScanner(small)
+    rng = np.random.default_rng(3)
+    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (3, 200))]
+    centre, span = np.array([100, 90, 120]), np.array([1, 3, 2])
+    best = scanner.best_scores(x, centre, span)
+    for i in range(3):
+        for m, pfm in enumerate(small.pfms):
+            pwm = log_odds(pfm)
+            k = len(pwm)
+            scores = [max((x[i, p:p + k] * pwm).sum(), (x[i, p:p + k] * pwm[::-1, ::-1]).sum())
+                      for p in range(centre[i] - k + 1, centre[i] + span[i]) if p + k <= 200]
+            assert best[i, m] == pytest.approx(max(scores), abs=1e-4)
+
+
+def test_motif_p_values_match_simulation():
+    from kipoi_explain.motif.database import jaspar
+    from kipoi_explain.motif.matrices import log_odds
+    from kipoi_explain.variants.motif_change import MotifScanner
+
+    db = jaspar()
+    small = type(db)(db.ids[:1], db.names[:1], db.pfms[:1], db.description)
+    pwm = log_odds(small.pfms[0])
+    rng = np.random.default_rng(0)
+    scores = (np.eye(4)[rng.integers(0, 4, (200_000, len(pwm)))] * pwm).sum((1, 2))
+    scanner = MotifScanner(small)
+    for q in (0.5, 0.9, 0.99):
+        score = np.quantile(scores, q)
+        p = scanner.p_values(np.array([[score]]))[0, 0]
+        assert p == pytest.approx(np.mean(scores >= score), rel=0.1, abs=2e-3)
+    # The consensus is as rare as it gets: 4 ** -K, never 0.
+    best = scanner.p_values(np.array([[pwm.max(1).sum() + 1.0]]))[0, 0]
+    assert best == pytest.approx(4.0 ** -len(pwm), rel=1e-6)
+
+
+def test_destroying_a_planted_ctcf_site_is_reported_as_ctcf_disrupted(tmp_path):
+    from kipoi_explain.motif.database import jaspar
+
+    db = jaspar()
+    ctcf = db.pfms[db.ids.index("MA0139.2")]
+    consensus = "".join("ACGT"[i] for i in ctcf.argmax(1))
+    rng = np.random.default_rng(5)
+    contig = list("".join(rng.choice(list("ACGT"), 2000)))
+    contig[1000:1000 + len(consensus)] = consensus
+    contig = "".join(contig)
+    fasta = tmp_path / "g.fa"
+    fasta.write_text(f">chr1\n{contig}\n")
+    # Position of CTCF's most informative base, mutated to its least likely base.
+    key = int(np.argmax((ctcf * np.log2(ctcf / 0.25 + 1e-9)).sum(1)))
+    pos = 1000 + key + 1
+    alt = "ACGT"[int(ctcf[key].argmin())]
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=2000>\n"
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                   f"chr1\t{pos}\tdestroy\t{contig[pos - 1]}\t{alt}\t.\t.\t.\n")
+    effect = next(score_variants(kx.load_model(MODEL), vcf, fasta, motifs=db))
+    assert effect.motif["name"] == "CTCF" and effect.motif["delta"] < -3
+    assert effect.motif["log10_p_change"] < -2
+
+
+def test_cli_writes_the_motif_fields(tmp_path):
+    import subprocess
+    import sys
+
+    from cyvcf2 import VCF
+
+    genome = (EXAMPLES / "data" / "genome.fa").read_text().split(">")[1].split("\n", 1)[1]
+    base = genome.replace("\n", "")[4999]
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=30000>\n"
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                   f"chr1\t5000\tsnv\t{base}\t{'A' if base != 'A' else 'C'}\t.\t.\t.\n")
+    out = tmp_path / "out.vcf.gz"
+    proc = subprocess.run([sys.executable, "-m", "kipoi_explain", "score-vcf", str(MODEL),
+                           "--vcf", str(vcf), "--fasta", str(GENOME), "-o", str(out),
+                           "--motifs", "jaspar", "--no-progress"], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    reader = VCF(str(out))
+    for field in ("KX_MOTIF", "KX_MOTIF_DELTA", "KX_MOTIF_LOG10P"):
+        assert reader.get_header_type(field)["ID"] == field
+    record = next(iter(reader))
+    assert record.INFO.get("KX_STATUS") == "OK"

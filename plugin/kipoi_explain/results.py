@@ -236,6 +236,12 @@ class VariantEffect:
         With a method: ``ref`` and ``alt`` maps ``(L, 4)`` in their own windows, ``diff`` = alt
         mapped onto the reference window minus ref, and ``local``/``total`` sums of the change
         in position importance near the variant / over the window.
+    motif : dict or None
+        With a motif database: the motif whose best score over placements overlapping the
+        variant changes most among those with a site (p <= 1e-4) in either allele,
+        ``{"id", "name", "ref", "alt", "delta", "log10_p_change"}``: its best log-odds scores
+        (bits), their change, and the change of -log10 p (negative: disrupted, positive:
+        created). None if no motif has a site there.
     record : object
         The pysam record the allele came from (for writers that copy its fields).
     """
@@ -253,6 +259,7 @@ class VariantEffect:
     window_start: int | None = None
     alt_to_ref: np.ndarray | None = None
     attribution: dict | None = None
+    motif: dict | None = None
     record: object = field(default=None, repr=False)
 
     @property

@@ -38,6 +38,9 @@ def add_parser(commands) -> None:
                                         "VCF_NAME FASTA_NAME")
     p.add_argument("--chunk-size", type=int, default=256, help="alleles per chunk")
     p.add_argument("--n-references", type=int, help="references for deepshap")
+    p.add_argument("--motifs", metavar="DATABASE",
+                   help="report the motif most disrupted or created: 'jaspar' (pyjaspar's "
+                        "newest release, CORE vertebrates) or a MEME file")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,16 +67,15 @@ def run(args: argparse.Namespace) -> int:
     effects = score_variants(model, args.vcf, args.fasta, args.method,
                              parse_target(args.target), args.chunk_size,
                              args.reverse_complement, args.merge, args.contig_map,
-                             batch_size=args.batch_size, **options)
+                             motifs=args.motifs, batch_size=args.batch_size, **options)
     statuses, records = Counter(), set()
     with contextlib.ExitStack() as stack:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        writers = [stack.enter_context(VariantVCFWriter(args.output, args.vcf,
-                                                        model.target(parse_target(args.target)).names,
-                                                        args.method))]
+        outputs = model.target(parse_target(args.target)).names
+        writers = [stack.enter_context(VariantVCFWriter(args.output, args.vcf, outputs,
+                                                        args.method, args.motifs is not None))]
         if args.tsv:
-            writers.append(stack.enter_context(VariantTableWriter(
-                args.tsv, model.target(parse_target(args.target)).names)))
+            writers.append(stack.enter_context(VariantTableWriter(args.tsv, outputs)))
         if args.attributions:
             writers.append(stack.enter_context(VariantAttributionWriter(
                 args.attributions, model.input_length, args.method, model.describe())))

@@ -15,7 +15,9 @@ from ..methods import explain
 from ..results import VariantEffect
 from ..sequences import one_hot, reverse_complement
 from ..sequences.genome import open_fasta
+from ..motif.database import load_database
 from .alleles import OK, STATUSES, Allele, contig_mapping, read_alleles
+from .motif_change import MotifScanner
 from .windows import reference_span, variant_window
 
 MERGES = ("mean", "absmax")
@@ -25,7 +27,7 @@ __all__ = ["MERGES", "OK", "STATUSES", "score_variants"]
 
 def score_variants(model, vcf, fasta, method: str | None = None, target="all",
                    chunk_size: int = 256, reverse_complement: bool = False,
-                   merge: str = "mean", contig_map=None, radius: int = 10,
+                   merge: str = "mean", contig_map=None, radius: int = 10, motifs=None,
                    batch_size: int | None = None, progress: bool = False, **options):
     """Score every ALT allele of a VCF with the model, optionally with attribution maps.
 
@@ -51,6 +53,10 @@ def score_variants(model, vcf, fasta, method: str | None = None, target="all",
         How VCF contig names map to FASTA names; ``"auto"`` adds or drops a ``chr`` prefix.
     radius : int
         Attribution change is summed over positions within this distance of the variant.
+    motifs : "jaspar", path or MotifDatabase, optional
+        Also report the database motif with a site (p <= 1e-4) in either allele whose best PWM
+        score over placements overlapping the variant changes most (``effect.motif``: id,
+        name, ref and alt scores and their change in bits; negative = disrupted).
     **options
         Options of the attribution method (``n_references``, ``n_steps``, ...).
 
@@ -69,18 +75,19 @@ def score_variants(model, vcf, fasta, method: str | None = None, target="all",
     genome = open_fasta(fasta)
     spec = model.target(target)
     mapping = contig_mapping(contig_map, genome.keys())
+    scanner = None if motifs is None else MotifScanner(load_database(motifs))
     alleles = read_alleles(vcf, genome, model.input_length, mapping)
     while chunk := list(islice(alleles, chunk_size)):
         yield from _score_chunk(model, genome, chunk, spec, method, reverse_complement, merge,
-                                radius, batch_size, progress, options)
+                                radius, scanner, batch_size, progress, options)
 
 
 def _score_chunk(model, genome, chunk: list[Allele], spec, method, rc: bool, merge: str,
-                 radius: int, batch_size, progress, options):
+                 radius: int, scanner, batch_size, progress, options):
     length = model.input_length
     ok = [a for a in chunk if a.status == OK]
     windows = [_window(genome, a, length) for a in ok]
-    scores, attributions = {}, {}
+    scores, attributions, motif_changes = {}, {}, []
     if ok:
         ref = one_hot([w.ref_seq for w in windows])
         alt = one_hot([w.alt_seq for w in windows])
@@ -88,6 +95,11 @@ def _score_chunk(model, genome, chunk: list[Allele], spec, method, rc: bool, mer
         if method is not None:
             attributions = _attributions(model, ref, alt, windows, spec, method, radius,
                                          batch_size, progress, options)
+        if scanner is not None:
+            ref_len = np.array([len(a.ref) for a in ok])
+            alt_len = np.array([len(a.alt) for a in ok])
+            motif_changes = scanner.changes(ref, alt, length // 2 - ref_len // 2, ref_len,
+                                            length // 2 - alt_len // 2, alt_len)
     by_allele = {id(a): i for i, a in enumerate(ok)}
     for allele in chunk:
         effect = VariantEffect(allele.chrom, allele.pos, allele.id, allele.ref, allele.alt,
@@ -99,6 +111,8 @@ def _score_chunk(model, genome, chunk: list[Allele], spec, method, rc: bool, mer
             effect.window_start, effect.alt_to_ref = windows[i].start, windows[i].alt_to_ref
             if attributions:
                 effect.attribution = {name: values[i] for name, values in attributions.items()}
+            if motif_changes:
+                effect.motif = motif_changes[i]
         yield effect
 
 

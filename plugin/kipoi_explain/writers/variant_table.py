@@ -22,15 +22,19 @@ class VariantTableWriter:
         self.output_names = list(output_names)
         self._rows.writerow(["chrom", "pos", "id", "ref", "alt", "status"]
                             + [f"{name}:{key}" for name in self.output_names
-                               for key in SCORE_KEYS] + ["attr_local", "attr_total"])
+                               for key in SCORE_KEYS]
+                            + ["attr_local", "attr_total", "motif_id", "motif_name",
+                               "motif_delta"])
 
     def write(self, effect: VariantEffect) -> None:
         scores = [f"{effect.scores[key][i]:.6g}" if effect.scores else ""
                   for i in range(len(self.output_names)) for key in SCORE_KEYS]
         attribution = [f"{effect.attribution[k]:.6g}" for k in ("local", "total")] \
             if effect.attribution else ["", ""]
+        motif = [effect.motif["id"], effect.motif["name"], f"{effect.motif['delta']:.4g}"] \
+            if effect.motif else ["", "", ""]
         self._rows.writerow([effect.chrom, effect.pos, effect.id or ".", effect.ref,
-                             effect.alt or ".", effect.status, *scores, *attribution])
+                             effect.alt or ".", effect.status, *scores, *attribution, *motif])
 
     def __enter__(self):
         return self

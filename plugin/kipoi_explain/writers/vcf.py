@@ -25,7 +25,8 @@ SCORE_DOCS = {"ref": "prediction for the reference window",
 class VariantVCFWriter:
     """Context manager writing :class:`~kipoi_explain.results.VariantEffect` records."""
 
-    def __init__(self, path, template_vcf, output_names, method: str | None = None):
+    def __init__(self, path, template_vcf, output_names, method: str | None = None,
+                 motifs: bool = False):
         import pysam
 
         self.path = Path(path)
@@ -50,6 +51,15 @@ class VariantVCFWriter:
                             "importance near the variant (alt on reference coordinates - ref)")
             header.info.add("KX_ATTR_TOTAL", 1, "Float", f"kipoi-explain: change of {method} "
                             "importance over the window")
+        if motifs:
+            header.info.add("KX_MOTIF", 1, "String", "kipoi-explain: database motif (ID|name) "
+                            "with a site (p <= 1e-4) in either allele whose best score over "
+                            "placements overlapping the variant changes most")
+            header.info.add("KX_MOTIF_DELTA", 1, "Float", "kipoi-explain: that change of the "
+                            "best log-odds score, alt - ref, in bits (negative: disrupted, "
+                            "positive: created)")
+            header.info.add("KX_MOTIF_LOG10P", 1, "Float", "kipoi-explain: change of the "
+                            "site's -log10 p-value, alt - ref (how motifs are ranked)")
         for status, doc in STATUSES.items():
             header.filters.add(f"KX_{status}", None, None, f"kipoi-explain: {doc}")
         self.header = header
@@ -68,6 +78,11 @@ class VariantVCFWriter:
             if effect.attribution is not None:
                 info["KX_ATTR_LOCAL"] = float(effect.attribution["local"])
                 info["KX_ATTR_TOTAL"] = float(effect.attribution["total"])
+            if effect.motif is not None:
+                info["KX_MOTIF"] = f"{effect.motif['id']}|{effect.motif['name']}".replace(
+                    " ", "_").replace(";", "_")
+                info["KX_MOTIF_DELTA"] = effect.motif["delta"]
+                info["KX_MOTIF_LOG10P"] = effect.motif["log10_p_change"]
         filters = list(record.filter.keys())
         if effect.status != OK:
             filters = [f for f in filters if f != "PASS"] + [f"KX_{effect.status}"]
