@@ -69,3 +69,20 @@ def model(torch_cnn):
     import kipoi_explain as kx
 
     return kx.load_model(torch_cnn, input_length=LENGTH, output_names=["neg", "pos"])
+
+
+@pytest.fixture(scope="module")
+def genome():
+    """The example genome's contigs as upper-case strings."""
+    import pyfaidx
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "data" / "genome.fa"
+    fasta = pyfaidx.Fasta(str(path), as_raw=True)
+    seqs = {name: fasta[name][:].upper() for name in fasta.keys()}
+    fasta.close()
+    return seqs
+
+
+def other(base: str) -> str:
+    """A base different from ``base`` (for SNVs)."""
+    return "C" if base.upper() != "C" else "G"

@@ -10,6 +10,8 @@ from kipoi_explain.sequences import one_hot
 from kipoi_explain.variants import STATUSES, score_variants
 from kipoi_explain.variants.windows import reference_span, variant_window
 
+from conftest import other
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 MODEL = EXAMPLES / "models" / "pytorch_cnn"
@@ -26,20 +28,6 @@ HEADER = "##fileformat=VCFv4.2\n##contig=<ID=chr1>\n##contig=<ID=chr2>\n" \
 @pytest.fixture(scope="module")
 def cnn():
     return kx.load_model(MODEL)
-
-
-@pytest.fixture(scope="module")
-def genome():
-    import pyfaidx
-
-    fasta = pyfaidx.Fasta(str(GENOME), as_raw=True)
-    seqs = {name: fasta[name][:].upper() for name in fasta.keys()}
-    fasta.close()
-    return seqs
-
-
-def other(base):
-    return "C" if base.upper() != "C" else "G"
 
 
 def write_vcf(path, rows, header=HEADER):

@@ -13,6 +13,8 @@ from kipoi_explain.writers.variant_hdf5 import VariantAttributionWriter, read_va
 from kipoi_explain.writers.variant_table import VariantTableWriter
 from kipoi_explain.writers.vcf import VariantVCFWriter
 
+from conftest import other
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 MODEL = EXAMPLES / "models" / "pytorch_cnn"
@@ -39,20 +41,6 @@ def cli(*args):
     proc = subprocess.run([sys.executable, "-m", "kipoi_explain", *map(str, args)],
                           capture_output=True, text=True, timeout=600, cwd=ROOT)
     return proc
-
-
-@pytest.fixture(scope="module")
-def genome():
-    import pyfaidx
-
-    fasta = pyfaidx.Fasta(str(GENOME), as_raw=True)
-    seqs = {name: fasta[name][:].upper() for name in fasta.keys()}
-    fasta.close()
-    return seqs
-
-
-def other(base):
-    return "C" if base != "C" else "G"
 
 
 @pytest.fixture(scope="module")
