@@ -86,3 +86,27 @@ def genome():
 def other(base: str) -> str:
     """A base different from ``base`` (for SNVs)."""
     return "C" if base.upper() != "C" else "G"
+
+
+#: The VCF 4.3 specification's own example (shared material, not in the repo).
+SPEC_VCF = Path(__file__).resolve().parents[1].parent / "shared" / "data" / \
+    "vcf43_spec_example.vcf"
+
+
+@pytest.fixture(scope="session")
+def spec_fasta(tmp_path_factory):
+    """A FASTA of contig ``20`` whose bases agree with the spec example's REF alleles, and its
+    sequence. Skips when the shared example is absent."""
+    if not SPEC_VCF.is_file():
+        pytest.skip("shared VCF 4.3 example absent")
+    import pysam
+
+    rng = np.random.default_rng(43)
+    seq = np.array(list("ACGT"))[rng.integers(0, 4, size=1_300_000)]
+    with pysam.VariantFile(str(SPEC_VCF)) as vcf:
+        for record in vcf:
+            seq[record.pos - 1:record.pos - 1 + len(record.ref)] = list(record.ref)
+    path = tmp_path_factory.mktemp("spec") / "chr20.fa"
+    text = "".join(seq)
+    path.write_text(">20\n" + "\n".join(text[i:i + 60] for i in range(0, len(text), 60)) + "\n")
+    return path, text

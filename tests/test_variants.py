@@ -10,14 +10,12 @@ from kipoi_explain.sequences import one_hot
 from kipoi_explain.variants import STATUSES, score_variants
 from kipoi_explain.variants.windows import reference_span, variant_window
 
-from conftest import other
+from conftest import SPEC_VCF, other
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 MODEL = EXAMPLES / "models" / "pytorch_cnn"
 GENOME = EXAMPLES / "data" / "genome.fa"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-SPEC_VCF = SHARED / "data" / "vcf43_spec_example.vcf"
 L = 200
 COMP = str.maketrans("ACGT", "TGCA")
 
@@ -383,23 +381,6 @@ def test_reverse_complement_mean_and_absmax(edge_vcf, cnn, genome):
 
 
 # 6. The VCF 4.3 specification example ---------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def spec_fasta(tmp_path_factory):
-    if not SPEC_VCF.is_file():
-        pytest.skip("shared VCF 4.3 example absent")
-    import pysam
-
-    rng = np.random.default_rng(43)
-    seq = np.array(list("ACGT"))[rng.integers(0, 4, size=1_300_000)]
-    with pysam.VariantFile(str(SPEC_VCF)) as vcf:
-        for record in vcf:
-            seq[record.pos - 1:record.pos - 1 + len(record.ref)] = list(record.ref)
-    path = tmp_path_factory.mktemp("spec") / "chr20.fa"
-    text = "".join(seq)
-    path.write_text(">20\n" + "\n".join(text[i:i + 60] for i in range(0, len(text), 60)) + "\n")
-    return path, text
-
 
 def test_vcf43_spec_example(spec_fasta, cnn):
     path, text = spec_fasta

@@ -13,14 +13,12 @@ from kipoi_explain.writers.variant_hdf5 import VariantAttributionWriter, read_va
 from kipoi_explain.writers.variant_table import VariantTableWriter
 from kipoi_explain.writers.vcf import VariantVCFWriter
 
-from conftest import other
+from conftest import SPEC_VCF, other
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 MODEL = EXAMPLES / "models" / "pytorch_cnn"
 GENOME = EXAMPLES / "data" / "genome.fa"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-SPEC_VCF = SHARED / "data" / "vcf43_spec_example.vcf"
 OUTPUTS = ["CTCF", "HNF4A", "CEBPB"]
 
 HEADER = """##fileformat=VCFv4.2
@@ -56,7 +54,7 @@ def input_vcf(tmp_path_factory, genome):
         f"chr1\t50\trsEdge\t{s1[49]}\t{other(s1[49])}\t.\t.\tDP=4\tGT\t0/1",
         f"chr1\t5000\trsMono\t{s1[4999]}\t.\t.\tPASS\tDP=7\tGT\t0/0",
         f"chr2\t8000\trsDel\t{s2[7999:8003]}\t{s2[7999]}\t.\tPASS\tAF=0.2\tGT\t0/1",
-        f"chrZ\t100\trsNoContig\tA\tC\t.\tPASS\t.\tGT\t0/1",
+        "chrZ\t100\trsNoContig\tA\tC\t.\tPASS\t.\tGT\t0/1",
         f"chr1\t4000\trsMismatch\t{other(s1[3999])}\tA\t.\tq10\t.\tGT\t0/1",
     ]
     path = tmp_path_factory.mktemp("writer") / "in.vcf"
@@ -157,16 +155,19 @@ def test_cli_vcf_splits_per_allele_info(cli_run, genome):
     assert sym.ALT == ["<DEL>"] and sym.INFO.get("AF") == pytest.approx(0.5)
 
 
+def score_to_vcf(vcf, out):
+    """Score ``vcf`` in process, write it with the VCF writer, read it back with cyvcf2."""
+    with VariantVCFWriter(out, vcf, OUTPUTS) as writer:
+        for effect in score_variants(kx.load_model(MODEL), vcf, GENOME):
+            writer.write(effect)
+    return read_cyvcf2(out)[1]
+
+
 def test_number_g_info_is_dropped(tmp_path, input_vcf, genome):
     b = genome["chr1"][1999]
     path = tmp_path / "g.vcf"
     path.write_text(HEADER + f"chr1\t2000\tg\t{b}\t{other(b)}\t.\tPASS\tGL=1,2,3;DP=3\tGT\t0/1\n")
-    model = kx.load_model(MODEL)
-    out = tmp_path / "g.vcf.gz"
-    with VariantVCFWriter(out, path, OUTPUTS) as writer:
-        for effect in score_variants(model, path, GENOME):
-            writer.write(effect)
-    _, records = read_cyvcf2(out)
+    records = score_to_vcf(path, tmp_path / "g.vcf.gz")
     assert records[0].INFO.get("GL") is None and records[0].INFO.get("DP") == 3
 
 
@@ -174,12 +175,7 @@ def test_number_r_info_on_record_without_alt(tmp_path, genome):
     s1 = genome["chr1"]
     path = tmp_path / "r.vcf"
     path.write_text(HEADER + f"chr1\t5000\tm\t{s1[4999]}\t.\t.\tPASS\tAD=7\tGT\t0/0\n")
-    model = kx.load_model(MODEL)
-    out = tmp_path / "r.vcf.gz"
-    with VariantVCFWriter(out, path, OUTPUTS) as writer:
-        for effect in score_variants(model, path, GENOME):
-            writer.write(effect)
-    _, records = read_cyvcf2(out)
+    records = score_to_vcf(path, tmp_path / "r.vcf.gz")
     assert records[0].INFO.get("KX_STATUS") == "NO_ALT"
     assert np.atleast_1d(records[0].INFO.get("AD"))[0] == 7
 
@@ -238,19 +234,8 @@ def test_writers_directly_and_interrupted(tmp_path, input_vcf, in_process):
         assert final.with_name(final.name + ".partial").exists(), name
 
 
-def test_spec_example_through_cli(tmp_path):
-    if not SPEC_VCF.is_file():
-        pytest.skip("shared VCF 4.3 example absent")
-    import pysam
-
-    rng = np.random.default_rng(7)
-    seq = np.array(list("ACGT"))[rng.integers(0, 4, size=1_300_000)]
-    with pysam.VariantFile(str(SPEC_VCF)) as vcf:
-        for record in vcf:
-            seq[record.pos - 1:record.pos - 1 + len(record.ref)] = list(record.ref)
-    fasta = tmp_path / "20.fa"
-    text = "".join(seq)
-    fasta.write_text(">20\n" + "\n".join(text[i:i + 80] for i in range(0, len(text), 80)) + "\n")
+def test_spec_example_through_cli(tmp_path, spec_fasta):
+    fasta, _ = spec_fasta
     out = tmp_path / "spec.vcf.gz"
     proc = cli("score-vcf", MODEL, "--vcf", SPEC_VCF, "--fasta", fasta, "-o", out,
                "--no-progress")

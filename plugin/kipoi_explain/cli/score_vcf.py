@@ -44,7 +44,6 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import pysam
     from tqdm.auto import tqdm
 
     from ..variants import score_variants
@@ -58,11 +57,6 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"-o {args.output}: the output is bgzipped; name it *.vcf.gz")
     started = time.perf_counter()
     model = load(args)
-    try:
-        with pysam.VariantFile(args.vcf) as source:
-            n_records = sum(1 for _ in source)
-    except (OSError, ValueError) as err:
-        raise InputError(f"VCF {args.vcf!r} cannot be read: {err}") from err
     options = {} if args.n_references is None else {"n_references": args.n_references}
     effects = score_variants(model, args.vcf, args.fasta, args.method,
                              parse_target(args.target), args.chunk_size,
@@ -72,8 +66,10 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         outputs = model.target(parse_target(args.target)).names
-        writers = [stack.enter_context(VariantVCFWriter(args.output, args.vcf, outputs,
-                                                        args.method, args.motifs is not None))]
+        vcf_writer = stack.enter_context(VariantVCFWriter(args.output, args.vcf, outputs,
+                                                          args.method, args.motifs is not None))
+        n_records = vcf_writer.n_records
+        writers = [vcf_writer]
         if args.tsv:
             writers.append(stack.enter_context(VariantTableWriter(args.tsv, outputs)))
         if args.attributions:

@@ -12,7 +12,7 @@ import inspect
 import numpy as np
 
 from .._version import __version__
-from ..adapters import Model, load_model
+from ..adapters import load_model
 from ..errors import InputError
 from ..results import Attribution, MethodScores
 from ..sequences import alphabet, as_sequences

@@ -71,6 +71,16 @@ def contig_mapping(mapping, fasta_contigs) -> dict | None:
     return pairs
 
 
+def open_vcf(path):
+    """A pysam VariantFile (plain or bgzipped VCF/BCF), or an InputError naming the file."""
+    import pysam
+
+    try:
+        return pysam.VariantFile(str(path))
+    except (OSError, ValueError) as err:
+        raise InputError(f"VCF {str(path)!r} cannot be read: {err}") from err
+
+
 def read_alleles(vcf, fasta, length: int, mapping: dict | None = None):
     """Stream the alleles of every record of ``vcf``, checked against the pyfaidx ``fasta``.
 
@@ -79,14 +89,8 @@ def read_alleles(vcf, fasta, length: int, mapping: dict | None = None):
     Allele
         One per ALT of each record (one, with status ``NO_ALT``, for a record without ALT).
     """
-    import pysam
-
-    try:
-        source = pysam.VariantFile(str(vcf))
-    except (OSError, ValueError) as err:
-        raise InputError(f"VCF {str(vcf)!r} cannot be read: {err}") from err
     contigs = set(fasta.keys())
-    with source:
+    with open_vcf(vcf) as source:
         for index, record in enumerate(source):
             alts = record.alts or (None,)
             for alt_index, alt in enumerate(alts):

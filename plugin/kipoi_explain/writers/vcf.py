@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..errors import InputError
 from ..results import VariantEffect
-from ..variants.alleles import OK, STATUSES
+from ..variants.alleles import OK, STATUSES, open_vcf
 
 SCORES = {"ref": "KX_REF", "alt": "KX_ALT", "diff": "KX_DIFF", "logit_diff": "KX_LOGIT_DIFF"}
 SCORE_DOCS = {"ref": "prediction for the reference window",
@@ -31,15 +32,21 @@ class VariantVCFWriter:
 
         self.path = Path(path)
         self.partial = self.path.with_name(self.path.name + ".partial")
-        with pysam.VariantFile(str(template_vcf)) as template:
-            header = pysam.VariantHeader()
+        header = pysam.VariantHeader()
+        with open_vcf(template_vcf) as template:
             for record in template.header.records:
                 if record.type != "FORMAT":
                     header.add_record(record)
-            # htslib writes only records on declared contigs; inputs need not declare them.
-            for contig in dict.fromkeys(record.chrom for record in template):
-                if contig not in header.contigs:
-                    header.contigs.add(contig)
+            try:
+                chroms = [record.chrom for record in template]
+            except (OSError, ValueError) as err:
+                raise InputError(f"VCF {str(template_vcf)!r} cannot be read: {err}") from err
+        #: Records of the input, for progress and for checking that all are written.
+        self.n_records = len(chroms)
+        # htslib writes only records on declared contigs; inputs need not declare them.
+        for contig in dict.fromkeys(chroms):
+            if contig not in header.contigs:
+                header.contigs.add(contig)
         order = "|".join(output_names)
         for key, field in SCORES.items():
             header.info.add(field, ".", "Float", f"kipoi-explain: {SCORE_DOCS[key]}, one value "
