@@ -40,12 +40,17 @@ class VariantWindow:
                         index, -1)
 
 
+def _placement(pos: int, ref: str, alt: str, length: int) -> tuple[int, int, int, int]:
+    """0-based allele start, reference window start, and the alternative window's left and
+    right flank lengths."""
+    start = pos - 1
+    alt_left = length // 2 - len(alt) // 2
+    return start, start + len(ref) // 2 - length // 2, alt_left, length - alt_left - len(alt)
+
+
 def reference_span(pos: int, ref: str, alt: str, length: int) -> tuple[int, int]:
     """Genome span ``[lo, hi)`` both windows read (``pos`` 1-based, as in VCF)."""
-    start = pos - 1
-    ref_lo = start + len(ref) // 2 - length // 2
-    alt_left = length // 2 - len(alt) // 2
-    alt_right = length - alt_left - len(alt)
+    start, ref_lo, alt_left, alt_right = _placement(pos, ref, alt, length)
     return min(ref_lo, start - alt_left), max(ref_lo + length, start + len(ref) + alt_right)
 
 
@@ -69,10 +74,7 @@ def variant_window(genome: str, offset: int, pos: int, ref: str, alt: str,
     anchor, base), so a deletion's removed bases and an insertion's added bases are the ones
     past the shorter allele's length.
     """
-    start = pos - 1
-    ref_lo = start + len(ref) // 2 - length // 2
-    alt_left = length // 2 - len(alt) // 2
-    alt_right = length - alt_left - len(alt)
+    start, ref_lo, alt_left, alt_right = _placement(pos, ref, alt, length)
 
     def read(lo, hi):
         return genome[lo - offset:hi - offset]
