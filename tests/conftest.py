@@ -110,3 +110,29 @@ def spec_fasta(tmp_path_factory):
     text = "".join(seq)
     path.write_text(">20\n" + "\n".join(text[i:i + 60] for i in range(0, len(text), 60)) + "\n")
     return path, text
+
+
+EXAMPLE_DIR = Path(__file__).resolve().parents[1] / "examples"
+
+
+def example_model(framework):
+    """A fresh copy of a bundled example model (``pytorch`` or ``keras``), safe to modify."""
+    import kipoi_explain as kx
+
+    return kx.load_model(str(EXAMPLE_DIR / "models" / f"{framework}_cnn"))
+
+
+@pytest.fixture(scope="session")
+def example_regions():
+    """One-hot ``(100, 200, 4)`` of the example regions (60 with planted motifs, then 40 without)."""
+    import kipoi_explain as kx
+
+    return kx.from_bed(EXAMPLE_DIR / "data" / "regions.bed", EXAMPLE_DIR / "data" / "genome.fa",
+                       200).onehot
+
+
+def diagnosis_context(model, x, target=0):
+    """The :class:`Context` a check receives, for calling one check directly."""
+    from kipoi_explain.diagnostics.context import Context
+
+    return Context(model, x, model.target(target), model.batch_size)

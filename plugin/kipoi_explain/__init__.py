@@ -8,15 +8,17 @@
 from ._version import __version__
 from .adapters import InputLayout, Model, load_model
 from .cli import cli_main
+from .diagnostics import diagnose
 from .errors import InputError, UnsupportedOperation
 from .methods import METHODS, explain
 from .motif import motifs
 from .motif.seqlets import seqlets
-from .results import Attribution, Interval, Motif, MotifMatch, MotifSet, Seqlets
+from .results import (Attribution, Diagnosis, Finding, Interval, Motif, MotifMatch, MotifSet,
+                      Seqlets)
 from .sequences import SequenceSet, from_bed, from_fasta, from_strings
 from .targets import Target
 
-__all__ = ["Attribution", "InputError", "InputLayout", "Interval", "METHODS", "Model", "Motif",
-           "MotifMatch", "MotifSet", "SequenceSet", "Seqlets", "Target", "UnsupportedOperation",
-           "__version__", "cli_main", "explain", "from_bed", "from_fasta", "from_strings",
-           "load_model", "motifs", "seqlets"]
+__all__ = ["Attribution", "Diagnosis", "Finding", "InputError", "InputLayout", "Interval",
+           "METHODS", "Model", "Motif", "MotifMatch", "MotifSet", "SequenceSet", "Seqlets",
+           "Target", "UnsupportedOperation", "__version__", "cli_main", "diagnose", "explain",
+           "from_bed", "from_fasta", "from_strings", "load_model", "motifs", "seqlets"]

@@ -266,3 +266,113 @@ class VariantEffect:
     def key(self) -> str:
         """``CHROM:POS:REF:ALT``, how attribution files index variants."""
         return f"{self.chrom}:{self.pos}:{self.ref}:{self.alt or '.'}"
+
+
+SEVERITIES = ("info", "warning", "error")
+
+
+@dataclass
+class Finding:
+    """One measured statement about a model, from one diagnostic check.
+
+    Attributes
+    ----------
+    check : str
+        The check that made it: ``filter_scaling``, ``redundancy``, ``gradient_saturation``,
+        ``attention_conditioning``, ``constraint_cost``, ``randomization_sanity`` or
+        ``method_agreement``.
+    severity : {"info", "warning", "error"}
+        ``info`` reports a measurement that needs no action; ``warning`` and ``error`` flag an
+        explanation that should not be trusted as is.
+    value : float, int or None
+        The measured number the severity was decided on.
+    threshold : float or None
+        The value at which this finding would change severity.
+    where : dict
+        What it concerns: ``layer`` and ``units`` / ``filters`` / ``heads`` indices, ``method``,
+        ``sequences``, as applicable.
+    recommendation : str
+        What to do about it.
+    message : str
+        One sentence saying what was measured.
+    details : dict
+        Further measured numbers (per unit, per layer, per method).
+    """
+
+    check: str
+    severity: str
+    value: float | int | None
+    threshold: float | None
+    where: dict
+    recommendation: str
+    message: str = ""
+    details: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"severity {self.severity!r}: expected one of {SEVERITIES}")
+        self.where = _plain(self.where)
+
+    @property
+    def flagged(self) -> bool:
+        return self.severity != "info"
+
+    def as_dict(self) -> dict:
+        return {"check": self.check, "severity": self.severity, "value": _plain(self.value),
+                "threshold": _plain(self.threshold), "where": _plain(self.where),
+                "recommendation": self.recommendation, "message": self.message,
+                "details": _plain(self.details)}
+
+
+@dataclass
+class Diagnosis:
+    """Findings of :func:`kipoi_explain.diagnostics` about one model, and what they were measured on.
+
+    Attributes
+    ----------
+    model : dict
+        The model's description (name, framework, fingerprint, ...).
+    findings : list of Finding
+        Every check's findings, in the order the checks ran.
+    measurements : dict
+        Per check, the numbers behind its findings (per layer, per unit, per method), which
+        the report's plots draw.
+    settings : dict
+        Checks run, target, sequences used, seed and thresholds, so the run can be repeated.
+    """
+
+    model: dict
+    findings: list[Finding]
+    measurements: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+
+    #: Version of the JSON layout written by :meth:`as_dict`; changes only incompatibly.
+    SCHEMA_VERSION = 1
+
+    def flagged(self, check: str | None = None) -> list[Finding]:
+        """Warnings and errors, of one check or of all."""
+        return [f for f in self.findings if f.flagged and check in (None, f.check)]
+
+    def as_dict(self) -> dict:
+        return {"schema_version": self.SCHEMA_VERSION, "model": _plain(self.model),
+                "settings": _plain(self.settings),
+                "findings": [f.as_dict() for f in self.findings],
+                "measurements": _plain(self.measurements)}
+
+
+def _plain(value):
+    """Numpy scalars and arrays as JSON-ready Python values (NaN and inf as None)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, (np.integer, bool, np.bool_)):
+        return value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if np.isfinite(value) else None
+    if callable(value):
+        return getattr(value, "__name__", type(value).__name__)
+    return value

@@ -7,6 +7,7 @@ primitives (``_forward``, ``_gradient``, ``_deeplift``, ...); batching lives in 
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -152,6 +153,48 @@ class Model(ABC):
         """Convolutions that read the one-hot input directly (first-layer filters)."""
         raise UnsupportedOperation(f"{self.framework} models expose no convolution filters")
 
+    # ---- structure and interventions, for diagnostics ------------------------------------
+    def weighted_layers(self) -> list[str]:
+        """Layers holding trainable weights, in the order the forward pass reaches them."""
+        raise UnsupportedOperation(f"{self.framework} models expose no layers")
+
+    def nonlinearities(self) -> dict[str, str]:
+        """Layers whose output is an elementwise nonlinearity, in forward order: name -> kind.
+
+        Kinds: ``relu`` (ReLU, ReLU6), ``sigmoid``, ``tanh``, or ``other`` (GELU, ELU, ...).
+        """
+        raise UnsupportedOperation(f"{self.framework} models expose no layers")
+
+    def attention_layers(self) -> list[str]:
+        """Multi-head attention layers, in forward order."""
+        return []
+
+    def _bypassed(self, layer: str):
+        """Context manager within which the elementwise nonlinearity ``layer`` passes its input
+        through unchanged."""
+        raise UnsupportedOperation(f"{self.framework} models cannot bypass a layer")
+
+    def _get_weights(self, layer: str) -> list[np.ndarray]:
+        """The trainable weight arrays of one layer."""
+        raise UnsupportedOperation(f"{self.framework} models expose no weights")
+
+    def _set_weights(self, layer: str, arrays: list[np.ndarray]) -> None:
+        raise UnsupportedOperation(f"{self.framework} models expose no weights")
+
+    def _ablated_forward(self, x: np.ndarray, layer: str, keep: np.ndarray,
+                         fill: np.ndarray) -> np.ndarray:
+        """Outputs for one batch with ``layer``'s units replaced: ``a * keep + fill * (1 - keep)``."""
+        raise UnsupportedOperation(f"{self.framework} models do not support unit ablation")
+
+    def _layer_gradient_norms(self, x: np.ndarray, layers: list[str],
+                              target: Target) -> np.ndarray:
+        """``(n, len(layers))`` L2 norm of d target / d (each layer's output) for one batch."""
+        raise UnsupportedOperation(f"{self.framework} models expose no layer gradients")
+
+    def _attention_qk(self, x: np.ndarray, layer: str) -> tuple[np.ndarray, np.ndarray]:
+        """Projected queries and keys of an attention layer, each ``(n, heads, positions, d)``."""
+        raise UnsupportedOperation(f"{self.framework} models expose no attention layers")
+
     # ---- public, batched API ------------------------------------------------------------
     def target(self, target=0, reduce: str = "sum", bins=None) -> Target:
         """Resolve an output index / name / list / ``"all"`` against this model's outputs."""
@@ -181,6 +224,101 @@ class Model(ABC):
         x = self._check_input(x)
         return run_batches(lambda lo, hi: self._activations(x[lo:hi], layer), len(x),
                            batch_size or self.batch_size)
+
+    def ablated_predict(self, x, layer: str, keep, fill=0.0,
+                        batch_size: int | None = None) -> np.ndarray:
+        """Predictions with some units of ``layer`` replaced by ``fill``.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            ``(N, L, 4)`` one-hot input.
+        layer : str
+            Layer whose output units are replaced.
+        keep : array of bool or float, ``(units,)``
+            1 (True) keeps a unit's output, 0 replaces it.
+        fill : float or array ``(units,)``
+            Value a replaced unit outputs at every position (0, or its mean activation).
+        """
+        if layer not in self.layers():
+            raise InputError(f"layer {layer!r}: no such layer; layers are "
+                             f"{', '.join(self.layers())}")
+        x = self._check_input(x)
+        keep = np.asarray(keep, dtype=np.float32)
+        fill = np.asarray(fill, dtype=np.float32)
+        if fill.ndim and fill.shape != keep.shape:
+            raise InputError(f"fill has shape {fill.shape}: expected a number or one value per "
+                             f"unit, {keep.shape}")
+        fill = np.array(np.broadcast_to(fill, keep.shape))
+        out = run_batches(lambda lo, hi: self._ablated_forward(x[lo:hi], layer, keep, fill),
+                          len(x), batch_size or self.batch_size)
+        return out.reshape(len(x), *self.output_shape)
+
+    def layer_gradient_norms(self, x, layers: list[str], target=0,
+                             batch_size: int | None = None) -> np.ndarray:
+        """``(N, len(layers))`` L2 norm of the target's gradient with respect to each layer's
+        output, per sequence (0 for a layer the target does not depend on)."""
+        unknown = [name for name in layers if name not in self.layers()]
+        if unknown:
+            raise InputError(f"layer(s) {', '.join(unknown)}: no such layer")
+        x, spec = self._check_input(x), self.target(target)
+        return run_batches(lambda lo, hi: self._layer_gradient_norms(x[lo:hi], layers, spec),
+                           len(x), batch_size or self.batch_size)
+
+    def attention_qk(self, x, layer: str,
+                     batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Queries and keys of attention layer ``layer`` after their projections, each
+        ``(N, heads, positions, head_dim)``."""
+        if layer not in self.attention_layers():
+            raise InputError(f"layer {layer!r}: not an attention layer; attention layers are "
+                             f"{', '.join(self.attention_layers()) or 'none'}")
+        x = self._check_input(x)
+        return run_batches(lambda lo, hi: self._attention_qk(x[lo:hi], layer), len(x),
+                           batch_size or self.batch_size)
+
+    def output_activation(self) -> str | None:
+        """The layer applying an elementwise nonlinearity (sigmoid, ...) to the model's output,
+        if the model ends in one."""
+        kinds = self.nonlinearities()
+        if not kinds:
+            return None
+        last = list(kinds)[-1]
+        x = probe(self.input_length)
+        out, act = self._forward(x), self._activations(x, last)
+        return last if act.shape == out.shape and np.allclose(act, out) else None
+
+    @contextlib.contextmanager
+    def logits(self):
+        """Within the block, the model outputs what enters its final nonlinearity (the logits
+        of a sigmoid output); a model without one is unchanged."""
+        layer = self.output_activation()
+        if layer is None:
+            yield self
+            return
+        with self._bypassed(layer):
+            yield self
+
+    @contextlib.contextmanager
+    def randomized(self, layers: list[str], seed: int = 0):
+        """Within the block, ``layers`` have re-drawn weights (restored afterwards).
+
+        Each trainable array is replaced by normal draws with the array's own mean and standard
+        deviation: its scale survives, what training put in it does not (Adebayo et al. 2018).
+        """
+        unknown = [name for name in layers if name not in self.weighted_layers()]
+        if unknown:
+            raise InputError(f"layer(s) {', '.join(unknown)}: no such layer with trainable "
+                             f"weights; those are {', '.join(self.weighted_layers())}")
+        rng = np.random.default_rng(seed)
+        saved = {name: self._get_weights(name) for name in layers}
+        try:
+            for name in layers:
+                self._set_weights(name, [rng.normal(w.mean(), w.std(), w.shape).astype(w.dtype)
+                                         for w in saved[name]])
+            yield self
+        finally:
+            for name, arrays in saved.items():
+                self._set_weights(name, arrays)
 
     def fingerprint(self) -> str:
         """SHA-256 of the weights: identifies exactly which model produced a result."""

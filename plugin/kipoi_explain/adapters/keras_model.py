@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, UnsupportedOperation
 from ..targets import Target
 from .base import ConvLayer, InputLayout, Model, output_names_for, probe
 
@@ -22,6 +22,13 @@ if "tensorflow" not in sys.modules:
     with contextlib.suppress(ImportError):
         import torch._dynamo  # noqa: F401
 
+#: Activation functions (by ``__name__``) with a kind of their own; any other is ``other``.
+_ACTIVATION_KINDS = {"relu": "relu", "relu6": "relu", "sigmoid": "sigmoid",
+                     "hard_sigmoid": "sigmoid", "tanh": "tanh", "hard_tanh": "tanh"}
+#: Activations that are no elementwise nonlinearity: the identity, or a unit's output that
+#: depends on the other units.
+_NOT_ELEMENTWISE = {"linear", "softmax", "log_softmax", "glu", "sparsemax"}
+
 
 @dataclass
 class KerasModel(Model):
@@ -29,6 +36,7 @@ class KerasModel(Model):
 
     keras_model: object = None
     _probes: dict = field(default_factory=dict, repr=False)
+    _tails: dict = field(default_factory=dict, repr=False)
 
     framework = "keras"
 
@@ -41,8 +49,9 @@ class KerasModel(Model):
     def _forward(self, x):
         return np.asarray(self._call(self.layout.to_model(x)))
 
-    def _call(self, inputs):
-        out = self.keras_model(inputs, training=False)
+    def _call(self, inputs, model=None):
+        """Run ``model`` (the whole model by default) in inference mode on one batch."""
+        out = (self.keras_model if model is None else model)(inputs, training=False)
         if isinstance(out, (list, tuple, dict)):
             raise InputError(f"model {self.name!r} has several outputs; models with several "
                              "output tensors are not supported yet")
@@ -74,13 +83,48 @@ class KerasModel(Model):
                 if type(layer).__name__ != "InputLayer"]
 
     def _activations(self, x, layer):
+        out = np.asarray(self._head(layer)([self.layout.to_model(x)], training=False))
+        return out.transpose(0, 2, 1) if out.ndim == 3 and self._channels_first(layer) else out
+
+    def _layer(self, name: str):
+        try:
+            return self.keras_model.get_layer(name)
+        except ValueError:
+            raise InputError(f"layer {name!r}: no such layer; layers are "
+                             f"{', '.join(self.layers())}") from None
+
+    def _head(self, name: str):
+        """Sub-model from the model's input to ``name``'s output."""
         import keras
 
-        if layer not in self._probes:
-            self._probes[layer] = keras.Model(self.keras_model.inputs,
-                                              self.keras_model.get_layer(layer).output)
-        out = np.asarray(self._probes[layer]([self.layout.to_model(x)], training=False))
-        return out.transpose(0, 2, 1) if out.ndim == 3 and self._channels_first(layer) else out
+        if name not in self._probes:
+            self._probes[name] = keras.Model(self.keras_model.inputs, self._layer(name).output)
+        return self._probes[name]
+
+    def _tail(self, name: str):
+        """Sub-model from ``name``'s output to the model's output."""
+        import keras
+
+        if name not in self._tails:
+            hidden, outputs = self._layer(name).output, self.keras_model.outputs
+            if len(outputs) != 1:
+                raise InputError(f"model {self.name!r} has several outputs; models with several "
+                                 "output tensors are not supported yet")
+            if hidden is outputs[0]:
+                self._tails[name] = lambda inputs, training: inputs
+            else:
+                try:
+                    self._tails[name] = keras.Model(hidden, outputs[0])
+                except ValueError as err:
+                    raise UnsupportedOperation(
+                        f"layer {name!r}: the model's output does not depend on the input "
+                        "through this layer's output alone (a skip connection around it, or a "
+                        "layer called at several places), so the rest of the model cannot be "
+                        f"run from it: {err}") from None
+        return self._tails[name]
+
+    def _unit_axis(self, name: str, ndim: int) -> int:
+        return 1 if ndim == 3 and self._channels_first(name) else ndim - 1
 
     def _channels_first(self, name: str) -> bool:
         """Whether ``name``'s output is (units, positions): the last data_format set up to it."""
@@ -115,6 +159,92 @@ class KerasModel(Model):
                 convs.append(ConvLayer(layer.name, self.layout.bases_to_acgt(weights), bias,
                                        layer.strides[0], layer.dilation_rate[0], layer.padding))
         return convs
+
+    def weighted_layers(self):
+        return [layer.name for layer in self.keras_model.layers if layer.trainable_weights]
+
+    def nonlinearities(self):
+        kinds = {layer.name: _nonlinearity(layer) for layer in self.keras_model.layers}
+        return {name: kind for name, kind in kinds.items() if kind is not None}
+
+    @contextlib.contextmanager
+    def _bypassed(self, layer):
+        import keras
+
+        # Layers read their activation at call time, and calls here are eager.
+        target = self._layer(layer)
+        saved = target.activation
+        target.activation = keras.activations.linear
+        try:
+            yield
+        finally:
+            target.activation = saved
+
+    def _get_weights(self, layer):
+        return [np.array(w.numpy()) for w in self._layer(layer).trainable_weights]
+
+    def _set_weights(self, layer, arrays):
+        for variable, array in zip(self._layer(layer).trainable_weights, arrays, strict=True):
+            variable.assign(array)
+
+    def _ablated_forward(self, x, layer, keep, fill):
+        import tensorflow as tf
+
+        hidden = self._head(layer)([self.layout.to_model(x)], training=False)
+        axis = self._unit_axis(layer, len(hidden.shape))
+        if hidden.shape[axis] != len(keep):
+            raise InputError(f"layer {layer!r} has {hidden.shape[axis]} units; keep has "
+                             f"{len(keep)} entries")
+        shape = [1] * len(hidden.shape)
+        shape[axis] = -1
+        kept = tf.constant(keep.reshape(shape), dtype=hidden.dtype)
+        value = tf.constant(fill.reshape(shape), dtype=hidden.dtype)
+        return np.asarray(self._call(hidden * kept + value * (1 - kept), self._tail(layer)))
+
+    def _layer_gradient_norms(self, x, layers, target):
+        import tensorflow as tf
+
+        inputs = [self.layout.to_model(x)]
+        norms = np.zeros((len(x), len(layers)), dtype=np.float64)
+        for i, name in enumerate(layers):
+            hidden = self._head(name)(inputs, training=False)
+            with tf.GradientTape() as tape:
+                tape.watch(hidden)
+                value = self._select(self._call(hidden, self._tail(name)), target)
+            grad = tape.gradient(value, hidden)
+            if grad is not None:
+                norms[:, i] = tf.norm(tf.reshape(grad, (len(x), -1)), axis=1).numpy()
+        return norms
+
+    def attention_layers(self):
+        from .keras_attention import is_attention
+
+        return [layer.name for layer in self.keras_model.layers if is_attention(layer)]
+
+    def _attention_qk(self, x, layer):
+        from .keras_attention import queries_and_keys
+
+        return queries_and_keys(self.keras_model, self.keras_model.get_layer(layer),
+                                self.layout.to_model(x))
+
+
+def _nonlinearity(layer) -> str | None:
+    """The kind of elementwise nonlinearity ``layer``'s output is, or None."""
+    import keras
+
+    if isinstance(layer, keras.layers.ReLU):
+        return "relu" if not layer.negative_slope else "other"
+    if isinstance(layer, (keras.layers.LeakyReLU, keras.layers.PReLU, keras.layers.ELU)):
+        return "other"
+    if isinstance(layer, keras.layers.RNN):
+        # The output mixes gates and state: not an activation of a pre-activation.
+        return None
+    activation = getattr(layer, "activation", None)
+    name = getattr(activation, "__name__", "")
+    if not callable(activation) or name in _NOT_ELEMENTWISE:
+        return None
+    return _ACTIVATION_KINDS.get(name, "other")
+
 
 def keras_model(model, output_names=None, layout: InputLayout | None = None,
                 name: str | None = None, batch_size: int | None = None,

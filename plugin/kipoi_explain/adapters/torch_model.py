@@ -1,6 +1,7 @@
 """PyTorch models behind the :class:`~kipoi_explain.adapters.base.Model` interface."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,7 @@ class TorchModel(Model):
     module: object = None
     device: object = None
     _layers: dict = field(default_factory=dict, repr=False)
+    _order: list = field(default_factory=list, repr=False)
 
     framework = "pytorch"
 
@@ -101,8 +103,129 @@ class TorchModel(Model):
         finally:
             handle.remove()
         out = captured[0].cpu().numpy()
+        return out.transpose(0, 2, 1) if out.ndim == 3 and self._unit_axis(3) == 1 else out
+
+    def _unit_axis(self, ndim: int) -> int:
         # Channels-first models produce (n, units, positions); callers get positions first.
-        return out.transpose(0, 2, 1) if self.layout.channels_first and out.ndim == 3 else out
+        return 1 if self.layout.channels_first and ndim == 3 else ndim - 1
+
+    def _call_order(self) -> list[str]:
+        """Every module, in the order a forward pass first reaches it.
+
+        A module the forward pass never calls itself (the ``out_proj`` that
+        ``nn.MultiheadAttention`` applies functionally) takes the place of its caller.
+        """
+        import torch
+
+        if not self._order:
+            called = []
+            hooks = [mod.register_forward_pre_hook(
+                lambda mod, args, name=name: called.append(name) if name not in called else None)
+                for name, mod in self._layers.items()]
+            try:
+                with torch.no_grad():
+                    self.module(self._tensor(probe(self.input_length, 1)))
+            finally:
+                for hook in hooks:
+                    hook.remove()
+            rank = {name: i for i, name in enumerate(called)}
+
+            def position(name):
+                while name not in rank and "." in name:
+                    name = name.rsplit(".", 1)[0]
+                return rank.get(name, len(rank))
+
+            self._order = sorted(self._layers, key=lambda name: (position(name), name))
+        return self._order
+
+    def weighted_layers(self):
+        return [name for name in self._call_order()
+                if any(p.requires_grad for p in self._layers[name].parameters(recurse=False))]
+
+    def nonlinearities(self):
+        kinds = {"ReLU": "relu", "ReLU6": "relu", "Sigmoid": "sigmoid", "Hardsigmoid": "sigmoid",
+                 "Tanh": "tanh", "Hardtanh": "tanh"}
+        others = ("LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish",
+                  "Softplus", "Softsign", "LogSigmoid", "Tanhshrink", "Hardswish")
+        return {name: kinds.get(type(mod).__name__, "other") for name in self._call_order()
+                if type(mod := self._layers[name]).__name__ in (*kinds, *others)}
+
+    @contextlib.contextmanager
+    def _bypassed(self, layer):
+        handle = self._layers[layer].register_forward_hook(lambda mod, args, out: args[0])
+        try:
+            yield
+        finally:
+            handle.remove()
+
+    def _get_weights(self, layer):
+        return [p.detach().cpu().numpy().copy()
+                for p in self._layers[layer].parameters(recurse=False) if p.requires_grad]
+
+    def _set_weights(self, layer, arrays):
+        import torch
+
+        params = [p for p in self._layers[layer].parameters(recurse=False) if p.requires_grad]
+        with torch.no_grad():
+            for param, array in zip(params, arrays, strict=True):
+                param.copy_(torch.as_tensor(array))
+
+    def _ablated_forward(self, x, layer, keep, fill):
+        import torch
+
+        def replace(module, args, output):
+            shape = [1] * output.ndim
+            shape[self._unit_axis(output.ndim)] = -1
+            if output.shape[self._unit_axis(output.ndim)] != len(keep):
+                raise InputError(f"layer {layer!r} has {output.shape[self._unit_axis(output.ndim)]} "
+                                 f"units; keep has {len(keep)} entries")
+            kept = torch.as_tensor(keep, device=output.device).reshape(shape)
+            value = torch.as_tensor(fill, device=output.device).reshape(shape)
+            return output * kept + value * (1 - kept)
+
+        handle = self._layers[layer].register_forward_hook(replace)
+        try:
+            with torch.no_grad():
+                out = self.module(self._tensor(x))
+        finally:
+            handle.remove()
+        return self._check_output(out).detach().cpu().numpy()
+
+    def _layer_gradient_norms(self, x, layers, target):
+        import torch
+
+        captured = {}
+
+        def keep_first(module, args, output, name):
+            captured.setdefault(name, output)
+
+        hooks = [self._layers[name].register_forward_hook(
+            lambda mod, args, out, name=name: keep_first(mod, args, out, name)) for name in layers]
+        try:
+            with torch.enable_grad():
+                inputs = self._tensor(x, requires_grad=True)
+                value = self._select(self._check_output(self.module(inputs)), target)
+                present = [name for name in layers if name in captured]
+                grads = torch.autograd.grad(value.sum(), [captured[name] for name in present],
+                                            allow_unused=True)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        norms = np.zeros((len(x), len(layers)), dtype=np.float64)
+        for name, grad in zip(present, grads):
+            if grad is not None:
+                norms[:, layers.index(name)] = grad.reshape(len(x), -1).norm(dim=1).cpu().numpy()
+        return norms
+
+    def attention_layers(self):
+        from .torch_attention import is_attention
+
+        return [name for name in self._call_order() if is_attention(self._layers[name])]
+
+    def _attention_qk(self, x, layer):
+        from .torch_attention import queries_and_keys
+
+        return queries_and_keys(self.module, self._layers[layer], self._tensor(x))
 
     def conv_layers(self):
         import torch
@@ -134,6 +257,7 @@ class TorchModel(Model):
                 convs.append(ConvLayer(name, self.layout.bases_to_acgt(weights), bias,
                                        mod.stride[0], mod.dilation[0], padding))
         return convs
+
 
 def torch_model(module, input_length: int | None = None, output_names=None,
                 layout: InputLayout | None = None, name: str | None = None,

@@ -6,16 +6,17 @@ import sys
 
 from .. import __version__
 from ..errors import InputError, UnsupportedOperation
-from . import explain, motifs, score_vcf
+from . import diagnose, explain, motifs, score_vcf
 
-COMMANDS = {"explain": explain, "motifs": motifs, "score-vcf": score_vcf}
+COMMANDS = {"explain": explain, "motifs": motifs, "score-vcf": score_vcf, "diagnose": diagnose}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kipoi-explain",
         description="Explain trained DNA sequence models (Kipoi, PyTorch, Keras): attribution "
-                    "maps, in-silico mutagenesis, DeepLIFT/DeepSHAP, filter and seqlet motifs.")
+                    "maps, in-silico mutagenesis, DeepLIFT/DeepSHAP, filter and seqlet "
+                    "motifs, variant effects, and diagnoses of which explanations to trust.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module in COMMANDS.items():

@@ -75,10 +75,12 @@ def weight_pfms(layer: ConvLayer) -> np.ndarray:
     return softmax(layer.weights)
 
 
-def saturation(pfm: np.ndarray) -> float:
+def saturation(pfm: np.ndarray) -> float | np.ndarray:
     """Share of a weight-derived PFM's entries within ``SATURATION_EPS`` of 0 or 1.
 
     Large kernel weights push the softmax to one-hot columns: the PWM then reflects the
-    weights' scale more than the filter's preference among bases.
+    weights' scale more than the filter's preference among bases. A ``(K, 4)`` PFM gives a
+    float, a stack ``(F, K, 4)`` one value per PFM.
     """
-    return float(np.mean((pfm < SATURATION_EPS) | (pfm > 1 - SATURATION_EPS)))
+    share = np.mean((pfm < SATURATION_EPS) | (pfm > 1 - SATURATION_EPS), axis=(-2, -1))
+    return float(share) if share.ndim == 0 else share
