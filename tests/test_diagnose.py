@@ -83,3 +83,29 @@ def test_cli_fail_on_and_errors(tmp_path):
     proc = run("diagnose", MODEL, "--fasta", FASTA, "--bed", BED, "--free-model", MODEL,
                "-o", tmp_path / "r.json")
     assert proc.returncode == 2 and "--labels" in proc.stderr
+
+
+def test_cli_constraint_cost_compares_two_models_on_labels(tmp_path):
+    """The example regions labelled by their planted motifs; the Keras example is the 'free'
+    model the PyTorch one is compared with."""
+    import pandas as pd
+
+    sites = pd.read_csv(EXAMPLE_DIR / "data" / "planted_sites.tsv", sep="\t")
+    names = pd.read_csv(BED, sep="\t", header=None)[3]
+    labels = pd.DataFrame({"name": names})
+    for motif in ("CTCF", "HNF4A", "CEBPB"):
+        labels[motif] = names.isin(sites.loc[sites.motif_name == motif, "region"]).astype(int)
+    labels.sample(frac=1, random_state=0).to_csv(tmp_path / "labels.tsv", sep="\t",
+                                                 index=False)
+    out = tmp_path / "cost.json"
+    proc = run("diagnose", MODEL, "--fasta", FASTA, "--bed", BED, "--checks", "constraint_cost",
+               "--free-model", EXAMPLE_DIR / "models" / "keras_cnn", "--labels",
+               tmp_path / "labels.tsv", "-o", out, "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    outputs = json.loads(out.read_text())["measurements"]["constraint_cost"]["outputs"]
+    assert set(outputs) == {"CTCF", "HNF4A", "CEBPB"}
+    for name, measured in outputs.items():
+        assert measured["metric"] == "auroc" and measured["n"] == 100
+        assert measured["constrained"] > 0.9 and measured["free"] > 0.9
+        lo, hi = measured["interval"]
+        assert lo <= measured["difference"] <= hi

@@ -63,12 +63,15 @@ def gradient_saturation(ctx, max_dead_share: float = 0.5, max_saturated_share: f
         agreement = _ism_agreement(ctx)
     measured["on_logits"] = ctx.model.output_activation() is not None
     measured["gradient_norms"] = norms
-    findings.append(_decay_finding(norms, max_gradient_decay))
     measured["coverage"], measured["completeness_gap"] = coverage, gap
-    findings.append(_coverage_finding(coverage, min_coverage, max_understated_share))
     measured["ism_agreement"] = agreement
-    findings.append(_agreement_finding(agreement, min_ism_agreement))
-    return findings, measured
+    measured_on = [_decay_finding(norms, max_gradient_decay),
+                   _coverage_finding(coverage, min_coverage, max_understated_share),
+                   _agreement_finding(agreement, min_ism_agreement)]
+    if measured["on_logits"]:
+        for finding in measured_on:
+            finding.message += " (on the logits)"
+    return findings + measured_on, measured
 
 
 def _unit_states(ctx) -> dict:

@@ -17,8 +17,7 @@ from .stats import row_spearman, summary
 CHECK = "randomization_sanity"
 
 
-def randomization_sanity(ctx, methods=("saliency", "grad_x_input", "integrated_gradients",
-                                       "deeplift"),
+def randomization_sanity(ctx, methods=("grad_x_input", "integrated_gradients", "deeplift"),
                          max_correlation: float = 0.5):
     """Rank correlation of each method's maps before and after cascading weight randomization.
 
@@ -26,7 +25,8 @@ def randomization_sanity(ctx, methods=("saliency", "grad_x_input", "integrated_g
     ----------
     methods : sequence of str or callable
         Method names or callables, as in
-        :meth:`~kipoi_explain.diagnostics.context.Context.attribution`.
+        :meth:`~kipoi_explain.diagnostics.context.Context.attribution`. (Saliency is left out of
+        the defaults: on one-hot input its position importance is grad x input's.)
     max_correlation : float
         Median Spearman correlation (of absolute position importance, per sequence) with the
         original map, once every layer is randomized, above which a method is flagged.
