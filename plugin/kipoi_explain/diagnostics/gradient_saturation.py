@@ -15,7 +15,7 @@ from ..engine import run_batches
 from ..methods.references import dinucleotide_shuffles
 from ..results import Finding
 from .context import position_importance
-from .stats import row_spearman, summary
+from .stats import index_list, row_spearman, summary
 
 CHECK = "gradient_saturation"
 
@@ -58,9 +58,10 @@ def gradient_saturation(ctx, max_dead_share: float = 0.5, max_saturated_share: f
     # A saturated output nonlinearity is reported above; the rest is measured on its input
     # (the logits), so that it describes the network rather than the confidence of its outputs.
     with ctx.model.logits():
-        norms = _gradient_norms(ctx)
-        coverage, gap = _coverage(ctx)
-        agreement = _ism_agreement(ctx)
+        grad = ctx.model.gradient(ctx.x_attribution, ctx.target, ctx.batch_size)
+        norms = _gradient_norms(ctx, grad)
+        coverage, gap = _coverage(ctx, grad)
+        agreement = _ism_agreement(ctx, grad)
     measured["on_logits"] = ctx.model.output_activation() is not None
     measured["gradient_norms"] = norms
     measured["coverage"], measured["completeness_gap"] = coverage, gap
@@ -77,13 +78,11 @@ def gradient_saturation(ctx, max_dead_share: float = 0.5, max_saturated_share: f
 def _unit_states(ctx) -> dict:
     """Per nonlinear layer: share of dead units (ReLU) or of saturated outputs (sigmoid, tanh)."""
     model, states = ctx.model, {}
-    output = model.predict(ctx.x[:2], ctx.batch_size)
+    output = model.output_activation()
     for name, kind in model.nonlinearities().items():
         if kind not in ("relu", "sigmoid", "tanh"):
-            states[name] = {"kind": kind, "output_layer": False}
+            states[name] = {"kind": kind, "output_layer": name == output}
             continue
-        act = model.activations(ctx.x[:2], name, ctx.batch_size)
-        is_output = act.shape == output.shape and np.allclose(act, output)
 
         def block(lo, hi, name=name, kind=kind):
             a = model.activations(ctx.x[lo:hi], name, ctx.batch_size)
@@ -94,7 +93,7 @@ def _unit_states(ctx) -> dict:
             return np.zeros((len(a), a.shape[-1]), bool), (slope < FLAT_DERIVATIVE).mean(axis=(1, 2))
 
         fired, flat = run_batches(block, len(ctx.x), ctx.batch_size)
-        state = {"kind": kind, "output_layer": bool(is_output), "n_units": int(fired.shape[1])}
+        state = {"kind": kind, "output_layer": name == output, "n_units": int(fired.shape[1])}
         if kind == "relu":
             state["dead_units"] = np.flatnonzero(~fired.any(axis=0))
             state["dead_share"] = len(state["dead_units"]) / fired.shape[1]
@@ -113,7 +112,7 @@ def _unit_findings(units: dict, max_dead: float, max_saturated: float) -> list[F
             findings.append(Finding(
                 CHECK, "warning" if flagged else "info", share, max_dead,
                 {"layer": name, "units": dead},
-                (f"units {_ints(dead)} pass no gradient on these sequences: attributions "
+                (f"units {index_list(dead)} pass no gradient on these sequences: attributions "
                  f"cannot see what reaches them; {REMEDY}") if flagged else "none needed",
                 f"{len(dead)} of {state['n_units']} units of {name} ({state['kind']}) never "
                 "fire on these sequences"))
@@ -137,13 +136,12 @@ def _unit_findings(units: dict, max_dead: float, max_saturated: float) -> list[F
     return findings
 
 
-def _gradient_norms(ctx) -> dict:
+def _gradient_norms(ctx, grad: np.ndarray) -> dict:
     """Median gradient norm of the target at the input and at each weighted layer's output."""
     model, x = ctx.model, ctx.x_attribution
     layers = model.weighted_layers()
     per_layer = model.layer_gradient_norms(x, layers, ctx.target, ctx.batch_size)
-    at_input = np.linalg.norm(model.gradient(x, ctx.target, ctx.batch_size).reshape(len(x), -1),
-                              axis=1)
+    at_input = np.linalg.norm(grad.reshape(len(x), -1), axis=1)
     norms = np.column_stack([at_input, per_layer])
     return {"layers": ["input", *layers], "median": np.median(norms, axis=0)}
 
@@ -164,7 +162,7 @@ def _decay_finding(norms: dict, max_decay: float) -> Finding:
         {"median_norm": dict(zip(norms["layers"], median))})
 
 
-def _coverage(ctx) -> tuple[np.ndarray, np.ndarray]:
+def _coverage(ctx, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per sequence, ``grad . (x - ref) / (f(x) - f(ref))`` and the gap between the two.
 
     Sequences whose reference barely changes the prediction (less than 1 % of the target's
@@ -172,7 +170,6 @@ def _coverage(ctx) -> tuple[np.ndarray, np.ndarray]:
     """
     model, x = ctx.model, ctx.x_attribution
     ref = dinucleotide_shuffles(x, 1, ctx.seed)[:, 0]
-    grad = model.gradient(x, ctx.target, ctx.batch_size)
     values = ctx.target.apply(model.predict(x, ctx.batch_size))
     change = values - ctx.target.apply(model.predict(ref, ctx.batch_size))
     first_order = (grad * (x - ref)).sum(axis=(1, 2))
@@ -198,11 +195,10 @@ def _coverage_finding(coverage: np.ndarray, min_coverage: float, max_share: floa
          "scored_sequences": int(valid.sum())})
 
 
-def _ism_agreement(ctx) -> np.ndarray:
+def _ism_agreement(ctx, grad: np.ndarray) -> np.ndarray:
     """Per sequence, Spearman correlation of the gradient's first-order mutation effects with
     ISM's, over positions."""
     x = ctx.x_attribution
-    grad = ctx.model.gradient(x, ctx.target, ctx.batch_size)
     # grad[b] - grad[present base]: the first-order change when the position mutates to b.
     taylor = grad - (grad * x).sum(axis=-1, keepdims=True)
     ism = position_importance(ctx.model, x, ctx.target, "ism", ctx.batch_size)
@@ -221,8 +217,3 @@ def _agreement_finding(agreement: np.ndarray, min_agreement: float) -> Finding:
         if flagged else "none needed",
         f"median rank agreement of first-order gradient effects with ISM: {median:.2f}",
         {"agreement": stats})
-
-
-def _ints(values) -> str:
-    values = list(values)
-    return ", ".join(map(str, values[:20])) + (", ..." if len(values) > 20 else "")

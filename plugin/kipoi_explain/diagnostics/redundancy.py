@@ -13,7 +13,7 @@ import numpy as np
 from ..engine import run_batches
 from ..errors import InputError, UnsupportedOperation
 from ..results import Finding
-from .gradient_saturation import _ints
+from .stats import index_list
 
 CHECK = "redundancy"
 
@@ -116,9 +116,9 @@ def _findings(layer, corr, results, min_correlation, min_effect, max_share) -> l
         if effect >= min_effect and ratio is not None and ratio <= max_share:
             findings.append(Finding(
                 CHECK, "warning", ratio, max_share, {"layer": layer, "units": group["units"]},
-                f"ablation underestimates units {_ints(group['units'])}: ablate (or attribute "
+                f"ablation underestimates units {index_list(group['units'])}: ablate (or attribute "
                 "to) them as a group; single-unit ablation rankings of this layer miss them",
-                f"units {_ints(group['units'])} of {layer} correlate >= {min_correlation}; "
+                f"units {index_list(group['units'])} of {layer} correlate >= {min_correlation}; "
                 f"ablated together they move the target {effect:.2f} SD, the most important "
                 f"alone only {ratio:.0%} of that",
                 {"single_effects": group["single_effects"], "group_effect": effect}))

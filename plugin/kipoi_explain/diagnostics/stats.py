@@ -1,4 +1,4 @@
-"""Statistics the checks share: rank correlation per row, bootstrap intervals, AUROC."""
+"""What the checks share: rank correlation per row, bootstrap intervals, AUROC, index lists."""
 from __future__ import annotations
 
 from typing import Callable
@@ -52,3 +52,9 @@ def bootstrap_interval(statistic: Callable[[np.ndarray], float], n: int, n_boot:
     tail = (1 - level) / 2 * 100
     lo, hi = np.percentile(draws, [tail, 100 - tail])
     return float(lo), float(hi)
+
+
+def index_list(values, limit: int = 20) -> str:
+    """Indices for a message: ``"1, 2, 3"``, the first ``limit`` and ``...`` when longer."""
+    values = list(values)
+    return ", ".join(map(str, values[:limit])) + (", ..." if len(values) > limit else "")
