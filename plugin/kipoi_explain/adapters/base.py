@@ -218,9 +218,7 @@ class Model(ABC):
 
     def activations(self, x, layer: str, batch_size: int | None = None) -> np.ndarray:
         """Output of ``layer`` for each input; 3-D activations are ``(N, positions, units)``."""
-        if layer not in self.layers():
-            raise InputError(f"layer {layer!r}: no such layer; layers are "
-                             f"{', '.join(self.layers())}")
+        self.check_layers([layer])
         x = self._check_input(x)
         return run_batches(lambda lo, hi: self._activations(x[lo:hi], layer), len(x),
                            batch_size or self.batch_size)
@@ -240,9 +238,7 @@ class Model(ABC):
         fill : float or array ``(units,)``
             Value a replaced unit outputs at every position (0, or its mean activation).
         """
-        if layer not in self.layers():
-            raise InputError(f"layer {layer!r}: no such layer; layers are "
-                             f"{', '.join(self.layers())}")
+        self.check_layers([layer])
         x = self._check_input(x)
         keep = np.asarray(keep, dtype=np.float32)
         fill = np.asarray(fill, dtype=np.float32)
@@ -258,9 +254,7 @@ class Model(ABC):
                              batch_size: int | None = None) -> np.ndarray:
         """``(N, len(layers))`` L2 norm of the target's gradient with respect to each layer's
         output, per sequence (0 for a layer the target does not depend on)."""
-        unknown = [name for name in layers if name not in self.layers()]
-        if unknown:
-            raise InputError(f"layer(s) {', '.join(unknown)}: no such layer")
+        self.check_layers(layers)
         x, spec = self._check_input(x), self.target(target)
         return run_batches(lambda lo, hi: self._layer_gradient_norms(x[lo:hi], layers, spec),
                            len(x), batch_size or self.batch_size)
@@ -334,6 +328,13 @@ class Model(ABC):
                 "output_shape": list(self.output_shape), "alphabet": self.layout.alphabet,
                 "alphabet_axis": self.layout.alphabet_axis, "dummy_axis": self.layout.dummy_axis,
                 "fingerprint": self.fingerprint(), **self.source}
+
+    def check_layers(self, names) -> None:
+        """Raise :class:`InputError` naming any of ``names`` that is not a layer of the model."""
+        unknown = [name for name in names if name not in self.layers()]
+        if unknown:
+            raise InputError(f"layer(s) {', '.join(map(repr, unknown))}: no such layer; layers "
+                             f"are {', '.join(self.layers())}")
 
     def _check_input(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)

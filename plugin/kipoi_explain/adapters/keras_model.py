@@ -86,19 +86,12 @@ class KerasModel(Model):
         out = np.asarray(self._head(layer)([self.layout.to_model(x)], training=False))
         return out.transpose(0, 2, 1) if out.ndim == 3 and self._channels_first(layer) else out
 
-    def _layer(self, name: str):
-        try:
-            return self.keras_model.get_layer(name)
-        except ValueError:
-            raise InputError(f"layer {name!r}: no such layer; layers are "
-                             f"{', '.join(self.layers())}") from None
-
     def _head(self, name: str):
         """Sub-model from the model's input to ``name``'s output."""
         import keras
 
         if name not in self._probes:
-            self._probes[name] = keras.Model(self.keras_model.inputs, self._layer(name).output)
+            self._probes[name] = keras.Model(self.keras_model.inputs, self.keras_model.get_layer(name).output)
         return self._probes[name]
 
     def _tail(self, name: str):
@@ -106,7 +99,7 @@ class KerasModel(Model):
         import keras
 
         if name not in self._tails:
-            hidden, outputs = self._layer(name).output, self.keras_model.outputs
+            hidden, outputs = self.keras_model.get_layer(name).output, self.keras_model.outputs
             if len(outputs) != 1:
                 raise InputError(f"model {self.name!r} has several outputs; models with several "
                                  "output tensors are not supported yet")
@@ -172,7 +165,7 @@ class KerasModel(Model):
         import keras
 
         # Layers read their activation at call time, and calls here are eager.
-        target = self._layer(layer)
+        target = self.keras_model.get_layer(layer)
         saved = target.activation
         target.activation = keras.activations.linear
         try:
@@ -181,10 +174,10 @@ class KerasModel(Model):
             target.activation = saved
 
     def _get_weights(self, layer):
-        return [np.array(w.numpy()) for w in self._layer(layer).trainable_weights]
+        return [np.array(w.numpy()) for w in self.keras_model.get_layer(layer).trainable_weights]
 
     def _set_weights(self, layer, arrays):
-        for variable, array in zip(self._layer(layer).trainable_weights, arrays, strict=True):
+        for variable, array in zip(self.keras_model.get_layer(layer).trainable_weights, arrays, strict=True):
             variable.assign(array)
 
     def _ablated_forward(self, x, layer, keep, fill):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import run_batches
-from ..errors import InputError, UnsupportedOperation
+from ..errors import UnsupportedOperation
 from ..results import Finding
 from .stats import index_list
 
@@ -41,9 +41,7 @@ def redundancy(ctx, layers=None, min_correlation: float = 0.8, min_group_effect:
     """
     model = ctx.model
     layers = list(layers) if layers is not None else _default_layers(model)
-    unknown = [name for name in layers if name not in model.layers()]
-    if unknown:
-        raise InputError(f"redundancy layers {', '.join(unknown)}: no such layer")
+    model.check_layers(layers)
     values = ctx.target_values()
     scale = float(np.std(values)) or 1.0
     findings, measured = [], {}
