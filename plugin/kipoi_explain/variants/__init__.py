@@ -34,8 +34,8 @@ def score_variants(model, vcf, fasta, method: str | None = None, target="all",
     Parameters
     ----------
     model : Model or anything :func:`~kipoi_explain.load_model` accepts
-    vcf : str or Path
-        VCF or bgzipped VCF.
+    vcf : str, Path or iterable of records
+        VCF or bgzipped VCF, or records with ``chrom``, ``pos``, ``id``, ``ref``, ``alts``.
     fasta : str or Path
         Reference genome FASTA.
     method : str, optional
@@ -49,7 +49,7 @@ def score_variants(model, vcf, fasta, method: str | None = None, target="all",
     merge : {"mean", "absmax"}
         Strand merge: average the predictions, or per output keep the strand whose
         ``|alt - ref|`` is larger (Kipoi-veff's ``absmax``).
-    contig_map : None, "auto" or path
+    contig_map : None, "auto", dict or path
         How VCF contig names map to FASTA names; ``"auto"`` adds or drops a ``chr`` prefix.
     radius : int
         Attribution change is summed over positions within this distance of the variant.

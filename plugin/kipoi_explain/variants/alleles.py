@@ -50,9 +50,12 @@ class Allele:
 
 def contig_mapping(mapping, fasta_contigs) -> dict | None:
     """``None`` (names as they are), ``"auto"`` (add or drop a ``chr`` prefix when only that
-    makes a VCF contig match) or a two-column file ``VCF_NAME FASTA_NAME``."""
+    makes a VCF contig match), a dict ``{VCF_NAME: FASTA_NAME}`` or a two-column file of such
+    pairs."""
     if mapping is None:
         return None
+    if isinstance(mapping, dict):
+        return {str(k): str(v) for k, v in mapping.items()}
     if mapping == "auto":
         return {name[3:] if name.startswith("chr") else "chr" + name: name
                 for name in fasta_contigs}
@@ -84,20 +87,30 @@ def open_vcf(path):
 def read_alleles(vcf, fasta, length: int, mapping: dict | None = None):
     """Stream the alleles of every record of ``vcf``, checked against the pyfaidx ``fasta``.
 
+    ``vcf`` is a VCF path, or an iterable of records that have ``chrom``, ``pos`` (1-based),
+    ``id``, ``ref`` and ``alts`` as pysam's do (the service streams its records so).
+
     Yields
     ------
     Allele
         One per ALT of each record (one, with status ``NO_ALT``, for a record without ALT).
     """
+    if isinstance(vcf, (str, Path)):
+        with open_vcf(vcf) as source:
+            yield from _alleles(source, fasta, length, mapping)
+    else:
+        yield from _alleles(vcf, fasta, length, mapping)
+
+
+def _alleles(records, fasta, length: int, mapping: dict | None):
     contigs = set(fasta.keys())
-    with open_vcf(vcf) as source:
-        for index, record in enumerate(source):
-            alts = record.alts or (None,)
-            for alt_index, alt in enumerate(alts):
-                allele = Allele(record, index, alt_index, record.chrom, record.pos, record.id,
-                                record.ref, alt)
-                allele.status = _check(allele, fasta, contigs, mapping, length)
-                yield allele
+    for index, record in enumerate(records):
+        alts = record.alts or (None,)
+        for alt_index, alt in enumerate(alts):
+            allele = Allele(record, index, alt_index, record.chrom, record.pos,
+                            record.id or None, record.ref, alt)
+            allele.status = _check(allele, fasta, contigs, mapping, length)
+            yield allele
 
 
 def _check(allele: Allele, fasta, contigs: set, mapping: dict | None, length: int) -> str:

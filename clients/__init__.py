@@ -1,0 +1,227 @@
+"""Python client of the kipoi-explain gRPC service: the in-process API, served remotely.
+
+>>> from kipoi_explain.client import Client
+>>> client = Client("localhost:50051", token="...")
+>>> r = client.explain("cnn", "examples/data/sequences.fa", "deepshap", target="CTCF")
+>>> r.scores.shape                       # the same Attribution kipoi_explain.explain returns
+
+Every call returns the library's own result objects; a server error raises ``grpc.RpcError``
+whose ``.code()`` says what went wrong (INVALID_ARGUMENT names the offending item).
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import grpc
+import numpy as np
+
+from kipoi_explain import wire
+from kipoi_explain.results import Attribution, Diagnosis, Interval, MotifSet, VariantEffect
+from kipoi_explain.sequences import FASTA_SUFFIXES, SequenceSet
+from kipoi_explain.sequences.genome import read_bed, read_fasta
+from kipoi_explain.v1 import explain_pb2 as pb
+from kipoi_explain.v1 import explain_pb2_grpc as pb_grpc
+
+__all__ = ["Client", "GenomeIntervals", "Prediction"]
+
+#: Records per ScoreVariants message.
+RECORDS_PER_MESSAGE = 256
+
+
+@dataclass
+class GenomeIntervals:
+    """Intervals the server reads from one of its own FASTA files (by name, see
+    :meth:`Client.fastas`), resized to the model's input length as ``from_bed`` does.
+
+    ``intervals`` is a BED path (read here) or a list of :class:`Interval`.
+    """
+
+    fasta: str
+    intervals: list[Interval] | str | Path
+    use_strand: bool = False
+
+
+@dataclass
+class Prediction:
+    """What :meth:`Client.predict` returns: the predictions and what they are of."""
+
+    predictions: np.ndarray
+    output_names: list[str]
+    names: list[str]
+    intervals: list[Interval] | None
+    model: dict
+
+
+class Client:
+    """A connection to a kipoi-explain server.
+
+    Parameters
+    ----------
+    address : str
+        ``HOST:PORT``.
+    token : str, optional
+        Bearer token, when the server requires one.
+    root_certificates : bytes or path, optional
+        Use TLS, trusting these PEM certificates (``True``: the system's trust store).
+    timeout : float, optional
+        Deadline of each call in seconds (None: no deadline).
+    max_message_mb : float
+        Largest message sent or received.
+    """
+
+    def __init__(self, address: str, token: str | None = None, root_certificates=None,
+                 timeout: float | None = None, max_message_mb: float = 64.0):
+        limit = int(max_message_mb * 2 ** 20)
+        options = [("grpc.max_receive_message_length", limit),
+                   ("grpc.max_send_message_length", limit)]
+        if root_certificates is None:
+            self._channel = grpc.insecure_channel(address, options=options)
+        else:
+            pem = None if root_certificates is True else (
+                root_certificates if isinstance(root_certificates, bytes)
+                else Path(root_certificates).read_bytes())
+            self._channel = grpc.secure_channel(
+                address, grpc.ssl_channel_credentials(pem), options=options)
+        self._stub = pb_grpc.ExplainServiceStub(self._channel)
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self.timeout = timeout
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _call(self, rpc, request):
+        return rpc(request, timeout=self.timeout, metadata=self._metadata)
+
+    # ---- the service --------------------------------------------------------------------
+    def models(self) -> list[dict]:
+        """The server's models: name, framework, input length, outputs, methods, fingerprint."""
+        reply = self._call(self._stub.ListModels, pb.ListModelsRequest())
+        return [{"name": m.name, "framework": m.framework, "input_length": m.input_length,
+                 "output_names": list(m.output_names), "output_shape": list(m.output_shape),
+                 "methods": list(m.methods), "fingerprint": m.fingerprint}
+                for m in reply.models]
+
+    def fastas(self) -> list[str]:
+        """Names of the FASTA files the server reads intervals and variants from."""
+        return list(self._call(self._stub.ListModels, pb.ListModelsRequest()).fastas)
+
+    def stats(self) -> pb.StatsResponse:
+        """The server's batching counters."""
+        return self._call(self._stub.Stats, pb.StatsRequest())
+
+    def predict(self, model: str, seqs, ambiguous: str = "uniform") -> Prediction:
+        """Predictions ``(N, *output_shape)`` of the server's model ``model``."""
+        message, local = _sequences(seqs, ambiguous)
+        reply = self._call(self._stub.Predict, pb.PredictRequest(model=model, sequences=message))
+        return Prediction(wire.from_array(reply.predictions), list(reply.output_names),
+                          list(reply.names),
+                          _intervals(local, [wire.from_interval(i) for i in reply.intervals]),
+                          wire._unjson(reply.model_json))
+
+    def explain(self, model: str, seqs, method: str = "deepshap", target=0,
+                ambiguous: str = "uniform", **options) -> Attribution:
+        """:func:`kipoi_explain.explain` on the server: the same arguments (a model name instead
+        of a model), the same :class:`Attribution`."""
+        message, local = _sequences(seqs, ambiguous)
+        reply = self._call(self._stub.Explain, pb.ExplainRequest(
+            model=model, sequences=message, method=method,
+            options=wire.to_values({"target": target, **options})))
+        result = wire.from_attribution_response(reply)
+        result.intervals = _intervals(local, result.intervals)
+        return result
+
+    def motifs(self, model: str, seqs=None, ambiguous: str = "uniform", **options) -> MotifSet:
+        """:func:`kipoi_explain.motifs` on the server (JASPAR only; no local database files)."""
+        request = pb.MotifsRequest(model=model, options=wire.to_values(options))
+        if seqs is not None:
+            request.sequences.CopyFrom(_sequences(seqs, ambiguous)[0])
+        return wire.from_motifs_response(self._call(self._stub.Motifs, request))
+
+    def diagnose(self, model: str, seqs, checks=None, target=0, free_model: str | None = None,
+                 ambiguous: str = "uniform", **options) -> Diagnosis:
+        """:func:`kipoi_explain.diagnose` on the server; ``free_model`` names a server model."""
+        message, _ = _sequences(seqs, ambiguous)
+        reply = self._call(self._stub.Diagnose, pb.DiagnoseRequest(
+            model=model, sequences=message, checks=list(checks or []),
+            options=wire.to_values({"target": target, **options}), free_model=free_model or ""))
+        return wire.from_diagnosis_response(reply)
+
+    def score_variants(self, model: str, vcf, fasta: str, method: str | None = None,
+                       target="all", **options) -> Iterator[VariantEffect]:
+        """:func:`kipoi_explain.variants.score_variants` on the server, streamed both ways.
+
+        ``vcf`` is a local VCF path (read here with pysam) or an iterable of pysam-like records;
+        ``fasta`` names one of the server's FASTA files. Yields one :class:`VariantEffect` per
+        ALT allele in VCF order, each carrying its local record; raises RuntimeError if the
+        server answered a different number of records than were sent.
+        """
+        from kipoi_explain.variants.alleles import open_vcf
+
+        sent: deque = deque()          # (record index, record) not yet fully answered
+        count = [0]                    # records sent
+        settings = pb.VariantSettings(model=model, fasta=fasta, method=method or "",
+                                      options=wire.to_values({"target": target, **options}))
+
+        def requests(records):
+            yield pb.ScoreVariantsRequest(settings=settings)
+            batch = []
+            for index, record in enumerate(records):
+                sent.append((index, record))
+                count[0] = index + 1
+                batch.append(wire.to_variant_record(record))
+                if len(batch) == RECORDS_PER_MESSAGE:
+                    yield pb.ScoreVariantsRequest(records=pb.VariantRecords(records=batch))
+                    batch = []
+            if batch:
+                yield pb.ScoreVariantsRequest(records=pb.VariantRecords(records=batch))
+
+        def stream(records):
+            replies = self._stub.ScoreVariants(requests(records), timeout=self.timeout,
+                                               metadata=self._metadata)
+            answered, last = 0, -1
+            for reply in replies:
+                for message in reply.effects:
+                    while sent and sent[0][0] < message.record_index:
+                        sent.popleft()
+                    if not sent or sent[0][0] != message.record_index:
+                        raise RuntimeError(f"server answered VCF record {message.record_index}, "
+                                           "which is not the next one sent")
+                    if message.record_index != last:
+                        answered, last = answered + 1, message.record_index
+                    yield wire.from_variant_effect(message, sent[0][1])
+            if answered != count[0]:
+                raise RuntimeError(f"server answered {answered} VCF records of {count[0]} sent")
+
+        if isinstance(vcf, (str, Path)):
+            with open_vcf(vcf) as source:
+                yield from stream(source)
+        else:
+            yield from stream(vcf)
+
+
+def _sequences(seqs, ambiguous: str) -> tuple[pb.Sequences, SequenceSet | None]:
+    """The request's sequences, and the local SequenceSet whose intervals the result keeps."""
+    if isinstance(seqs, GenomeIntervals):
+        intervals = read_bed(seqs.intervals) if isinstance(seqs.intervals, (str, Path)) \
+            else list(seqs.intervals)
+        message = wire.genome_intervals(seqs.fasta, intervals, seqs.use_strand)
+        message.ambiguous = ambiguous
+        return message, None
+    if isinstance(seqs, Path) or (isinstance(seqs, str) and seqs.endswith(FASTA_SUFFIXES)):
+        names, strings = read_fasta(seqs)
+        return wire.to_sequences(strings, ambiguous, names), None
+    return wire.to_sequences(seqs, ambiguous), seqs if isinstance(seqs, SequenceSet) else None
+
+
+def _intervals(local: SequenceSet | None, remote: list[Interval] | None):
+    """Intervals of a local SequenceSet go back onto its result (they were not sent)."""
+    return local.intervals if local is not None and local.intervals else (remote or None)

@@ -1,0 +1,270 @@
+"""The ``kipoi_explain.v1.ExplainService`` RPCs, each running the library's own function.
+
+A request is admitted (or refused with RESOURCE_EXHAUSTED when ``max_queue`` are in flight),
+bound to the least loaded device worker, decoded, run, and encoded. Errors map to status
+codes: an :class:`InputError` (which names the record, field or option) to INVALID_ARGUMENT,
+an unknown model or FASTA to NOT_FOUND, an operation the model lacks to FAILED_PRECONDITION,
+a worker fault to INTERNAL; every message ends with the request ID.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import threading
+from contextlib import contextmanager
+
+import grpc
+
+import kipoi_explain as kx
+from kipoi_explain import wire
+from kipoi_explain.errors import InputError, UnsupportedOperation
+from kipoi_explain.methods import GRADIENT_METHODS, METHODS, method_options
+from kipoi_explain.v1 import explain_pb2 as pb
+from kipoi_explain.v1 import explain_pb2_grpc as pb_grpc
+from kipoi_explain.variants import score_variants
+
+from .batching import DeviceWorker, RequestAborted, RequestState, WorkerFault
+from .config import ServerConfig
+from .interceptors import REQUEST_ID
+
+log = logging.getLogger("kipoi_explain.server")
+
+#: Keyword arguments the server sets itself; a client may not.
+SERVER_OWNED = ("batch_size", "progress")
+
+
+class NotFound(Exception):
+    """A model or FASTA name the server is not configured with."""
+
+
+class Busy(Exception):
+    """The server holds ``max_queue`` requests already, or a request is too large."""
+
+
+def _status(err: BaseException) -> grpc.StatusCode:
+    if isinstance(err, NotFound):
+        return grpc.StatusCode.NOT_FOUND
+    if isinstance(err, Busy):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED
+    if isinstance(err, InputError):
+        return grpc.StatusCode.INVALID_ARGUMENT
+    if isinstance(err, UnsupportedOperation):
+        return grpc.StatusCode.FAILED_PRECONDITION
+    return grpc.StatusCode.INTERNAL
+
+
+def _abort(context, err: BaseException):
+    request_id = REQUEST_ID.get()
+    if isinstance(err, RequestAborted):
+        expired = context.time_remaining() is not None and context.time_remaining() <= 0
+        context.abort(grpc.StatusCode.DEADLINE_EXCEEDED if expired else
+                      grpc.StatusCode.CANCELLED, f"request {request_id} aborted")
+    code = _status(err)
+    if code == grpc.StatusCode.INTERNAL and not isinstance(err, WorkerFault):
+        log.exception("%s: unexpected error", request_id, exc_info=err)
+    context.abort(code, f"{err} (request {request_id})")
+
+
+def _rpc(method):
+    """Map the library's exceptions to status codes (unary RPCs)."""
+    @functools.wraps(method)
+    def run(self, request, context):
+        try:
+            return method(self, request, context)
+        except Exception as err:  # noqa: BLE001 - every error becomes a status, never a crash
+            _abort(context, err)
+    return run
+
+
+def _allowed_options(function, *excluded: str) -> set[str]:
+    return {name for name, p in inspect.signature(function).parameters.items()
+            if p.default is not inspect.Parameter.empty and name not in excluded}
+
+
+def _options(values, allowed=None, what: str = "") -> dict:
+    options = wire.from_values(values)
+    owned = sorted(set(options) & set(SERVER_OWNED))
+    if owned:
+        raise InputError(f"option(s) {', '.join(owned)}: set by the server, not by a request")
+    if allowed is not None:
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            raise InputError(f"option(s) {', '.join(unknown)} do not apply to {what}; it takes "
+                             f"{', '.join(sorted(allowed))}")
+    return options
+
+
+class ExplainServicer(pb_grpc.ExplainServiceServicer):
+    """Serves the configured models on the given device workers."""
+
+    def __init__(self, config: ServerConfig, workers: list[DeviceWorker]):
+        self.config = config
+        self.workers = workers
+        self._lock = threading.Lock()
+        self.in_flight = 0
+        self.requests = 0
+        self.rejected = 0
+
+    # ---- request lifecycle --------------------------------------------------------------
+    @contextmanager
+    def _request(self, context, model: str, sequences: pb.Sequences | None = None):
+        if model not in self.config.models:
+            raise NotFound(f"model {model!r}: not served here; models are "
+                           f"{', '.join(sorted(self.config.models))}")
+        if sequences is not None:
+            n = wire.n_sequences(sequences)
+            limit = self.config.batching.max_sequences
+            if n > limit:
+                raise Busy(f"request holds {n} sequences; this server takes at most {limit} "
+                           "per request (batching.max_sequences): split it")
+        with self._lock:
+            if self.in_flight >= self.config.batching.max_queue:
+                self.rejected += 1
+                raise Busy(f"server busy: {self.in_flight} requests in flight "
+                           f"(batching.max_queue = {self.config.batching.max_queue}); retry")
+            self.in_flight += 1
+            self.requests += 1
+            worker = min(self.workers, key=lambda w: w.load)
+        state = RequestState(REQUEST_ID.get(), context.is_active)
+        context.add_callback(state.aborted.set)
+        try:
+            routed = worker.bind(state, model)
+            try:
+                yield worker, state, routed
+            finally:
+                worker.release(state)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _sequences(self, message: pb.Sequences, model) -> kx.SequenceSet:
+        if message.WhichOneof("source") == "intervals":
+            self._fasta(message.intervals.fasta)
+        return wire.from_sequences(message, model.input_length, self.config.fastas)
+
+    def _fasta(self, name: str) -> str:
+        if name not in self.config.fastas:
+            raise NotFound(f"fasta {name!r}: not a FASTA of this server; it has "
+                           f"{', '.join(sorted(self.config.fastas)) or 'none'}")
+        return self.config.fastas[name]
+
+    # ---- RPCs ---------------------------------------------------------------------------
+    @_rpc
+    def ListModels(self, request, context):
+        worker = self.workers[0]
+        infos = []
+        for name in self.config.models:
+            model = worker.model(name)
+            infos.append(pb.ModelInfo(
+                name=name, framework=model.framework, input_length=model.input_length or 0,
+                output_names=model.output_names, output_shape=model.output_shape,
+                methods=[m for m in METHODS if model.differentiable or
+                         m not in GRADIENT_METHODS],
+                fingerprint=model.fingerprint()))
+        return pb.ListModelsResponse(models=infos, fastas=sorted(self.config.fastas),
+                                     server_version=kx.__version__,
+                                     max_sequences=self.config.batching.max_sequences)
+
+    @_rpc
+    def Predict(self, request, context):
+        with self._request(context, request.model, request.sequences) as (_, _, model):
+            seqs = self._sequences(request.sequences, model)
+            predictions = model.predict(seqs.onehot)
+            return wire.prediction_response(predictions, model.output_names, seqs,
+                                            model.describe())
+
+    @_rpc
+    def Explain(self, request, context):
+        with self._request(context, request.model, request.sequences) as (_, _, model):
+            seqs = self._sequences(request.sequences, model)
+            if not request.method:
+                raise InputError(f"method: none given; expected one of {', '.join(METHODS)}")
+            result = kx.explain(model, seqs, request.method, **_options(request.options))
+            return wire.attribution_response(result)
+
+    @_rpc
+    def Motifs(self, request, context):
+        allowed = _allowed_options(kx.motifs, *SERVER_OWNED, "seqs", "ambiguous")
+        with self._request(context, request.model, request.sequences) as (_, _, model):
+            options = _options(request.options, allowed, "motifs")
+            if options.get("database", "jaspar") != "jaspar":
+                raise InputError("option database: a server matches against its own JASPAR "
+                                 "releases only ('jaspar', with release=, collection=, "
+                                 "tax_group=)")
+            seqs = self._sequences(request.sequences, model) \
+                if request.HasField("sequences") else None
+            return wire.motifs_response(kx.motifs(model, seqs, **options))
+
+    @_rpc
+    def Diagnose(self, request, context):
+        allowed = _allowed_options(kx.diagnose, *SERVER_OWNED, "free_model")
+        with self._request(context, request.model, request.sequences) as (worker, state, model):
+            options = _options(request.options, allowed, "diagnose")
+            labels = options.get("labels")
+            if isinstance(labels, str):
+                raise InputError("option labels: send the values (an array (N, T) or a map of "
+                                 "output name to array), not a path on the server")
+            free = request.free_model or None
+            if free is not None and free not in self.config.models:
+                raise NotFound(f"free_model {free!r}: not served here; models are "
+                               f"{', '.join(sorted(self.config.models))}")
+            seqs = self._sequences(request.sequences, model)
+            checks = list(request.checks) or None
+            # Diagnose randomizes and ablates weights in place: it runs alone on the worker.
+            diagnosis = worker.exclusive(state, request.model, lambda original: kx.diagnose(
+                original, seqs, checks,
+                free_model=worker.model(free) if free else None, **options))
+            return wire.diagnosis_response(diagnosis)
+
+    def ScoreVariants(self, request_iterator, context):
+        try:
+            yield from self._score_variants(request_iterator, context)
+        except Exception as err:  # noqa: BLE001 - every error becomes a status, never a crash
+            _abort(context, err)
+
+    def _score_variants(self, request_iterator, context):
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("part") != "settings":
+            raise InputError("ScoreVariants: the first message must carry settings (model, "
+                             "fasta, method, options)")
+        settings = first.settings
+        allowed = _allowed_options(score_variants, *SERVER_OWNED) | \
+            (set(method_options(settings.method)) if settings.method in METHODS
+             else set())
+        options = _options(settings.options, allowed, "score_variants")
+        if options.get("motifs") not in (None, "jaspar"):
+            raise InputError("option motifs: a server scans its own JASPAR release only "
+                             "('jaspar')")
+        contig_map = options.get("contig_map")
+        if contig_map is not None and not isinstance(contig_map, dict) and contig_map != "auto":
+            raise InputError("option contig_map: expected 'auto' or a map of VCF contig to FASTA "
+                             "contig, not a path on the server")
+        fasta = self._fasta(settings.fasta)
+        chunk_size = int(options.get("chunk_size", 256))
+        with self._request(context, settings.model) as (_, _, model):
+            effects = score_variants(model, _records(request_iterator), fasta,
+                                     settings.method or None, **options)
+            batch = []
+            for effect in effects:
+                batch.append(wire.variant_effect(effect))
+                if len(batch) == chunk_size:
+                    yield pb.ScoreVariantsResponse(effects=batch)
+                    batch = []
+            if batch:
+                yield pb.ScoreVariantsResponse(effects=batch)
+
+    @_rpc
+    def Stats(self, request, context):
+        return pb.StatsResponse(
+            workers=[pb.WorkerStats(device=w.device, **vars(w.stats)) for w in self.workers],
+            requests=self.requests, in_flight=self.in_flight, rejected=self.rejected)
+
+
+def _records(request_iterator):
+    """The VCF records of a ScoreVariants stream, in order."""
+    for number, message in enumerate(request_iterator, start=2):
+        if message.WhichOneof("part") != "records":
+            raise InputError(f"ScoreVariants message {number}: expected records; settings "
+                             "come only in the first message")
+        yield from message.records.records
