@@ -119,6 +119,9 @@ class DeviceWorker:
     def model(self, name: str) -> Model:
         return self._models[name]
 
+    def fingerprint(self, name: str) -> str:
+        return self._fingerprints[name]
+
     def bind(self, request: RequestState, name: str) -> Model:
         """A copy of model ``name`` whose batch primitives run on this worker, merged with other
         requests' calls. Call :meth:`release` when the request ends."""

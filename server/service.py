@@ -161,7 +161,7 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
                 output_names=model.output_names, output_shape=model.output_shape,
                 methods=[m for m in METHODS if model.differentiable or
                          m not in GRADIENT_METHODS],
-                fingerprint=model.fingerprint()))
+                fingerprint=worker.fingerprint(name)))
         return pb.ListModelsResponse(models=infos, fastas=sorted(self.config.fastas),
                                      server_version=kx.__version__,
                                      max_sequences=self.config.batching.max_sequences)

@@ -136,3 +136,42 @@ def diagnosis_context(model, x, target=0):
     from kipoi_explain.diagnostics.context import Context
 
     return Context(model, x, model.target(target), model.batch_size)
+
+
+def serve(models=None, fastas=None, **settings):
+    """A real kipoi-explain server on an ephemeral loopback port (stop it with ``.stop()``).
+
+    ``models`` maps names to Kipoi model directories (default: both bundled examples as
+    ``cnn`` and ``kcnn``), ``fastas`` names to FASTA files (default: the example genome as
+    ``genome``); other keyword arguments are :class:`ServerConfig` fields, and ``batching=``
+    a dict of :class:`Batching` fields.
+    """
+    from kipoi_explain.server.config import Batching, ServerConfig, check, model_spec
+    from kipoi_explain.server.main import start
+
+    models = models or {"cnn": EXAMPLE_DIR / "models" / "pytorch_cnn",
+                        "kcnn": EXAMPLE_DIR / "models" / "keras_cnn"}
+    fastas = fastas if fastas is not None else {"genome": EXAMPLE_DIR / "data" / "genome.fa"}
+    settings["batching"] = Batching(**settings.get("batching", {}))
+    config = ServerConfig(
+        models={name: model_spec(Path.cwd(), name, str(path)) for name, path in models.items()},
+        fastas={name: str(path) for name, path in fastas.items()}, port=0,
+        devices=settings.pop("devices", ["cpu"]), **settings)
+    check(config)
+    return start(config)
+
+
+@pytest.fixture(scope="session")
+def server():
+    """One server with both example models and the example genome, no auth."""
+    running = serve()
+    yield running
+    running.stop(0)
+
+
+@pytest.fixture
+def client(server):
+    from kipoi_explain.client import Client
+
+    with Client(f"127.0.0.1:{server.port}", timeout=120) as connection:
+        yield connection

@@ -109,15 +109,17 @@ def to_sequences(seqs, ambiguous: str = "uniform", names=None) -> pb.Sequences:
     """DNA strings travel as text (the server encodes them exactly as ``as_sequences`` would);
     a :class:`SequenceSet` or array as packed one-hot."""
     if isinstance(seqs, SequenceSet):
-        return pb.Sequences(onehot=to_array(seqs.onehot), names=seqs.names, ambiguous=ambiguous)
+        return to_sequences(seqs.onehot, ambiguous, seqs.names)
     if isinstance(seqs, str):
         seqs = [seqs]
     if isinstance(seqs, (list, tuple)) and all(isinstance(s, str) for s in seqs):
         return pb.Sequences(dna=pb.DnaStrings(sequences=seqs), names=names or [],
                             ambiguous=ambiguous)
     array = np.asarray(seqs, dtype=np.float32)
-    return pb.Sequences(onehot=to_array(array[None] if array.ndim == 2 else array),
-                        ambiguous=ambiguous)
+    array = array[None] if array.ndim == 2 else array
+    # A hard one-hot array travels as uint8: a quarter of the bytes, the same values.
+    dtype = "uint8" if np.isin(array, (0, 1)).all() else "float32"
+    return pb.Sequences(onehot=to_array(array, dtype), names=names or [], ambiguous=ambiguous)
 
 
 def genome_intervals(fasta: str, intervals, use_strand: bool = False) -> pb.Sequences:

@@ -1,21 +1,78 @@
-"""Arguments every sub-command shares: the model, the sequences, how to run."""
+"""Arguments every sub-command shares: the model, the sequences, how and where to run.
+
+Every command obtains its result from a *model*, :class:`LocalModel` (the library, in this
+process) or :class:`RemoteModel` (the same calls on a kipoi-explain server, with ``--remote``),
+and then writes it with the same writers: a remote run writes the same files as a local one.
+"""
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 from ..errors import InputError
 
+#: Environment variable holding the bearer token for ``--remote`` servers.
+TOKEN_VARIABLE = "KIPOI_EXPLAIN_TOKEN"
 
-def add_model_arguments(parser) -> None:
+#: Status codes that mean the request itself was wrong (exit status 2, like a local InputError);
+#: any other code means the server failed or could not be reached (exit status 3).
+REQUEST_ERRORS = frozenset({"INVALID_ARGUMENT", "NOT_FOUND", "FAILED_PRECONDITION",
+                            "UNAUTHENTICATED", "PERMISSION_DENIED", "OUT_OF_RANGE"})
+
+
+class RemoteError(Exception):
+    """A call to the ``--remote`` server failed: its status code name and the server's words."""
+
+    def __init__(self, code: str, details: str):
+        super().__init__(f"{code}: {details}")
+        self.code = code
+
+    @classmethod
+    def from_rpc(cls, err) -> RemoteError:
+        """The failure a ``grpc.RpcError`` describes."""
+        code = err.code() if hasattr(err, "code") else None
+        details = err.details() if hasattr(err, "details") else None
+        return cls(code.name if code is not None else "UNKNOWN", details or str(err))
+
+    @property
+    def exit_status(self) -> int:
+        return 2 if self.code in REQUEST_ERRORS else 3
+
+
+def add_model_arguments(parser):
+    """The model, batching and the remote server options; returns the remote option group
+    (a command adds its own remote-only options to it)."""
     parser.add_argument("model", help="Kipoi model directory, Kipoi model name (with --zoo), or "
-                                      "a .keras/.h5 Keras model file")
+                                      "a .keras/.h5 Keras model file; with --remote, the name "
+                                      "of a model the server serves")
     parser.add_argument("--zoo", help="local checkout of the Kipoi model zoo holding MODEL")
     parser.add_argument("--batch-size", type=int, help="model rows per batch")
     parser.add_argument("--device", help="PyTorch device: cpu, cuda, cuda:1, auto")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    remote = parser.add_argument_group(
+        "remote server",
+        "With --remote the command runs on a kipoi-explain-server: input files (sequences, BED "
+        "with its FASTA, labels, VCF) are read here and sent, the server's result comes back "
+        "and is written here to the same files a local run writes. --zoo, --device and "
+        "--batch-size are the server's to set.")
+    remote.add_argument("--remote", metavar="HOST:PORT",
+                        help="run on this server; MODEL is then one of its model names")
+    remote.add_argument("--token", help=f"bearer token the server requires (default: the "
+                                        f"environment variable {TOKEN_VARIABLE}, which keeps "
+                                        "it out of the process list)")
+    remote.add_argument("--tls-ca", metavar="PEM",
+                        help="connect with TLS, trusting this PEM certificate (the server's, "
+                             "or the CA that signed it); default: plaintext")
+    remote.add_argument("--timeout", type=float, metavar="SECONDS",
+                        help="deadline of each call to the server (for score-vcf, of the whole "
+                             "VCF); default: none")
+    return remote
 
 
 def add_sequence_arguments(parser) -> None:
     group = parser.add_argument_group("sequences (--bed with --fasta, or --sequences)")
-    group.add_argument("--fasta", help="reference genome FASTA for --bed")
+    group.add_argument("--fasta", help="reference genome FASTA for --bed (read here, also with "
+                                       "--remote)")
     group.add_argument("--bed", help="BED intervals, centre-resized to the model's input length")
     group.add_argument("--sequences", help="FASTA of sequences of the model's input length")
     group.add_argument("--use-strand", action="store_true",
@@ -25,10 +82,157 @@ def add_sequence_arguments(parser) -> None:
 
 
 def load(args):
-    """The model named on the command line."""
+    """The model named on the command line, loaded in this process."""
     from ..adapters import load_model
 
     return load_model(args.model, zoo=args.zoo, device=args.device, batch_size=args.batch_size)
+
+
+def open_model(args) -> LocalModel | RemoteModel:
+    """The model the arguments name: in this process, or on the ``--remote`` server (close it
+    with ``with``)."""
+    if args.remote:
+        return RemoteModel(args)
+    given = [flag for flag, value in (("--token", args.token), ("--tls-ca", args.tls_ca),
+                                      ("--timeout", args.timeout)) if value is not None]
+    if given:
+        raise InputError(f"{', '.join(given)} appl(y/ies) only with --remote HOST:PORT")
+    return LocalModel(args)
+
+
+class LocalModel:
+    """The library's functions on a model loaded in this process."""
+
+    def __init__(self, args):
+        self.args = args
+        self.model = load(args)
+        self.name = self.model.name
+        self.input_length = self.model.input_length
+        self.output_names = list(self.model.output_names)
+
+    def __enter__(self) -> LocalModel:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def _run(self) -> dict:
+        return {"batch_size": self.args.batch_size, "progress": not self.args.no_progress}
+
+    def target_names(self, target) -> tuple[str, ...]:
+        return self.model.target(target).names
+
+    def describe(self) -> dict:
+        return self.model.describe()
+
+    def explain(self, seqs, method: str, **options):
+        from .. import explain
+
+        return explain(self.model, seqs, method, **self._run(), **options)
+
+    def motifs(self, seqs, database, **options):
+        from .. import motifs
+
+        return motifs(self.model, seqs, database=database, **self._run(), **options)
+
+    def diagnose(self, seqs, checks, target, free_model: str | None = None, **options):
+        """``free_model`` is a path or name :func:`load_model` reads."""
+        from ..adapters import load_model
+        from ..diagnostics import diagnose
+
+        free = None if free_model is None else load_model(
+            free_model, device=self.args.device, batch_size=self.args.batch_size)
+        return diagnose(self.model, seqs, checks, target, free_model=free, **self._run(),
+                        **options)
+
+    def score_variants(self, vcf, fasta: str, method, target, **options):
+        """``fasta`` is a local FASTA path; ``contig_map`` 'auto' or a file; ``motifs`` 'jaspar'
+        or a MEME file."""
+        from ..variants import score_variants
+
+        return score_variants(self.model, vcf, fasta, method, target,
+                              batch_size=self.args.batch_size, **options)
+
+
+class RemoteModel:
+    """The same calls answered by a kipoi-explain server, through
+    :class:`kipoi_explain.client.Client`; results are the library's own objects."""
+
+    def __init__(self, args):
+        from ..client import Client
+
+        refused = [flag for flag, value in (("--zoo", args.zoo), ("--device", args.device),
+                                            ("--batch-size", args.batch_size))
+                   if value is not None]
+        if refused:
+            raise InputError(f"{', '.join(refused)}: the server's to set, not given with "
+                             "--remote")
+        if args.tls_ca is not None and not Path(args.tls_ca).is_file():
+            raise InputError(f"--tls-ca {args.tls_ca!r}: no such file")
+        self.args = args
+        self.client = Client(args.remote, token=args.token or os.environ.get(TOKEN_VARIABLE),
+                             root_certificates=args.tls_ca, timeout=args.timeout)
+        try:
+            served = {info["name"]: info for info in self.client.models()}
+            if args.model not in served:
+                raise RemoteError("NOT_FOUND", f"model {args.model!r}: not served by "
+                                  f"{args.remote}; it serves {', '.join(sorted(served))}")
+        except BaseException:
+            self.client.close()
+            raise
+        self.info = served[args.model]
+        self.name = args.model
+        self.input_length = self.info["input_length"] or None
+        self.output_names = self.info["output_names"]
+
+    def __enter__(self) -> RemoteModel:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.client.close()
+
+    def target_names(self, target) -> tuple[str, ...]:
+        from ..targets import resolve_target
+
+        return resolve_target(target, self.output_names, tuple(self.info["output_shape"])).names
+
+    def describe(self) -> dict:
+        return {**self.info, "server": self.args.remote}
+
+    def explain(self, seqs, method: str, **options):
+        return self.client.explain(self.name, seqs, method, **options)
+
+    def motifs(self, seqs, database, **options):
+        """``database`` must be a JASPAR selection: the server loads the same release."""
+        source = database.description
+        if source.get("source") != "JASPAR":
+            raise InputError("--database: a server matches motifs against its own JASPAR "
+                             "releases only; give --database jaspar (with --release, "
+                             "--collection, --tax-group), or run without --remote")
+        return self.client.motifs(self.name, seqs, release=source["release"],
+                                  collection=source["collection"],
+                                  tax_group=source["tax_group"], **options)
+
+    def diagnose(self, seqs, checks, target, free_model: str | None = None, **options):
+        """``free_model`` names another model of the server."""
+        return self.client.diagnose(self.name, seqs, checks, target, free_model=free_model,
+                                    **options)
+
+    def score_variants(self, vcf, fasta: str, method, target, contig_map=None, motifs=None,
+                       **options):
+        """``fasta`` names one of the server's FASTA files; a ``contig_map`` file is read here
+        and sent as pairs; ``motifs`` can only be 'jaspar' (the server's own)."""
+        from ..variants.alleles import contig_mapping
+
+        if motifs is not None:
+            if motifs.lower() != "jaspar":
+                raise InputError(f"--motifs {motifs!r}: a server scans its own JASPAR release "
+                                 "only; give --motifs jaspar, or run without --remote")
+            options["motifs"] = "jaspar"
+        if contig_map is not None:
+            options["contig_map"] = "auto" if contig_map == "auto" else \
+                contig_mapping(contig_map, ())
+        return self.client.score_variants(self.name, vcf, fasta, method, target, **options)
 
 
 def sequences(args, length: int | None, required: bool = True):

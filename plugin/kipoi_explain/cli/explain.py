@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
-from .common import add_model_arguments, add_sequence_arguments, load, parse_target, sequences
+from .common import add_model_arguments, add_sequence_arguments, open_model, parse_target, sequences
 
 FORMATS = ("hdf5", "modisco")
 
@@ -18,7 +18,8 @@ def add_parser(commands) -> None:
         "explain", help="attribution maps for sequences or BED intervals",
         description="Explain a model's predictions: writes an HDF5 file (scores, one-hot "
                     "inputs, predictions, intervals, settings, model fingerprint) and a PNG "
-                    "of the attribution tracks with sequence logos.")
+                    "of the attribution tracks with sequence logos. With --remote, a "
+                    "kipoi-explain server computes them (same options, same files).")
     add_model_arguments(p)
     add_sequence_arguments(p)
     p.add_argument("--method", default="deepshap", choices=list(METHODS),
@@ -65,16 +66,14 @@ def _method_options(args) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import explain
     from ..writers import plot_attribution, write_hdf5, write_modisco
 
     started = time.perf_counter()
     options = _method_options(args)
-    model = load(args)
-    result = explain(model, sequences(args, model.input_length), args.method,
-                     target=parse_target(args.target),
-                     batch_size=args.batch_size, progress=not args.no_progress,
-                     reverse_complement=args.reverse_complement, **options)
+    with open_model(args) as model:
+        result = model.explain(sequences(args, model.input_length), args.method,
+                               target=parse_target(args.target),
+                               reverse_complement=args.reverse_complement, **options)
     out = Path(args.output)
     if args.format == "modisco":
         written = list(write_modisco(result, out))

@@ -4,9 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+import grpc
+
 from .. import __version__
 from ..errors import InputError, UnsupportedOperation
 from . import diagnose, explain, motifs, score_vcf
+from .common import RemoteError
 
 COMMANDS = {"explain": explain, "motifs": motifs, "score-vcf": score_vcf, "diagnose": diagnose}
 
@@ -25,13 +28,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 ok, 2 bad input or unsupported model)."""
+    """Run the CLI; returns the exit status: 0 ok, 2 bad input or unsupported model (with
+    ``--remote``: a request the server refused, e.g. INVALID_ARGUMENT, NOT_FOUND,
+    UNAUTHENTICATED), 3 a server that failed or could not be reached (UNAVAILABLE, INTERNAL,
+    RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ...). ``diagnose --fail-on`` exits with 1."""
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command].run(args)
     except (InputError, UnsupportedOperation) as err:
         print(f"kipoi-explain {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except (RemoteError, grpc.RpcError) as err:
+        if isinstance(err, grpc.RpcError):
+            err = RemoteError.from_rpc(err)
+        print(f"kipoi-explain {args.command}: error: {err}", file=sys.stderr)
+        return err.exit_status
 
 
 def cli_main(command: str, raw_args: list[str]) -> None:
