@@ -186,7 +186,7 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
     @_rpc
     def Motifs(self, request, context):
         allowed = _allowed_options(kx.motifs, *SERVER_OWNED, "seqs", "ambiguous")
-        with self._request(context, request.model, request.sequences) as (_, _, model):
+        with self._request(context, request.model, request.sequences) as (worker, state, model):
             options = _options(request.options, allowed, "motifs")
             if options.get("database", "jaspar") != "jaspar":
                 raise InputError("option database: a server matches against its own JASPAR "
@@ -194,7 +194,10 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
                                  "tax_group=)")
             seqs = self._sequences(request.sequences, model) \
                 if request.HasField("sequences") else None
-            return wire.motifs_response(kx.motifs(model, seqs, **options))
+            # Activations are read through forward hooks on the shared layers, and weights may
+            # be mid-randomization by a diagnosis: motifs too run alone on the worker.
+            return wire.motifs_response(worker.exclusive(
+                state, request.model, lambda original: kx.motifs(original, seqs, **options)))
 
     @_rpc
     def Diagnose(self, request, context):

@@ -5,6 +5,7 @@ Remote results must equal what the in-process API returns for the same model and
 refusal must carry its status code, name the offending item and end with the request ID the
 trailing metadata carries; health checking, reflection, auth and ListModels must answer.
 """
+import threading
 from contextlib import contextmanager
 
 import grpc
@@ -78,6 +79,7 @@ def check_error(err, code, *named):
 
 
 def health_status(port, service=""):
+    """The standard gRPC health check's answer for ``service`` ("" is the whole server)."""
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         return health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(service=service), timeout=10).status
@@ -88,7 +90,7 @@ def health_status(port, service=""):
 @pytest.mark.parametrize("name", ["cnn", "kcnn"])
 def test_predict_equals_in_process_for_every_input_form(client, local, strings, name):
     model = local[name]
-    names, seqs = strings
+    seqs = strings[1]
 
     remote = client.predict(name, seqs)
     np.testing.assert_allclose(remote.predictions,
@@ -98,9 +100,13 @@ def test_predict_equals_in_process_for_every_input_form(client, local, strings, 
     assert remote.intervals is None
     assert remote.model["fingerprint"] == model.fingerprint()
 
+    # A hard one-hot array, and one with IUPAC N rows (0.25 each), which cannot travel as 0/1.
     onehot = kx.from_strings(seqs).onehot[::-1].copy()      # another order: rows are not mixed
-    np.testing.assert_allclose(client.predict(name, onehot).predictions, model.predict(onehot),
-                               **TOL)
+    soft = kx.from_strings([seq[:90] + "NNNNNNNNNN" + seq[100:] for seq in seqs]).onehot
+    assert (soft == 0.25).any()
+    for array in (onehot, soft):
+        np.testing.assert_allclose(client.predict(name, array).predictions,
+                                   model.predict(array), **TOL)
 
     regions = kx.from_bed(read_bed(REGIONS)[:5], GENOME, 200)
     remote = client.predict(name, regions)
@@ -172,6 +178,35 @@ def test_motifs_equal_in_process(client, local, strings):
     remote = client.motifs("kcnn", onehot, method="activation", n_matches=3)
     _same_motifs(remote, expected)
     assert any(m.matches for m in remote.motifs)       # the match ids compared are not all empty
+
+
+def test_motifs_by_activation_beside_concurrent_requests(server, client, local):
+    """PyTorch activations are read with a forward hook on the layer the device worker also
+    runs other requests' batches through: those must not reach the hook."""
+    seqs = np.concatenate([kx.from_fasta(SEQUENCES).onehot] * 10)   # 8 blocks of 128 rows
+    others = np.eye(4, dtype=np.float32)[np.random.default_rng(1).integers(0, 4, (200, 200))]
+    stop, threads, started = threading.Event(), [], []
+
+    def keep_predicting(ready):
+        with Client(f"127.0.0.1:{server.port}", timeout=60) as other:
+            while True:
+                other.predict("cnn", others)
+                ready.set()
+                if stop.is_set():
+                    return
+
+    for _ in range(2):
+        started.append(threading.Event())
+        threads.append(threading.Thread(target=keep_predicting, args=(started[-1],)))
+        threads[-1].start()
+    try:
+        assert all(ready.wait(60) for ready in started)     # the worker is busy before we ask
+        remote = client.motifs("cnn", seqs, method="activation", n_matches=1)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    _same_motifs(remote, kx.motifs(local["cnn"], seqs, method="activation", n_matches=1))
 
 
 def _same_motifs(remote, expected):
@@ -274,7 +309,7 @@ def test_score_variants_equal_in_process(client, local, vcf, name, method):
 
 def test_invalid_sequences_are_invalid_argument_naming_the_record(client, strings, tmp_path,
                                                                   server):
-    names, seqs = strings
+    seqs = strings[1]
     fasta = tmp_path / "bad.fa"
     fasta.write_text(f">good\n{seqs[0]}\n>broken_rec\n{seqs[1][:50]}X{seqs[1][51:]}\n")
     with pytest.raises(grpc.RpcError) as caught:
@@ -305,7 +340,7 @@ def test_bad_explain_arguments_are_invalid_argument(client, strings, method, opt
     check_error(caught.value, grpc.StatusCode.INVALID_ARGUMENT, *named)
 
 
-def test_score_variants_needs_settings_first(server, vcf):
+def test_score_variants_needs_settings_first(server):
     channel, stub = raw_stub(server.port)
     records = pb.ScoreVariantsRequest(records=pb.VariantRecords(records=[
         pb.VariantRecord(chrom="chr1", pos=1000, ref="A", alts=["C"])]))
@@ -381,14 +416,16 @@ def test_too_many_sequences_are_resource_exhausted(limited, strings):
 
 def test_oversized_message_is_resource_exhausted_and_server_keeps_serving(limited, strings,
                                                                           local):
-    onehot = kx.from_strings(strings[1][:4]).onehot      # 12.8 kB of float32 > 0.01 MiB
+    onehot = kx.from_fasta(SEQUENCES).onehot[:40]       # >= 32 kB even as uint8 > 0.01 MiB
     with Client(f"127.0.0.1:{limited.port}", timeout=60) as client:
         with pytest.raises(grpc.RpcError) as caught:
             client.predict("cnn", onehot)
+        # Refused by gRPC on arrival (before the sequence count is looked at), not a crash.
         assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "larger than max" in caught.value.details()
         remote = client.predict("cnn", strings[1][:1])
     np.testing.assert_allclose(remote.predictions,
-                               local["cnn"].predict(onehot[:1]), **TOL)
+                               local["cnn"].predict(kx.from_strings(strings[1][:1]).onehot), **TOL)
     assert health_status(limited.port) == health_pb2.HealthCheckResponse.SERVING
 
 
@@ -424,12 +461,13 @@ def test_health_serving_then_gone_after_stop():
         watch = health_pb2_grpc.HealthStub(channel).Watch(
             health_pb2.HealthCheckRequest(service=SERVICE), timeout=30)
         assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
-        started.stop(0)
-        # A watcher hears NOT_SERVING before the server goes (or the stream ends at once).
-        try:
-            assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
-        except grpc.RpcError as err:
-            assert err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
+        # The open watch keeps the stop waiting out its grace, long enough to deliver the
+        # NOT_SERVING that graceful shutdown announces before the server goes.
+        started.stop(0.5)
+        assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        with pytest.raises(grpc.RpcError) as caught:
+            next(watch)
+        assert caught.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
         channel.close()
         with pytest.raises(grpc.RpcError) as caught:
             health_status(port)
