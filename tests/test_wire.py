@@ -20,6 +20,11 @@ def test_array_round_trip_keeps_values_and_shape(dtype, values):
     np.testing.assert_array_equal(back, values)
 
 
+def test_scalars_stay_scalars():
+    back = wire.from_array(wire.to_array(np.float32(2.5)))
+    assert back.shape == () and back == 2.5
+
+
 def test_genome_positions_survive_where_float32_would_round():
     position = np.array([248_956_421])
     assert np.float32(position[0]) != position[0]

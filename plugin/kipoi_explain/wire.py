@@ -22,7 +22,7 @@ DTYPES = {"float32": np.dtype("<f4"), "int64": np.dtype("<i8"), "uint8": np.dtyp
 
 # ---- arrays and keyword values ------------------------------------------------------------
 def to_array(values, dtype: str = "float32") -> pb.Array:
-    values = np.ascontiguousarray(values, dtype=DTYPES[dtype])
+    values = np.asarray(values, dtype=DTYPES[dtype], order="C")
     return pb.Array(shape=values.shape, data=values.tobytes(),
                     dtype="" if dtype == "float32" else dtype)
 

@@ -51,10 +51,10 @@ def add_model_arguments(parser):
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     remote = parser.add_argument_group(
         "remote server",
-        "With --remote the command runs on a kipoi-explain-server: input files (sequences, BED "
-        "with its FASTA, labels, VCF) are read here and sent, the server's result comes back "
-        "and is written here to the same files a local run writes. --zoo, --device and "
-        "--batch-size are the server's to set.")
+        "With --remote the command runs on a kipoi-explain-server: the input files named "
+        "here are read on this machine and sent, and the server's result is written here to "
+        "the same files a local run writes. MODEL (like diagnose's --free-model) is then a "
+        "model name of the server; --zoo, --device and --batch-size are the server's to set.")
     remote.add_argument("--remote", metavar="HOST:PORT",
                         help="run on this server; MODEL is then one of its model names")
     remote.add_argument("--token", help=f"bearer token the server requires (default: the "

@@ -6,7 +6,8 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
-from .common import add_model_arguments, add_sequence_arguments, load, parse_target, sequences
+from .common import (add_model_arguments, add_sequence_arguments, open_model, parse_target,
+                     sequences)
 
 FAIL_ON = {"never": (), "error": ("error",), "warning": ("warning", "error")}
 
@@ -34,7 +35,8 @@ def add_parser(commands) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw")
     cost = p.add_argument_group("constraint cost (both needed)")
     cost.add_argument("--free-model", help="unconstrained model to compare MODEL against "
-                                           "(Kipoi directory or Keras file)")
+                                           "(Kipoi directory or Keras file; with --remote, "
+                                           "another model name of the server)")
     cost.add_argument("--labels", help="TSV/CSV of true values: one column per output name, "
                                        "rows in sequence order or matched by a 'name' column")
     p.add_argument("--fail-on", default="never", choices=list(FAIL_ON),
@@ -42,7 +44,6 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..diagnostics import diagnose
     from ..diagnostics.labels import read_labels
     from ..writers.diagnosis import write_json, write_summary
 
@@ -53,18 +54,15 @@ def run(args: argparse.Namespace) -> int:
     if output.suffix != ".json":
         raise InputError(f"--output {args.output!r}: expected a .json path")
     started = time.perf_counter()
-    model = load(args)
-    seqs = sequences(args, model.input_length)
-    labels = read_labels(args.labels, seqs.names, model.output_names) if args.labels else None
-    free = None
-    if args.free_model:
-        from ..adapters import load_model
-
-        free = load_model(args.free_model, device=args.device, batch_size=args.batch_size)
-    result = diagnose(model, seqs, [c.strip() for c in args.checks.split(",") if c.strip()],
-                      parse_target(args.target), free_model=free, labels=labels,
-                      n_attribution=args.n_attribution, seed=args.seed,
-                      batch_size=args.batch_size, progress=not args.no_progress)
+    with open_model(args) as model:
+        seqs = sequences(args, model.input_length)
+        # Labels are read here also with --remote, and sent as values.
+        labels = read_labels(args.labels, seqs.names, model.output_names) \
+            if args.labels else None
+        result = model.diagnose(seqs, [c.strip() for c in args.checks.split(",") if c.strip()],
+                                parse_target(args.target), free_model=args.free_model,
+                                labels=labels, n_attribution=args.n_attribution,
+                                seed=args.seed)
     output.parent.mkdir(parents=True, exist_ok=True)
     written = [write_json(result, output), write_summary(result, output.with_suffix(".md")),
                write_summary(result, output.with_suffix(".html"))]

@@ -6,7 +6,8 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
-from .common import add_model_arguments, add_sequence_arguments, open_model, parse_target, sequences
+from .common import (add_model_arguments, add_sequence_arguments, open_model, parse_target,
+                     sequences)
 
 FORMATS = ("hdf5", "modisco")
 

@@ -5,7 +5,8 @@ import argparse
 import time
 from pathlib import Path
 
-from .common import add_model_arguments, add_sequence_arguments, load, parse_target, sequences
+from .common import (add_model_arguments, add_sequence_arguments, open_model, parse_target,
+                     sequences)
 
 
 def add_parser(commands) -> None:
@@ -29,7 +30,8 @@ def add_parser(commands) -> None:
                    help="fraction of a filter's maximum activation a site must exceed")
     db = p.add_argument_group("motif database")
     db.add_argument("--database", default="jaspar",
-                    help="'jaspar' (default) or a MEME-format motif file")
+                    help="'jaspar' (default) or a MEME-format motif file (not with --remote: "
+                         "a server matches against JASPAR only)")
     db.add_argument("--release", help="JASPAR release shipped with pyjaspar (default: newest)")
     db.add_argument("--collection", default="CORE", help="JASPAR collection (default: CORE)")
     db.add_argument("--tax-group", default="vertebrates",
@@ -45,27 +47,27 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import explain, motifs
     from ..motif.database import load_database
     from ..writers import write_logos, write_meme, write_motif_table
 
     started = time.perf_counter()
-    model = load(args)
-    database = load_database(args.database, args.release, args.collection, args.tax_group)
-    seqs = sequences(args, model.input_length, required=args.method == "activation" or
-                     args.seqlets is not None)
-    found = motifs(model, seqs, args.layer, args.method, args.threshold, database,
-                   n_matches=args.n_matches, batch_size=args.batch_size,
-                   progress=not args.no_progress, ambiguous=args.ambiguous)
+    with open_model(args) as model:
+        # Loaded here also with --remote: the logos draw its matrices, seqlets match against it,
+        # and the server is asked for the same JASPAR release.
+        database = load_database(args.database, args.release, args.collection, args.tax_group)
+        seqs = sequences(args, model.input_length, required=args.method == "activation" or
+                         args.seqlets is not None)
+        found = model.motifs(seqs, database, layer=args.layer, method=args.method,
+                             threshold=args.threshold, n_matches=args.n_matches)
+        attribution = model.explain(seqs, args.seqlets, target=parse_target(args.target)) \
+            if args.seqlets else None
     all_motifs = list(found.motifs)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    if args.seqlets:
+    if attribution is not None:
         from ..motif.seqlets import seqlets
 
-        attribution = explain(model, seqs, args.seqlets, target=parse_target(args.target),
-                              batch_size=args.batch_size, progress=not args.no_progress)
         called = seqlets(attribution, database=database, max_q=args.max_q)
         all_motifs += called.groups
         called.table.to_csv(out / "seqlets.tsv", sep="\t", index=False, float_format="%.4g")
