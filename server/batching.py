@@ -128,6 +128,8 @@ class DeviceWorker:
         with self._cond:
             self._active.add(id(request))
         routed = copy.copy(self._models[name])
+        # A request's own blocks stay within the device batch too, not only merged ones.
+        routed.batch_size = min(routed.batch_size, self.max_batch_size)
         fingerprint = self._fingerprints[name]
         routed.fingerprint = lambda: fingerprint
         for primitive in PRIMITIVES:

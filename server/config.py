@@ -10,7 +10,8 @@ A YAML file (``kipoi-explain-server --config server.yaml``)::
     fastas:
       genome: examples/data/genome.fa
     devices: auto                  # or [cpu], [cuda:0, cuda:1]: one worker each
-    batching: {max_batch_size: 256, max_wait_ms: 5, max_queue: 64, max_sequences: 1024}
+    batching: {max_batch_size: 256, max_wait_ms: 5, max_queue: 64, max_sequences: 1024,
+               max_samples: 1024}
     max_message_mb: 64
     auth: {tokens: [...]}          # or token_env: KX_TOKEN; absent: no auth
     tls: {cert: server.crt, key: server.key}
@@ -48,12 +49,16 @@ class Batching:
         Requests in flight (running or waiting) before new ones get RESOURCE_EXHAUSTED.
     max_sequences : int
         Sequences one request may hold.
+    max_samples : int
+        Largest ``n_steps``, ``n_samples`` or ``n_references`` a request may ask for: each
+        multiplies the work of every sequence.
     """
 
     max_batch_size: int = 256
     max_wait_ms: float = 5.0
     max_queue: int = 64
     max_sequences: int = 1024
+    max_samples: int = 1024
 
 
 @dataclass
@@ -89,36 +94,58 @@ def load_config(path) -> ServerConfig:
         raise InputError(f"server config: unknown key(s) {', '.join(unknown)}; expected "
                          f"{', '.join(KEYS)}")
     base = path.parent
-    auth = raw.get("auth") or {}
-    tokens = list(auth.get("tokens") or [])
+    auth = _mapping(raw, "auth", ("tokens", "token_env"))
+    tokens = auth.get("tokens") or []
+    if not isinstance(tokens, list) or not all(isinstance(t, str) and t for t in tokens):
+        raise InputError("server config auth.tokens: expected a list of non-empty strings")
+    tokens = list(tokens)
     if auth.get("token_env"):
         value = os.environ.get(auth["token_env"])
         if not value:
             raise InputError(f"server config auth.token_env: environment variable "
                              f"{auth['token_env']!r} is not set")
         tokens.append(value)
-    tls = raw.get("tls")
+    tls = _mapping(raw, "tls", ("cert", "key", "client_ca")) or None
     if tls is not None:
         tls = {key: resolve_path(base, tls.get(key), f"tls.{key}") for key in ("cert", "key")} | \
               ({"client_ca": resolve_path(base, tls["client_ca"], "tls.client_ca")}
                if tls.get("client_ca") else {})
-    batching = raw.get("batching") or {}
-    unknown = sorted(set(batching) - set(Batching.__dataclass_fields__))
-    if unknown:
-        raise InputError(f"server config batching: unknown key(s) {', '.join(unknown)}; "
-                         f"expected {', '.join(Batching.__dataclass_fields__)}")
+    batching = _mapping(raw, "batching", tuple(Batching.__dataclass_fields__))
     config = ServerConfig(
         models={name: model_spec(base, name, spec) for name, spec in
-                (raw.get("models") or {}).items()},
+                _mapping(raw, "models").items()},
         fastas={name: resolve_path(base, fasta, f"fastas.{name}") for name, fasta in
-                (raw.get("fastas") or {}).items()},
-        host=str(raw.get("host", "127.0.0.1")), port=int(raw.get("port", 50051)),
-        devices=resolve_devices(raw.get("devices", "auto")), batching=Batching(**batching),
-        max_message_mb=float(raw.get("max_message_mb", 64)), tokens=tokens, tls=tls,
-        shutdown_grace_s=float(raw.get("shutdown_grace_s", 30)),
+                _mapping(raw, "fastas").items()},
+        host=str(raw.get("host", "127.0.0.1")), port=_number(raw, "port", 50051, int),
+        devices=resolve_devices(raw.get("devices", "auto")),
+        batching=Batching(**{key: _number(batching, key, default, type(default), "batching.")
+                             for key, default in vars(Batching()).items()}),
+        max_message_mb=_number(raw, "max_message_mb", 64.0, float), tokens=tokens, tls=tls,
+        shutdown_grace_s=_number(raw, "shutdown_grace_s", 30.0, float),
         log_level=str(raw.get("log_level", "info")))
     check(config)
     return config
+
+
+def _mapping(raw: dict, key: str, allowed: tuple[str, ...] | None = None) -> dict:
+    """``raw[key]`` as a mapping (empty if absent), with only ``allowed`` keys."""
+    value = raw.get(key) or {}
+    if not isinstance(value, dict):
+        raise InputError(f"server config {key}: expected a mapping, got {value!r}")
+    unknown = sorted(set(value) - set(allowed)) if allowed is not None else []
+    if unknown:
+        raise InputError(f"server config {key}: unknown key(s) {', '.join(map(str, unknown))}; "
+                         f"expected {', '.join(allowed)}")
+    return value
+
+
+def _number(raw: dict, key: str, default, cast, prefix: str = ""):
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            (cast is int and value != int(value)):
+        raise InputError(f"server config {prefix}{key}: {value!r}, expected "
+                         f"{'an integer' if cast is int else 'a number'}")
+    return cast(value)
 
 
 def check(config: ServerConfig) -> None:
@@ -126,7 +153,7 @@ def check(config: ServerConfig) -> None:
     if not config.models:
         raise InputError("server config models: none given; name at least one Kipoi model "
                          "directory (NAME: PATH)")
-    for key in ("max_batch_size", "max_queue", "max_sequences"):
+    for key in ("max_batch_size", "max_queue", "max_sequences", "max_samples"):
         if getattr(config.batching, key) < 1:
             raise InputError(f"server config batching.{key}: expected a positive integer")
     if config.batching.max_wait_ms < 0:

@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,9 @@ from .service import ExplainServicer
 
 log = logging.getLogger("kipoi_explain.server")
 
+#: Seconds between the last request finishing and the connections closing, on shutdown.
+DRAIN_LINGER_S = 0.5
+
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ExplainService"].full_name
 
 
@@ -46,10 +50,17 @@ class RunningServer:
     workers: list[DeviceWorker]
 
     def stop(self, grace: float | None = None) -> None:
-        """Refuse new RPCs, let those in flight finish (up to ``grace`` seconds), then stop
+        """Refuse new requests, let those in flight finish (up to ``grace`` seconds), then stop
         the device workers once their queued calls are done."""
         self.health.enter_graceful_shutdown()
-        self.server.stop(grace).wait()
+        self.servicer.draining = True
+        deadline = time.monotonic() + (grace or 0)
+        while self.servicer.in_flight and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # gRPC closes connections as soon as its last call ends, which can cut off a large
+        # answer still being sent: give the last answers a moment to leave first.
+        time.sleep(min(DRAIN_LINGER_S, max(0.0, deadline - time.monotonic())))
+        self.server.stop(max(0.0, deadline - time.monotonic())).wait()
         for worker in self.workers:
             worker.stop()
 

@@ -42,11 +42,20 @@ class Busy(Exception):
     """The server holds ``max_queue`` requests already, or a request is too large."""
 
 
+class Draining(Exception):
+    """The server is shutting down and takes no new requests."""
+
+#: Options that multiply the work per sequence, capped by ``batching.max_samples``.
+SAMPLE_OPTIONS = ("n_steps", "n_samples", "n_references")
+
+
 def _status(err: BaseException) -> grpc.StatusCode:
     if isinstance(err, NotFound):
         return grpc.StatusCode.NOT_FOUND
     if isinstance(err, Busy):
         return grpc.StatusCode.RESOURCE_EXHAUSTED
+    if isinstance(err, Draining):
+        return grpc.StatusCode.UNAVAILABLE
     if isinstance(err, InputError):
         return grpc.StatusCode.INVALID_ARGUMENT
     if isinstance(err, UnsupportedOperation):
@@ -82,19 +91,6 @@ def _allowed_options(function, *excluded: str) -> set[str]:
             if p.default is not inspect.Parameter.empty and name not in excluded}
 
 
-def _options(values, allowed=None, what: str = "") -> dict:
-    options = wire.from_values(values)
-    owned = sorted(set(options) & set(SERVER_OWNED))
-    if owned:
-        raise InputError(f"option(s) {', '.join(owned)}: set by the server, not by a request")
-    if allowed is not None:
-        unknown = sorted(set(options) - set(allowed))
-        if unknown:
-            raise InputError(f"option(s) {', '.join(unknown)} do not apply to {what}; it takes "
-                             f"{', '.join(sorted(allowed))}")
-    return options
-
-
 class ExplainServicer(pb_grpc.ExplainServiceServicer):
     """Serves the configured models on the given device workers."""
 
@@ -105,6 +101,7 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
         self.in_flight = 0
         self.requests = 0
         self.rejected = 0
+        self.draining = False
 
     # ---- request lifecycle --------------------------------------------------------------
     @contextmanager
@@ -119,6 +116,8 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
                 raise Busy(f"request holds {n} sequences; this server takes at most {limit} "
                            "per request (batching.max_sequences): split it")
         with self._lock:
+            if self.draining:
+                raise Draining("server shutting down; retry on another replica")
             if self.in_flight >= self.config.batching.max_queue:
                 self.rejected += 1
                 raise Busy(f"server busy: {self.in_flight} requests in flight "
@@ -148,6 +147,24 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
             raise NotFound(f"fasta {name!r}: not a FASTA of this server; it has "
                            f"{', '.join(sorted(self.config.fastas)) or 'none'}")
         return self.config.fastas[name]
+
+    def _options(self, values, allowed=None, what: str = "") -> dict:
+        """A request's keyword options, checked against what it may set."""
+        limit = self.config.batching.max_samples
+        options = wire.from_values(values)
+        for name in SAMPLE_OPTIONS:
+            if isinstance(options.get(name), int) and options[name] > limit:
+                raise Busy(f"option {name}={options[name]}: this server allows at most {limit} "
+                           "(batching.max_samples)")
+        owned = sorted(set(options) & set(SERVER_OWNED))
+        if owned:
+            raise InputError(f"option(s) {', '.join(owned)}: set by the server, not by a request")
+        if allowed is not None:
+            unknown = sorted(set(options) - set(allowed))
+            if unknown:
+                raise InputError(f"option(s) {', '.join(unknown)} do not apply to {what}; it takes "
+                                 f"{', '.join(sorted(allowed))}")
+        return options
 
     # ---- RPCs ---------------------------------------------------------------------------
     @_rpc
@@ -180,14 +197,14 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
             seqs = self._sequences(request.sequences, model)
             if not request.method:
                 raise InputError(f"method: none given; expected one of {', '.join(METHODS)}")
-            result = kx.explain(model, seqs, request.method, **_options(request.options))
+            result = kx.explain(model, seqs, request.method, **self._options(request.options))
             return wire.attribution_response(result)
 
     @_rpc
     def Motifs(self, request, context):
         allowed = _allowed_options(kx.motifs, *SERVER_OWNED, "seqs", "ambiguous")
         with self._request(context, request.model, request.sequences) as (worker, state, model):
-            options = _options(request.options, allowed, "motifs")
+            options = self._options(request.options, allowed, "motifs")
             if options.get("database", "jaspar") != "jaspar":
                 raise InputError("option database: a server matches against its own JASPAR "
                                  "releases only ('jaspar', with release=, collection=, "
@@ -203,7 +220,7 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
     def Diagnose(self, request, context):
         allowed = _allowed_options(kx.diagnose, *SERVER_OWNED, "free_model")
         with self._request(context, request.model, request.sequences) as (worker, state, model):
-            options = _options(request.options, allowed, "diagnose")
+            options = self._options(request.options, allowed, "diagnose")
             labels = options.get("labels")
             if isinstance(labels, str):
                 raise InputError("option labels: send the values (an array (N, T) or a map of "
@@ -235,7 +252,7 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
         allowed = _allowed_options(score_variants, *SERVER_OWNED) | \
             (set(method_options(settings.method)) if settings.method in METHODS
              else set())
-        options = _options(settings.options, allowed, "score_variants")
+        options = self._options(settings.options, allowed, "score_variants")
         if options.get("motifs") not in (None, "jaspar"):
             raise InputError("option motifs: a server scans its own JASPAR release only "
                              "('jaspar')")

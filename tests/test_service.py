@@ -414,6 +414,13 @@ def test_too_many_sequences_are_resource_exhausted(limited, strings):
         assert client.predict("cnn", strings[1][:4]).predictions.shape == (4, 3)
 
 
+def test_work_multipliers_beyond_max_samples_are_resource_exhausted(client, strings):
+    with pytest.raises(grpc.RpcError) as caught:
+        client.explain("cnn", strings[1][:1], "integrated_gradients", n_steps=5000)
+    check_error(caught.value, grpc.StatusCode.RESOURCE_EXHAUSTED, "n_steps=5000",
+                "max_samples")
+
+
 def test_oversized_message_is_resource_exhausted_and_server_keeps_serving(limited, strings,
                                                                           local):
     onehot = kx.from_fasta(SEQUENCES).onehot[:40]       # >= 32 kB even as uint8 > 0.01 MiB
