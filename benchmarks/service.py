@@ -6,7 +6,7 @@
    requests back to back to a server in another process; the same calls run in-process. A
    ratio of 1 means serving costs nothing.
 2. **Dynamic batching**: 32 concurrent clients, each sending single-sequence requests, against
-   a server that merges calls (``max_wait_ms`` 5) and one that does not (``max_batch_size`` 1);
+   a server that merges calls (``max_wait_ms`` 5) and one that does not (``--no-merge``);
    throughput ratio, and p50/p99 latency of each.
 
 The server runs as ``kipoi-explain-server`` in a subprocess on loopback, as it would in use.
@@ -137,7 +137,7 @@ def main() -> None:
     print(f"\n## 2. {args.clients} concurrent clients x {args.rounds} single-sequence requests")
     print(f"{'model':<12} {'call':<14} {'batching':<9} {'seq/s':>7} {'p50 ms':>8} "
           f"{'p99 ms':>8} {'speed-up':>9}")
-    settings = {"on": ("--max-wait-ms", "5"), "off": ("--max-batch-size", "1")}
+    settings = {"on": ("--max-wait-ms", "5"), "off": ("--no-merge",)}
     results = {}
     for mode, flags in settings.items():
         with server(*flags) as address:

@@ -94,13 +94,16 @@ class DeviceWorker:
         Rows per merged model call.
     max_wait : float
         Seconds the worker waits for more calls to merge while other requests are computing.
+    merge : bool
+        Merge calls of different requests (False: every call runs alone).
     """
 
     def __init__(self, device: str, loaders: dict[str, Callable[[str], Model]],
-                 max_batch_size: int, max_wait: float):
+                 max_batch_size: int, max_wait: float, merge: bool = True):
         self.device = device
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait
+        self.merge = merge
         self.stats = WorkerStats()
         self._loaders = loaders
         self._models, self._fingerprints = self._load()
@@ -211,7 +214,7 @@ class DeviceWorker:
                     return None
                 self._cond.wait()
             batch = [self._pending.popleft()]
-            if batch[0].primitive == "exclusive":
+            if batch[0].primitive == "exclusive" or not self.merge:
                 return batch
             rows = batch[0].rows
             deadline = time.monotonic() + self.max_wait

@@ -52,6 +52,9 @@ class Batching:
     max_samples : int
         Largest ``n_steps``, ``n_samples`` or ``n_references`` a request may ask for: each
         multiplies the work of every sequence.
+    merge : bool
+        Merge calls of different requests (off: each request's calls run alone, as a server
+        without dynamic batching would).
     """
 
     max_batch_size: int = 256
@@ -59,6 +62,7 @@ class Batching:
     max_queue: int = 64
     max_sequences: int = 1024
     max_samples: int = 1024
+    merge: bool = True
 
 
 @dataclass
@@ -118,7 +122,7 @@ def load_config(path) -> ServerConfig:
                 _mapping(raw, "fastas").items()},
         host=str(raw.get("host", "127.0.0.1")), port=_number(raw, "port", 50051, int),
         devices=resolve_devices(raw.get("devices", "auto")),
-        batching=Batching(**{key: _number(batching, key, default, type(default), "batching.")
+        batching=Batching(**{key: _setting(batching, key, default, "batching.")
                              for key, default in vars(Batching()).items()}),
         max_message_mb=_number(raw, "max_message_mb", 64.0, float), tokens=tokens, tls=tls,
         shutdown_grace_s=_number(raw, "shutdown_grace_s", 30.0, float),
@@ -137,6 +141,16 @@ def _mapping(raw: dict, key: str, allowed: tuple[str, ...] | None = None) -> dic
         raise InputError(f"server config {key}: unknown key(s) {', '.join(map(str, unknown))}; "
                          f"expected {', '.join(allowed)}")
     return value
+
+
+def _setting(raw: dict, key: str, default, prefix: str = ""):
+    """A number or a flag, of the type of its default."""
+    if isinstance(default, bool):
+        value = raw.get(key, default)
+        if not isinstance(value, bool):
+            raise InputError(f"server config {prefix}{key}: {value!r}, expected true or false")
+        return value
+    return _number(raw, key, default, type(default), prefix)
 
 
 def _number(raw: dict, key: str, default, cast, prefix: str = ""):

@@ -79,7 +79,8 @@ def start(config: ServerConfig) -> RunningServer:
     (port 0: any free port, see ``RunningServer.port``)."""
     loaders = {name: _loader(spec) for name, spec in config.models.items()}
     workers = [DeviceWorker(device, loaders, config.batching.max_batch_size,
-                            config.batching.max_wait_ms / 1e3) for device in config.devices]
+                            config.batching.max_wait_ms / 1e3, config.batching.merge)
+               for device in config.devices]
     servicer = ExplainServicer(config, workers)
     limits = [("grpc.max_receive_message_length", config.max_message_bytes),
               ("grpc.max_send_message_length", config.max_message_bytes)]
@@ -128,6 +129,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--max-batch-size", type=int, help="rows per merged model call")
     parser.add_argument("--max-wait-ms", type=float, help="wait for calls to merge (ms)")
     parser.add_argument("--max-queue", type=int, help="requests in flight before refusing")
+    parser.add_argument("--no-merge", action="store_true",
+                        help="run every request's model calls alone (no dynamic batching)")
     parser.add_argument("--tls-cert", help="PEM certificate (with --tls-key: serve TLS)")
     parser.add_argument("--tls-key", help="PEM private key")
     parser.add_argument("--log-level", default=None, help="debug, info, warning (default info)")
@@ -159,6 +162,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     for key in ("max_batch_size", "max_wait_ms", "max_queue"):
         if getattr(args, key) is not None:
             setattr(config.batching, key, getattr(args, key))
+    if args.no_merge:
+        config.batching.merge = False
     config.tokens += args.token
     if bool(args.tls_cert) != bool(args.tls_key):
         raise InputError("--tls-cert and --tls-key go together")

@@ -204,6 +204,23 @@ def test_32_concurrent_clients_get_their_own_results_from_merged_batches(cnn):
     assert stats.batches < stats.calls
 
 
+def test_without_merging_every_call_runs_alone(cnn):
+    running = serve(models={"cnn": CNN}, batching={"max_wait_ms": 20, "merge": False})
+    clients = [Client(f"127.0.0.1:{running.port}", timeout=120) for _ in range(8)]
+    try:
+        seqs = dna(8, seed=4)
+        gxi = concurrently(8, lambda i: clients[i].explain("cnn", seqs[i], "grad_x_input"))
+        stats = worker_stats(clients[0])
+    finally:
+        for client in clients:
+            client.close()
+        running.stop(0)
+    for seq, result in zip(seqs, gxi):
+        assert_same(result, kx.explain(cnn, seq, "grad_x_input"))
+    assert stats.merged_batches == 0 and stats.max_calls_per_batch == 1
+    assert stats.batches == stats.calls >= 16      # a gradient and a prediction per request
+
+
 def test_concurrent_requests_keep_their_own_targets(both, cnn):
     seqs = dna(16, seed=2)
     targets = ["CTCF", "HNF4A"] * 8

@@ -75,7 +75,7 @@ log_level: debug
     assert config.fastas == {"genome": str(conf_dir / "data" / "genome.fa")}
     assert (config.host, config.port, config.devices) == ("0.0.0.0", 6000, ["cpu"])
     assert vars(config.batching) == {"max_batch_size": 8, "max_wait_ms": 2.5, "max_queue": 3,
-                                     "max_sequences": 10, "max_samples": 50}
+                                     "max_sequences": 10, "max_samples": 50, "merge": True}
     assert config.max_message_bytes == 8 * 2 ** 20
     assert config.tokens == ["alpha", "beta", "from-the-environment"]
     assert config.tls == {"cert": str(conf_dir / "tls" / "server.crt"),
