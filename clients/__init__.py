@@ -125,7 +125,7 @@ class Client:
         return Prediction(wire.from_array(reply.predictions), list(reply.output_names),
                           list(reply.names),
                           _intervals(local, [wire.from_interval(i) for i in reply.intervals]),
-                          wire._unjson(reply.model_json))
+                          wire.from_json(reply.model_json))
 
     def explain(self, model: str, seqs, method: str = "deepshap", target=0,
                 ambiguous: str = "uniform", **options) -> Attribution:

@@ -64,9 +64,6 @@ class RunningServer:
         for worker in self.workers:
             worker.stop()
 
-    def wait(self) -> None:
-        self.server.wait_for_termination()
-
 
 def _loader(spec: dict):
     spec = dict(spec)
@@ -188,10 +185,9 @@ def console(argv=None) -> int:
 
     def shutdown(signum, frame):
         if not stopping.is_set():
-            stopping.set()
             log.info("signal %d: draining in-flight requests (up to %.0f s)", signum,
                      config.shutdown_grace_s)
-            threading.Thread(target=running.stop, args=(config.shutdown_grace_s,)).start()
+            stopping.set()
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
@@ -199,11 +195,9 @@ def console(argv=None) -> int:
           f"(models: {', '.join(config.models)}; devices: {', '.join(config.devices)}; "
           f"{'TLS' if config.tls else 'plaintext'}; "
           f"{'token auth' if config.tokens else 'no auth'})", file=sys.stderr, flush=True)
-    running.wait()
-    for worker in running.workers:
-        worker.stop()
+    stopping.wait()
+    running.stop(config.shutdown_grace_s)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(console())

@@ -90,7 +90,7 @@ def _json(value) -> str:
     return json.dumps(_plain(value))
 
 
-def _unjson(text: str):
+def from_json(text: str):
     return json.loads(text) if text else {}
 
 
@@ -187,14 +187,14 @@ def attribution_response(result: Attribution) -> pb.ExplainResponse:
 def from_attribution_response(message: pb.ExplainResponse) -> Attribution:
     return Attribution(
         scores=from_array(message.scores), method=message.method,
-        target=_unjson(message.target_json), predictions=from_array(message.predictions),
-        inputs=from_array(message.inputs), settings=_unjson(message.settings_json),
+        target=from_json(message.target_json), predictions=from_array(message.predictions),
+        inputs=from_array(message.inputs), settings=from_json(message.settings_json),
         delta=from_array(message.delta) if message.HasField("delta") else None,
         hypothetical=from_array(message.hypothetical)
         if message.HasField("hypothetical") else None,
         names=list(message.names),
         intervals=[from_interval(i) for i in message.intervals] or None,
-        model=_unjson(message.model_json))
+        model=from_json(message.model_json))
 
 
 def prediction_response(predictions: np.ndarray, output_names, sequences: SequenceSet,
@@ -223,10 +223,10 @@ def from_motifs_response(message: pb.MotifsResponse) -> MotifSet:
                     from_array(m.information_content), int(m.n_sites),
                     (int(m.core_start), int(m.core_end)),
                     [MotifMatch(x.id, x.name, x.p_value, x.q_value, int(x.offset), x.strand)
-                     for x in m.matches], _unjson(m.details_json))
+                     for x in m.matches], from_json(m.details_json))
               for m in message.motifs]
-    return MotifSet(motifs, message.method, _unjson(message.database_json),
-                    _unjson(message.settings_json), _unjson(message.model_json))
+    return MotifSet(motifs, message.method, from_json(message.database_json),
+                    from_json(message.settings_json), from_json(message.model_json))
 
 
 def diagnosis_response(diagnosis: Diagnosis) -> pb.DiagnoseResponse:
