@@ -6,19 +6,23 @@
 >>> result.scores.shape                                    # (N, L, 4), A, C, G, T
 """
 from ._version import __version__
-from .adapters import InputLayout, Model, load_model
+from .adapters import FeatureLayout, InputLayout, Model, load_model
+from .adapters.attention_registry import register_attention
+from .attention_maps import attention
 from .cli import cli_main
 from .diagnostics import diagnose
 from .errors import InputError, UnsupportedOperation
 from .methods import METHODS, explain
 from .motif import motifs
 from .motif.seqlets import seqlets
-from .results import (Attribution, Diagnosis, Finding, Interval, Motif, MotifMatch, MotifSet,
+from .results import (AttentionMaps, Attribution, EntityImportance, Diagnosis, Finding, Interval, Motif, MotifMatch, MotifSet,
                       Seqlets)
 from .sequences import SequenceSet, from_bed, from_fasta, from_strings
 from .targets import Target
+from .transparent import entities
 
-__all__ = ["Attribution", "Diagnosis", "Finding", "InputError", "InputLayout", "Interval",
+__all__ = ["AttentionMaps", "Attribution", "FeatureLayout", "Diagnosis", "EntityImportance", "Finding", "InputError", "InputLayout", "Interval",
            "METHODS", "Model", "Motif", "MotifMatch", "MotifSet", "SequenceSet", "Seqlets",
-           "Target", "UnsupportedOperation", "__version__", "cli_main", "diagnose", "explain",
-           "from_bed", "from_fasta", "from_strings", "load_model", "motifs", "seqlets"]
+           "Target", "UnsupportedOperation", "__version__", "attention", "cli_main", "diagnose", "entities", "explain",
+           "from_bed", "from_fasta", "from_strings", "load_model", "motifs", "register_attention",
+           "seqlets"]

@@ -105,6 +105,135 @@ class Attribution:
         return (self.scores * self.inputs).sum(axis=-1)
 
 
+@dataclass
+class AttentionMaps:
+    """Attention probabilities of a model's attention layers for a batch of sequences.
+
+    Attributes
+    ----------
+    maps : numpy.ndarray
+        ``(N, layers, heads, queries, keys)`` float32 attention probabilities, unreduced; each
+        row (over keys) sums to 1.
+    layers : list of str
+        Attention layers, in forward order (the ``layers`` axis).
+    heads : list of int
+        Head indices (the ``heads`` axis).
+    reduce : str or None
+        The reduction ``reduced`` holds: None, ``heads``, ``layers``, ``mean`` or ``rollout``.
+    reduced : numpy.ndarray
+        ``maps`` reduced, and cut to each sequence's query row when ``query`` was given (the
+        queries axis is then dropped).
+    query : numpy.ndarray or None
+        ``(N,)`` query token of each sequence, when a query position was given.
+    query_positions, key_positions : TokenPositions
+        Base coordinates of the query and key tokens in the input sequences
+        (:class:`~kipoi_explain.attention_maps.positions.TokenPositions`).
+    predictions : numpy.ndarray
+        ``(N, T)`` model predictions for the inputs.
+    inputs : numpy.ndarray
+        ``(N, L, 4)`` one-hot inputs.
+    names : list of str
+        One name per sequence.
+    intervals : list of Interval or None
+        Genomic source of each sequence, when the inputs were BED intervals.
+    settings : dict
+        Every option the maps were computed with.
+    model : dict
+        The model's description.
+    """
+
+    maps: np.ndarray
+    layers: list[str]
+    heads: list[int]
+    reduce: str | None
+    reduced: np.ndarray
+    query: np.ndarray | None
+    query_positions: Any
+    key_positions: Any
+    predictions: np.ndarray
+    inputs: np.ndarray
+    names: list[str] = field(default_factory=list)
+    intervals: list[Interval] | None = None
+    settings: dict = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.maps.shape[0]
+
+    def genome_spans(self, index: int, keys: bool = True) -> np.ndarray:
+        """``(T, 2)`` genome span of each key (or query) token of sequence ``index``; -1 for a
+        token without bases. Needs sequences read from intervals."""
+        if self.intervals is None:
+            raise ValueError("the sequences were not read from genome intervals")
+        spans = (self.key_positions if keys else self.query_positions).spans
+        interval = self.intervals[index]
+        return np.array([interval.to_genome(start, end) if start >= 0 else (-1, -1)
+                         for start, end in spans], dtype=np.int64).reshape(-1, 2)
+
+
+@dataclass
+class EntityImportance:
+    """Importance of the named entities (SNPs, genes, pathways) of one level of a transparent
+    model, per sample.
+
+    Attributes
+    ----------
+    level : str
+        The entity level (``snp``, ``gene``, ``pathway``, ...).
+    layer : str
+        The layer whose units are the entities (``input`` for the input features).
+    method : str
+        ``grad_x_activation``, ``integrated_gradients`` or ``ablation``.
+    entities : list of str
+        Entity names, in unit order.
+    scores : numpy.ndarray
+        ``(N, entities)`` float32 importance of each entity for each sample's target.
+    target : dict
+        The resolved target.
+    predictions : numpy.ndarray
+        ``(N, T)`` model predictions for the samples.
+    samples : list of str
+        Sample names.
+    delta : numpy.ndarray or None
+        ``(N,)`` completeness gap ``sum(scores) - (f(x) - f(baseline))`` (integrated gradients).
+    settings : dict
+        Every option the scores were computed with.
+    model : dict
+        The model's description.
+    """
+
+    level: str
+    layer: str
+    method: str
+    entities: list[str]
+    scores: np.ndarray
+    target: dict
+    predictions: np.ndarray
+    samples: list[str]
+    delta: np.ndarray | None = None
+    settings: dict = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.scores.shape[0]
+
+    def table(self) -> pd.DataFrame:
+        """One row per entity, most important first: ``rank``, ``entity``, ``level``,
+        ``layer``, ``unit`` (index in the layer), ``mean`` (signed mean score), ``mean_abs``
+        (what the rank orders by), ``std`` and ``n_samples``."""
+        mean_abs = np.abs(self.scores).mean(axis=0)
+        order = np.argsort(-mean_abs, kind="stable")
+        return pd.DataFrame({
+            "rank": np.arange(1, len(order) + 1), "entity": [self.entities[i] for i in order],
+            "level": self.level, "layer": self.layer, "unit": order,
+            "mean": self.scores.mean(axis=0)[order], "mean_abs": mean_abs[order],
+            "std": self.scores.std(axis=0)[order], "n_samples": len(self.scores)})
+
+    def ranking(self) -> list[str]:
+        """Entity names, most important (largest mean absolute score) first."""
+        return self.table()["entity"].tolist()
+
+
 @dataclass(frozen=True)
 class MotifMatch:
     """One database motif matched to a query motif by TomTom.

@@ -5,11 +5,11 @@ import os
 from pathlib import Path
 
 from ..errors import InputError
-from .base import ConvLayer, InputLayout, Model
+from .base import ConvLayer, FeatureLayout, InputLayout, Model
 
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 
-__all__ = ["ConvLayer", "InputLayout", "Model", "load_model"]
+__all__ = ["ConvLayer", "FeatureLayout", "InputLayout", "Model", "load_model"]
 
 
 def load_model(source, **options) -> Model:

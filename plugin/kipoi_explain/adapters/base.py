@@ -75,6 +75,40 @@ class InputLayout:
         """Reorder a last axis holding the model's bases into A, C, G, T order."""
         return x[..., np.argsort(self._order())]
 
+    def describe(self) -> dict:
+        return {"input": "dna", "alphabet": self.alphabet, "alphabet_axis": self.alphabet_axis,
+                "dummy_axis": self.dummy_axis}
+
+
+@dataclass(frozen=True)
+class FeatureLayout:
+    """Input that is no DNA: a fixed-shape array of numbers per sample (genotype dosages,
+    expression values, chromatin tracks), passed to the model unchanged.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        Shape of one sample, e.g. ``(n_snps,)``.
+    """
+
+    shape: tuple[int, ...]
+
+    def __post_init__(self):
+        if not self.shape or any(int(s) < 1 for s in self.shape):
+            raise InputError(f"feature shape {self.shape}: expected positive sizes")
+
+    #: Hidden layers are read with their units on the last axis.
+    channels_first = False
+
+    def to_model(self, x: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    def from_model(self, x: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    def describe(self) -> dict:
+        return {"input": "features", "input_shape": list(self.shape)}
+
 
 @dataclass(frozen=True)
 class ConvLayer:
@@ -99,10 +133,11 @@ class Model(ABC):
     ----------
     name : str
         Display name (Kipoi model name, class name or file name).
-    layout : InputLayout
-        How the public ``(N, L, 4)`` input maps onto the model's own input.
+    layout : InputLayout or FeatureLayout
+        How the public ``(N, L, 4)`` input maps onto the model's own input; a
+        :class:`FeatureLayout` for models whose input is no DNA.
     input_length : int or None
-        Sequence length the model takes (None when it accepts any length).
+        Sequence length the model takes (None when it accepts any length, or takes features).
     output_names : tuple of str
         One name per task (the last output axis).
     output_shape : tuple of int
@@ -114,7 +149,7 @@ class Model(ABC):
     """
 
     name: str
-    layout: InputLayout
+    layout: InputLayout | FeatureLayout
     input_length: int | None
     output_names: tuple[str, ...]
     output_shape: tuple[int, ...]
@@ -123,6 +158,18 @@ class Model(ABC):
 
     framework = "none"
     differentiable = True
+
+    @property
+    def takes_dna(self) -> bool:
+        """Whether the input is one-hot DNA (else a :class:`FeatureLayout` array)."""
+        return isinstance(self.layout, InputLayout)
+
+    def require_dna(self, what: str) -> None:
+        """Raise :class:`InputError` saying ``what`` needs a DNA model, if this is none."""
+        if not self.takes_dna:
+            raise InputError(f"{what} needs a model of one-hot DNA; model {self.name!r} takes "
+                             f"features of shape {self.layout.shape} (kipoi_explain.entities "
+                             "ranks the entities of such models)")
 
     # ---- framework primitives: one batch, public layout in, numpy out -----------------
     @abstractmethod
@@ -183,8 +230,21 @@ class Model(ABC):
 
     def _ablated_forward(self, x: np.ndarray, layer: str, keep: np.ndarray,
                          fill: np.ndarray) -> np.ndarray:
-        """Outputs for one batch with ``layer``'s units replaced: ``a * keep + fill * (1 - keep)``."""
+        """Outputs for one batch with ``layer``'s units replaced: ``a * keep + fill * (1 - keep)``.
+
+        ``keep`` and ``fill`` are ``(units,)``, or ``(n, units)`` for one choice per row.
+        """
         raise UnsupportedOperation(f"{self.framework} models do not support unit ablation")
+
+    def _layer_gradient(self, x: np.ndarray, layer: str, target: Target,
+                        values: np.ndarray | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(d target / d output of layer, that output, target value)`` for one batch.
+
+        With ``values`` (the layout :meth:`activations` returns), the layer outputs them instead
+        of what it computes, and the gradient is taken there: integrated gradients at a layer.
+        """
+        raise UnsupportedOperation(f"{self.framework} models expose no layer gradients")
 
     def _layer_gradient_norms(self, x: np.ndarray, layers: list[str],
                               target: Target) -> np.ndarray:
@@ -193,6 +253,14 @@ class Model(ABC):
 
     def _attention_qk(self, x: np.ndarray, layer: str) -> tuple[np.ndarray, np.ndarray]:
         """Projected queries and keys of an attention layer, each ``(n, heads, positions, d)``."""
+        raise UnsupportedOperation(f"{self.framework} models expose no attention layers")
+
+    def _attention_maps(self, x: np.ndarray, layers: list[str]) -> tuple[np.ndarray, ...]:
+        """Attention probabilities of each layer, each ``(n, heads, queries, keys)``."""
+        raise UnsupportedOperation(f"{self.framework} models expose no attention layers")
+
+    def _attention_tokens(self, x: np.ndarray, layer: str) -> tuple[np.ndarray, np.ndarray]:
+        """The query and key inputs of an attention layer, each ``(n, tokens, features)``."""
         raise UnsupportedOperation(f"{self.framework} models expose no attention layers")
 
     # ---- public, batched API ------------------------------------------------------------
@@ -233,8 +301,9 @@ class Model(ABC):
             ``(N, L, 4)`` one-hot input.
         layer : str
             Layer whose output units are replaced.
-        keep : array of bool or float, ``(units,)``
-            1 (True) keeps a unit's output, 0 replaces it.
+        keep : array of bool or float, ``(units,)`` or ``(N, units)``
+            1 (True) keeps a unit's output, 0 replaces it; one row per input to ablate each
+            input's own units.
         fill : float or array ``(units,)``
             Value a replaced unit outputs at every position (0, or its mean activation).
         """
@@ -242,13 +311,36 @@ class Model(ABC):
         x = self._check_input(x)
         keep = np.asarray(keep, dtype=np.float32)
         fill = np.asarray(fill, dtype=np.float32)
-        if fill.ndim and fill.shape != keep.shape:
+        if keep.ndim == 2 and len(keep) != len(x):
+            raise InputError(f"keep has {len(keep)} rows; expected one per input ({len(x)})")
+        if fill.ndim and fill.shape != keep.shape[-1:]:
             raise InputError(f"fill has shape {fill.shape}: expected a number or one value per "
-                             f"unit, {keep.shape}")
-        fill = np.array(np.broadcast_to(fill, keep.shape))
-        out = run_batches(lambda lo, hi: self._ablated_forward(x[lo:hi], layer, keep, fill),
-                          len(x), batch_size or self.batch_size)
+                             f"unit, {keep.shape[-1:]}")
+        fill = np.array(np.broadcast_to(fill, keep.shape[-1:]))
+
+        def block(lo, hi):
+            rows = keep[lo:hi] if keep.ndim == 2 else keep
+            return self._ablated_forward(x[lo:hi], layer, rows, fill)
+
+        out = run_batches(block, len(x), batch_size or self.batch_size)
         return out.reshape(len(x), *self.output_shape)
+
+    def layer_gradient(self, x, layer: str, target=0, values=None,
+                       batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Gradient of the target with respect to ``layer``'s output, and that output, each in
+        the layout of :meth:`activations`; with ``values``, taken where the layer outputs
+        ``values`` instead (see :meth:`_layer_gradient`)."""
+        self.check_layers([layer])
+        x, spec = self._check_input(x), self.target(target)
+        if values is not None:
+            values = np.asarray(values, dtype=np.float32)
+            if len(values) != len(x):
+                raise InputError(f"values has {len(values)} rows; expected one per input "
+                                 f"({len(x)})")
+        return run_batches(
+            lambda lo, hi: self._layer_gradient(x[lo:hi], layer, spec,
+                                                None if values is None else values[lo:hi])[:2],
+            len(x), batch_size or self.batch_size)
 
     def layer_gradient_norms(self, x, layers: list[str], target=0,
                              batch_size: int | None = None) -> np.ndarray:
@@ -263,12 +355,26 @@ class Model(ABC):
                      batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Queries and keys of attention layer ``layer`` after their projections, each
         ``(N, heads, positions, head_dim)``."""
-        if layer not in self.attention_layers():
-            raise InputError(f"layer {layer!r}: not an attention layer; attention layers are "
-                             f"{', '.join(self.attention_layers()) or 'none'}")
+        self.check_attention_layers([layer])
         x = self._check_input(x)
         return run_batches(lambda lo, hi: self._attention_qk(x[lo:hi], layer), len(x),
                            batch_size or self.batch_size)
+
+    def attention_maps(self, x, layers: list[str], batch_size: int | None = None,
+                       progress: bool = False) -> tuple[np.ndarray, ...]:
+        """Attention probabilities of each of ``layers``, each ``(N, heads, queries, keys)``."""
+        self.check_attention_layers(layers)
+        x = self._check_input(x)
+        return run_batches(lambda lo, hi: tuple(self._attention_maps(x[lo:hi], layers)), len(x),
+                           batch_size or self.batch_size, progress, "attention")
+
+    def check_attention_layers(self, names) -> None:
+        """Raise :class:`InputError` naming any of ``names`` that is not an attention layer."""
+        unknown = [name for name in names if name not in self.attention_layers()]
+        if unknown:
+            raise InputError(f"layer(s) {', '.join(map(repr, unknown))}: not an attention "
+                             "layer; attention layers are "
+                             f"{', '.join(self.attention_layers()) or 'none'}")
 
     def output_activation(self) -> str | None:
         """The layer applying an elementwise nonlinearity (sigmoid, ...) to the model's output,
@@ -277,7 +383,7 @@ class Model(ABC):
         if not kinds:
             return None
         last = list(kinds)[-1]
-        x = probe(self.input_length)
+        x = self._probe()
         out, act = self._forward(x), self._activations(x, last)
         return last if act.shape == out.shape and np.allclose(act, out) else None
 
@@ -325,8 +431,7 @@ class Model(ABC):
         """Metadata recorded with every result."""
         return {"name": self.name, "framework": self.framework,
                 "input_length": self.input_length, "output_names": list(self.output_names),
-                "output_shape": list(self.output_shape), "alphabet": self.layout.alphabet,
-                "alphabet_axis": self.layout.alphabet_axis, "dummy_axis": self.layout.dummy_axis,
+                "output_shape": list(self.output_shape), **self.layout.describe(),
                 "fingerprint": self.fingerprint(), **self.source}
 
     def check_layers(self, names) -> None:
@@ -336,8 +441,23 @@ class Model(ABC):
             raise InputError(f"layer(s) {', '.join(map(repr, unknown))}: no such layer; layers "
                              f"are {', '.join(self.layers())}")
 
+    def _probe(self, n: int = 2) -> np.ndarray:
+        """A fixed random input batch in the public layout, for checks that run the model once."""
+        if self.takes_dna:
+            return probe(self.input_length, n)
+        return np.random.default_rng(0).integers(0, 3, size=(n, *self.layout.shape)).astype(
+            np.float32)
+
     def _check_input(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
+        if not self.takes_dna:
+            if x.shape[1:] != tuple(self.layout.shape):
+                raise InputError(f"input of shape {x.shape}: model {self.name!r} takes "
+                                 f"(N, {', '.join(map(str, self.layout.shape))})")
+            if not np.isfinite(x).all():
+                row = int(np.argwhere(~np.isfinite(x))[0][0])
+                raise InputError(f"sample {row}: input holds NaN or infinite values")
+            return x
         if x.ndim != 3 or x.shape[-1] != 4:
             raise InputError(f"input of shape {x.shape}: expected one-hot (N, L, 4)")
         if self.input_length is not None and x.shape[1] != self.input_length:

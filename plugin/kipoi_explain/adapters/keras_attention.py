@@ -1,4 +1,5 @@
-"""Queries and keys of ``keras.layers.MultiHeadAttention`` layers, as the layer computes them."""
+"""Attention layers of Keras models: the arguments each receives, its attention probabilities,
+and its projected queries and keys."""
 from __future__ import annotations
 
 import inspect
@@ -6,28 +7,71 @@ import inspect
 import numpy as np
 
 from ..errors import UnsupportedOperation
+from .attention_registry import hook_for
 
 
 def is_attention(layer) -> bool:
     import keras
 
-    return isinstance(layer, keras.layers.MultiHeadAttention)
+    return isinstance(layer, keras.layers.MultiHeadAttention) or hook_for(layer) is not None
 
 
-def queries_and_keys(model, layer, inputs) -> tuple[np.ndarray, np.ndarray]:
-    """Run ``model`` on ``inputs`` (the model's layout) and return ``layer``'s projected queries
-    and keys, each ``(n, heads, positions, head_dim)``.
-
-    The queries are not scaled by ``1 / sqrt(head_dim)``: ``softmax(q k^T / sqrt(head_dim))`` is
-    the attention map the layer computes (without masks). The layer's inputs are read from its
-    first call in the functional graph.
-    """
+def call_arguments(model, layers: list, inputs) -> dict[str, tuple[tuple, dict]]:
+    """Run ``model`` on ``inputs`` (the model's layout) and return the concrete ``(args,
+    kwargs)`` each of ``layers`` received on its first call in the functional graph."""
     import keras
 
-    query, key = _query_and_key_tensors(layer)
-    received = keras.Model(model.inputs, [query, key])([inputs], training=False)
-    queries = layer._query_dense(received[0])
-    keys = layer._key_dense(received[1])
+    nodes = {}
+    for layer in layers:
+        if not layer._inbound_nodes:
+            raise UnsupportedOperation(f"attention layer {layer.name!r} is not part of a "
+                                       "functional graph; its inputs cannot be read")
+        nodes[layer.name] = layer._inbound_nodes[0].arguments
+    tensors = list({id(t): t for node in nodes.values() for t in node.keras_tensors}.values())
+    values = keras.Model(model.inputs, tensors)([inputs], training=False)
+    values = values if isinstance(values, (list, tuple)) else [values]
+    filled = {id(t): v for t, v in zip(tensors, values)}
+    return {name: node.fill_in(filled) for name, node in nodes.items()}
+
+
+def probabilities(layer, args, kwargs) -> np.ndarray:
+    """Attention probabilities ``(n, heads, queries, keys)`` of one call of ``layer``."""
+    hook = hook_for(layer)
+    if hook is not None:
+        weights = np.asarray(hook.probabilities(layer, args, kwargs))
+    else:
+        # The layer itself computes the map with every mask it was called with.
+        weights = np.asarray(layer(*args, **{**kwargs, "return_attention_scores": True,
+                                             "training": False})[1])
+    if weights.ndim != 4:
+        raise UnsupportedOperation(f"attention layer {layer.name!r} gives maps of shape "
+                                   f"{weights.shape}; only attention over one sequence axis, "
+                                   "(n, heads, queries, keys), is supported")
+    return weights.astype(np.float32)
+
+
+def token_inputs(layer, args, kwargs) -> tuple[np.ndarray, np.ndarray]:
+    """The query and key inputs of one call, each ``(n, tokens, features)``."""
+    hook = hook_for(layer)
+    if hook is not None:
+        query, key = hook.tokens(layer, args, kwargs) if hook.tokens else (args[0], args[0])
+    else:
+        query, key = _query_and_key(layer, args, kwargs)
+    return np.asarray(query, dtype=np.float32), np.asarray(key, dtype=np.float32)
+
+
+def queries_and_keys(layer, args, kwargs) -> tuple[np.ndarray, np.ndarray]:
+    """Projected queries and keys of one call of a ``MultiHeadAttention``, each
+    ``(n, heads, positions, head_dim)``.
+
+    The queries are not scaled by ``1 / sqrt(head_dim)``: ``softmax(q k^T / sqrt(head_dim))`` is
+    the attention map the layer computes (without masks).
+    """
+    if hook_for(layer) is not None:
+        raise UnsupportedOperation(f"{type(layer).__name__} is a registered custom attention "
+                                   "layer: its queries and keys cannot be read")
+    query, key = _query_and_key(layer, args, kwargs)
+    queries, keys = layer._query_dense(query), layer._key_dense(key)
     if len(queries.shape) != 4:
         raise UnsupportedOperation(f"attention layer {layer.name!r} attends over "
                                    f"{len(queries.shape) - 3} axes; only sequences "
@@ -37,13 +81,8 @@ def queries_and_keys(model, layer, inputs) -> tuple[np.ndarray, np.ndarray]:
             np.asarray(keys).transpose(0, 2, 1, 3))
 
 
-def _query_and_key_tensors(layer):
-    """The symbolic query and key the layer receives in the model's graph (key defaults to
-    value, as in the layer's ``call``)."""
-    if not layer._inbound_nodes:
-        raise UnsupportedOperation(f"attention layer {layer.name!r} is not part of a functional "
-                                   "graph; its queries and keys cannot be read")
-    arguments = layer._inbound_nodes[0].arguments
-    bound = inspect.signature(layer.call).bind(*arguments.args, **arguments.kwargs).arguments
+def _query_and_key(layer, args, kwargs):
+    """The query and key the layer received (key defaults to value, as in ``call``)."""
+    bound = inspect.signature(layer.call).bind(*args, **kwargs).arguments
     key = bound.get("key")
     return bound["query"], bound["value"] if key is None else key

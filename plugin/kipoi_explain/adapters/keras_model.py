@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import InputError, UnsupportedOperation
 from ..targets import Target
-from .base import ConvLayer, InputLayout, Model, output_names_for, probe
+from .base import ConvLayer, FeatureLayout, InputLayout, Model, output_names_for, probe
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 if "tensorflow" not in sys.modules:
@@ -131,6 +131,8 @@ class KerasModel(Model):
     def conv_layers(self):
         import keras
 
+        if not self.takes_dna:
+            return []
         candidates = [layer for layer in self.keras_model.layers
                       if isinstance(layer, keras.layers.Conv1D) and layer.kernel.shape[1] == 4]
         if not candidates:
@@ -185,14 +187,35 @@ class KerasModel(Model):
 
         hidden = self._head(layer)([self.layout.to_model(x)], training=False)
         axis = self._unit_axis(layer, len(hidden.shape))
-        if hidden.shape[axis] != len(keep):
+        if hidden.shape[axis] != keep.shape[-1]:
             raise InputError(f"layer {layer!r} has {hidden.shape[axis]} units; keep has "
-                             f"{len(keep)} entries")
+                             f"{keep.shape[-1]} entries")
         shape = [1] * len(hidden.shape)
         shape[axis] = -1
+        if keep.ndim == 2:
+            shape[0] = len(keep)
         kept = tf.constant(keep.reshape(shape), dtype=hidden.dtype)
-        value = tf.constant(fill.reshape(shape), dtype=hidden.dtype)
+        value = tf.constant(fill.reshape([-1 if s == -1 else 1 for s in shape]),
+                            dtype=hidden.dtype)
         return np.asarray(self._call(hidden * kept + value * (1 - kept), self._tail(layer)))
+
+    def _layer_gradient(self, x, layer, target, values=None):
+        import tensorflow as tf
+
+        if values is None:
+            hidden = self._head(layer)([self.layout.to_model(x)], training=False)
+        else:
+            channels_first = values.ndim == 3 and self._channels_first(layer)
+            hidden = tf.constant(values.transpose(0, 2, 1) if channels_first else values)
+        with tf.GradientTape() as tape:
+            tape.watch(hidden)
+            value = self._select(self._call(hidden, self._tail(layer)), target)
+        grad = tape.gradient(value, hidden)
+        grad = np.zeros(hidden.shape, np.float32) if grad is None else np.asarray(grad)
+        hidden = np.asarray(hidden)
+        if hidden.ndim == 3 and self._channels_first(layer):
+            grad, hidden = grad.transpose(0, 2, 1), hidden.transpose(0, 2, 1)
+        return grad, hidden, np.asarray(value)
 
     def _layer_gradient_norms(self, x, layers, target):
         import tensorflow as tf
@@ -214,11 +237,30 @@ class KerasModel(Model):
 
         return [layer.name for layer in self.keras_model.layers if is_attention(layer)]
 
+    def _attention_calls(self, x, layers):
+        from .keras_attention import call_arguments
+
+        return call_arguments(self.keras_model,
+                              [self.keras_model.get_layer(name) for name in layers],
+                              self.layout.to_model(x))
+
     def _attention_qk(self, x, layer):
         from .keras_attention import queries_and_keys
 
-        return queries_and_keys(self.keras_model, self.keras_model.get_layer(layer),
-                                self.layout.to_model(x))
+        return queries_and_keys(self.keras_model.get_layer(layer),
+                                *self._attention_calls(x, [layer])[layer])
+
+    def _attention_maps(self, x, layers):
+        from .keras_attention import probabilities
+
+        calls = self._attention_calls(x, layers)
+        return [probabilities(self.keras_model.get_layer(name), *calls[name]) for name in layers]
+
+    def _attention_tokens(self, x, layer):
+        from .keras_attention import token_inputs
+
+        return token_inputs(self.keras_model.get_layer(layer),
+                            *self._attention_calls(x, [layer])[layer])
 
 
 def _nonlinearity(layer) -> str | None:
@@ -257,16 +299,20 @@ def keras_model(model, output_names=None, layout: InputLayout | None = None,
         name = name or os.path.basename(path)
         model = keras.models.load_model(path, compile=False)
     shape = tuple(model.input_shape)
-    if len(shape) != 3:
-        raise InputError(f"Keras model input shape {shape}: expected (None, L, 4) or (None, 4, L)")
     if layout is None:
-        if shape[-1] == 4:
+        if len(shape) == 3 and shape[-1] == 4:
             layout = InputLayout(alphabet_axis=1)
-        elif shape[1] == 4:
+        elif len(shape) == 3 and shape[1] == 4:
             layout = InputLayout(alphabet_axis=0)
+        elif None not in shape[1:]:
+            layout = FeatureLayout(shape[1:])
         else:
-            raise InputError(f"Keras model input shape {shape}: no axis of size 4 for the bases")
-    input_length = shape[2] if layout.channels_first else shape[1]
+            raise InputError(f"Keras model input shape {shape}: neither one-hot DNA (None, L, 4) "
+                             "/ (None, 4, L) nor features of a fixed shape")
+    if isinstance(layout, FeatureLayout):
+        input_length = None
+    else:
+        input_length = shape[2] if layout.channels_first else shape[1]
     output_shape = tuple(model.output_shape[1:]) or (1,)
     return KerasModel(name or model.name, layout, input_length,
                       output_names_for(output_names, output_shape), output_shape,

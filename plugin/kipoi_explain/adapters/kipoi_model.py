@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from ..errors import InputError
-from .base import InputLayout, Model
+from .base import FeatureLayout, InputLayout, Model
 
 SUPPORTED_TYPES = {"kipoi.model.PyTorchModel": "pytorch", "pytorch": "pytorch",
                    "kipoi.model.KerasModel": "keras", "keras": "keras"}
@@ -70,7 +70,7 @@ def kipoi_model(path: str | None = None, zoo: str | None = None, name: str | Non
     return model
 
 
-def _layout(descr, where: str) -> tuple[InputLayout, int | None]:
+def _layout(descr, where: str) -> tuple[InputLayout | FeatureLayout, int | None]:
     schema = descr.schema.inputs
     if not hasattr(schema, "shape"):
         raise InputError(f"{where}: models with several inputs are not supported yet")
@@ -78,9 +78,11 @@ def _layout(descr, where: str) -> tuple[InputLayout, int | None]:
     shape = tuple(schema.shape)
     dummy_axis = args.get("dummy_axis")
     sample = [s for i, s in enumerate(shape) if i != dummy_axis]
-    if len(sample) != 2 or 4 not in sample:
-        raise InputError(f"{where}: input shape {shape} (dummy_axis={dummy_axis}) is not one-hot "
-                         "DNA; expected (L, 4) or (4, L), plus the dataloader's dummy axis")
+    if len(sample) != 2 or 4 not in sample or _special_type(schema) not in (None, "DNASeq"):
+        if None in shape:
+            raise InputError(f"{where}: input shape {shape} is neither one-hot DNA ((L, 4) or "
+                             "(4, L)) nor features of a fixed shape")
+        return FeatureLayout(shape), None
     # A dataloader that does not name its alphabet axis (not kipoiseq's) is read from the shape.
     axis = int(args["alphabet_axis"]) if "alphabet_axis" in args else (0 if sample[0] == 4 else 1)
     layout = InputLayout(alphabet=args.get("alphabet", "ACGT"), alphabet_axis=axis,
@@ -88,6 +90,11 @@ def _layout(descr, where: str) -> tuple[InputLayout, int | None]:
     lengths = [s for s in shape if s not in (None, 1, 4)]
     length = args.get("auto_resize_len") or (lengths[0] if lengths else None)
     return layout, (int(length) if length else None)
+
+
+def _special_type(schema) -> str | None:
+    special = getattr(schema, "special_type", None)
+    return getattr(special, "value", special)
 
 
 def _outputs(descr, where: str) -> tuple[tuple[int, ...], list[str]]:

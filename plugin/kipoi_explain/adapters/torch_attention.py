@@ -1,53 +1,127 @@
-"""Queries and keys of ``torch.nn.MultiheadAttention`` layers, as the layer computes them."""
+"""Attention layers of PyTorch models: the arguments each receives, its attention probabilities,
+and its projected queries and keys."""
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 
 from ..errors import UnsupportedOperation
+from .attention_registry import hook_for
 
 
 def is_attention(module) -> bool:
     import torch
 
-    return isinstance(module, torch.nn.MultiheadAttention)
+    return isinstance(module, torch.nn.MultiheadAttention) or hook_for(module) is not None
 
 
 class _Captured(Exception):
-    """Stops the forward pass once the attention layer's inputs are in hand."""
+    """Stops the forward pass once every wanted attention layer's inputs are in hand."""
 
 
-def queries_and_keys(model, layer, inputs) -> tuple[np.ndarray, np.ndarray]:
-    """Run ``model`` on ``inputs`` and return ``layer``'s projected queries and keys, each
+@contextlib.contextmanager
+def _layers_called():
+    """Within the block, ``nn.TransformerEncoderLayer`` calls its ``self_attn`` module: its
+    fused inference fast path would compute attention without calling it."""
+    import torch
+
+    enabled = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(enabled)
+
+
+def call_arguments(model, layers: dict, inputs) -> dict[str, tuple[tuple, dict]]:
+    """Run ``model`` on ``inputs`` and return the ``(args, kwargs)`` each of ``layers`` (name ->
+    module) received on its first call. The forward pass stops once all have been called."""
+    import torch
+
+    captured = {}
+
+    def capture(name, args, kwargs):
+        captured.setdefault(name, (args, kwargs))
+        if len(captured) == len(layers):
+            raise _Captured
+
+    handles = [module.register_forward_pre_hook(
+        lambda module, args, kwargs, name=name: capture(name, args, kwargs), with_kwargs=True)
+        for name, module in layers.items()]
+    try:
+        with torch.no_grad(), _layers_called():
+            model(inputs)
+    except _Captured:
+        pass
+    finally:
+        for handle in handles:
+            handle.remove()
+    missing = [name for name in layers if name not in captured]
+    if missing:
+        raise UnsupportedOperation(f"attention layer(s) {', '.join(missing)} are not called by "
+                                   "the model's forward pass")
+    return captured
+
+
+def probabilities(module, args, kwargs) -> np.ndarray:
+    """Attention probabilities ``(n, heads, queries, keys)`` of one call of ``module``."""
+    import torch
+
+    hook = hook_for(module)
+    with torch.no_grad(), _layers_called():
+        if hook is not None:
+            weights = hook.probabilities(module, args, kwargs)
+        else:
+            # The layer itself computes the map with every mask and bias it was called with.
+            weights = module(*args, **{**kwargs, "need_weights": True,
+                                       "average_attn_weights": False})[1]
+    weights = torch.as_tensor(weights)
+    if weights.dim() != 4:
+        raise UnsupportedOperation(f"attention probabilities of shape {tuple(weights.shape)}: "
+                                   "expected (n, heads, queries, keys)")
+    return weights.float().cpu().numpy()
+
+
+def token_inputs(module, args, kwargs) -> tuple[np.ndarray, np.ndarray]:
+    """The query and key inputs of one call, each ``(n, tokens, features)``."""
+    hook = hook_for(module)
+    if hook is not None:
+        query, key = hook.tokens(module, args, kwargs) if hook.tokens else (args[0], args[0])
+    else:
+        query, key = _query_and_key(module, args, kwargs)
+        if not module.batch_first:
+            query, key = query.transpose(0, 1), key.transpose(0, 1)
+    return query.detach().float().cpu().numpy(), key.detach().float().cpu().numpy()
+
+
+def queries_and_keys(module, args, kwargs) -> tuple[np.ndarray, np.ndarray]:
+    """Projected queries and keys of one call of an ``nn.MultiheadAttention``, each
     ``(n, heads, positions, head_dim)``.
 
     The queries are not scaled by ``1 / sqrt(head_dim)``. Keys include the layer's learnt
     ``bias_k`` and the zero key of ``add_zero_attn`` when it has them, so that
     ``softmax(q k^T / sqrt(head_dim))`` is the attention map the layer computes (without masks).
-    When the forward pass calls ``layer`` several times, its first call is used.
     """
     import torch
 
-    captured = {}
-
-    def capture(module, args, kwargs):
-        # forward(query, key, value, ...): either may come positionally or by keyword.
-        captured.update(zip(("query", "key"), args))
-        captured.update({name: kwargs[name] for name in ("query", "key") if name in kwargs})
-        raise _Captured
-
-    handle = layer.register_forward_pre_hook(capture, with_kwargs=True)
-    try:
-        with torch.no_grad():
-            model(inputs)
-    except _Captured:
-        pass
-    finally:
-        handle.remove()
-    if not captured:
-        raise UnsupportedOperation("the attention layer is not called by the model's forward pass")
+    if hook_for(module) is not None:
+        raise UnsupportedOperation(f"{type(module).__name__} is a registered custom attention "
+                                   "module: its queries and keys cannot be read")
+    query, key = _query_and_key(module, args, kwargs)
     with torch.no_grad():
-        queries, keys = _project(layer, captured["query"], captured["key"])
+        queries, keys = _project(module, query, key)
     return queries.cpu().numpy(), keys.cpu().numpy()
+
+
+def _query_and_key(module, args, kwargs):
+    # forward(query, key, value, ...): either may come positionally or by keyword.
+    given = dict(zip(("query", "key"), args))
+    given.update({name: kwargs[name] for name in ("query", "key") if name in kwargs})
+    if given["query"].dim() != 3:
+        raise UnsupportedOperation(f"attention input of {given['query'].dim()} dimensions: "
+                                   "expected batched (3-D) queries and keys")
+    return given["query"], given["key"]
 
 
 def _project(layer, query, key):
@@ -55,9 +129,6 @@ def _project(layer, query, key):
     import torch
     import torch.nn.functional as F
 
-    if query.dim() != 3:
-        raise UnsupportedOperation(f"attention input of {query.dim()} dimensions: expected "
-                                   "batched (3-D) queries and keys")
     if not layer.batch_first:
         query, key = query.transpose(0, 1), key.transpose(0, 1)
     embed = layer.embed_dim

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..targets import Target
-from .base import ConvLayer, InputLayout, Model, output_names_for, probe
+from .base import ConvLayer, FeatureLayout, InputLayout, Model, output_names_for, probe
 
 
 def _device(requested: str | None):
@@ -124,7 +124,7 @@ class TorchModel(Model):
                 for name, mod in self._layers.items()]
             try:
                 with torch.no_grad():
-                    self.module(self._tensor(probe(self.input_length, 1)))
+                    self.module(self._tensor(self._probe(1)))
             finally:
                 for hook in hooks:
                     hook.remove()
@@ -174,13 +174,12 @@ class TorchModel(Model):
         import torch
 
         def replace(module, args, output):
-            shape = [1] * output.ndim
-            shape[self._unit_axis(output.ndim)] = -1
-            if output.shape[self._unit_axis(output.ndim)] != len(keep):
-                raise InputError(f"layer {layer!r} has {output.shape[self._unit_axis(output.ndim)]} "
-                                 f"units; keep has {len(keep)} entries")
-            kept = torch.as_tensor(keep, device=output.device).reshape(shape)
-            value = torch.as_tensor(fill, device=output.device).reshape(shape)
+            axis = self._unit_axis(output.ndim)
+            if output.shape[axis] != keep.shape[-1]:
+                raise InputError(f"layer {layer!r} has {output.shape[axis]} units; keep has "
+                                 f"{keep.shape[-1]} entries")
+            kept = torch.as_tensor(_per_unit(keep, output.ndim, axis), device=output.device)
+            value = torch.as_tensor(_per_unit(fill, output.ndim, axis), device=output.device)
             return output * kept + value * (1 - kept)
 
         handle = self._layers[layer].register_forward_hook(replace)
@@ -190,6 +189,37 @@ class TorchModel(Model):
         finally:
             handle.remove()
         return self._check_output(out).detach().cpu().numpy()
+
+    def _layer_gradient(self, x, layer, target, values=None):
+        import torch
+
+        captured = []
+
+        def capture(module, args, output):
+            if captured:
+                return None
+            if values is not None:
+                # Back to the module's own layout: channels-first models give (n, units, L).
+                given = values.transpose(0, 2, 1) if values.ndim == 3 and \
+                    self._unit_axis(3) == 1 else values
+                output = torch.tensor(given, device=output.device, requires_grad=True)
+            captured.append(output)
+            return output
+
+        handle = self._layers[layer].register_forward_hook(capture)
+        try:
+            with torch.enable_grad():
+                inputs = self._tensor(x, requires_grad=True)
+                value = self._select(self._check_output(self.module(inputs)), target)
+                (grad,) = torch.autograd.grad(value.sum(), captured, allow_unused=True)
+        finally:
+            handle.remove()
+        if grad is None:
+            grad = torch.zeros_like(captured[0])
+        grad, output = grad.cpu().numpy(), captured[0].detach().cpu().numpy()
+        if output.ndim == 3 and self._unit_axis(3) == 1:
+            grad, output = grad.transpose(0, 2, 1), output.transpose(0, 2, 1)
+        return grad, output, value.detach().cpu().numpy()
 
     def _layer_gradient_norms(self, x, layers, target):
         import torch
@@ -222,14 +252,33 @@ class TorchModel(Model):
 
         return [name for name in self._call_order() if is_attention(self._layers[name])]
 
+    def _attention_calls(self, x, layers):
+        from .torch_attention import call_arguments
+
+        return call_arguments(self.module, {name: self._layers[name] for name in layers},
+                              self._tensor(x))
+
     def _attention_qk(self, x, layer):
         from .torch_attention import queries_and_keys
 
-        return queries_and_keys(self.module, self._layers[layer], self._tensor(x))
+        return queries_and_keys(self._layers[layer], *self._attention_calls(x, [layer])[layer])
+
+    def _attention_maps(self, x, layers):
+        from .torch_attention import probabilities
+
+        calls = self._attention_calls(x, layers)
+        return [probabilities(self._layers[name], *calls[name]) for name in layers]
+
+    def _attention_tokens(self, x, layer):
+        from .torch_attention import token_inputs
+
+        return token_inputs(self._layers[layer], *self._attention_calls(x, [layer])[layer])
 
     def conv_layers(self):
         import torch
 
+        if not self.takes_dna:
+            return []
         candidates = {name: mod for name, mod in self._layers.items()
                       if isinstance(mod, torch.nn.Conv1d) and mod.in_channels == 4}
         x = probe(self.input_length)
@@ -259,26 +308,33 @@ class TorchModel(Model):
         return convs
 
 
+def _per_unit(array: np.ndarray, ndim: int, axis: int) -> np.ndarray:
+    """``(units,)`` or ``(n, units)`` reshaped to broadcast along ``axis`` of an ``ndim`` output."""
+    shape = [1] * ndim
+    shape[axis] = array.shape[-1]
+    if array.ndim == 2:
+        shape[0] = array.shape[0]
+    return array.reshape(shape)
+
+
 def torch_model(module, input_length: int | None = None, output_names=None,
-                layout: InputLayout | None = None, name: str | None = None,
+                layout: InputLayout | FeatureLayout | None = None, name: str | None = None,
                 device: str | None = None, batch_size: int | None = None,
                 source: dict | None = None) -> TorchModel:
     """Wrap a ``torch.nn.Module``.
 
-    ``layout`` defaults to channels first ``(N, 4, L)``, the PyTorch convention. The output
-    shape and, if not given, the output names (``output_0``, ...) are read from one forward
-    pass on an all-``A`` dummy input of ``input_length``.
+    ``layout`` defaults to channels first ``(N, 4, L)``, the PyTorch convention; a
+    :class:`FeatureLayout` declares an input that is no DNA. The output shape and, if not
+    given, the output names (``output_0``, ...) are read from one forward pass.
     """
     layout = layout or InputLayout(alphabet_axis=0)
-    if input_length is None:
+    if input_length is None and isinstance(layout, InputLayout):
         raise InputError("input_length is needed for a torch.nn.Module (e.g. "
-                         "load_model(module, input_length=1000))")
+                         "load_model(module, input_length=1000)), or layout=FeatureLayout(shape) "
+                         "for an input that is no DNA")
     model = TorchModel(name or type(module).__name__, layout, input_length, (), (),
                        batch_size or 128, source or {"type": "torch.nn.Module"},
                        module=module, device=device)
-    probe = np.zeros((1, input_length, 4), dtype=np.float32)
-    probe[..., 0] = 1
-    model.output_shape = tuple(model._forward(probe).shape[1:]) or (1,)
+    model.output_shape = tuple(model._forward(model._probe(1)).shape[1:]) or (1,)
     model.output_names = output_names_for(output_names, model.output_shape)
     return model
-

@@ -105,6 +105,7 @@ def diagnose(model, seqs, checks=None, target=0, *, free_model=None, labels=None
     if n_attribution < 1:
         raise InputError(f"n_attribution={n_attribution}: expected a positive integer")
     model = load_model(model)
+    model.require_dna("diagnose")
     sequences = as_sequences(seqs, model.input_length)
     ctx = Context(model, sequences.onehot, model.target(target, reduce, bins),
                   batch_size or model.batch_size, progress, seed, n_attribution)

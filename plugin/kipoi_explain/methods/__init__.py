@@ -94,6 +94,7 @@ def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | N
         raise InputError(f"option(s) {', '.join(unknown)} do not apply to method {method!r}; "
                          f"it takes {', '.join(allowed) or 'none'}")
     model = load_model(model)
+    model.require_dna("explain")
     if method in GRADIENT_METHODS and not model.differentiable:
         raise InputError(f"method {method!r} needs gradients, which model {model.name!r} does "
                          "not have; use ism")

@@ -75,6 +75,7 @@ def motifs(model, seqs=None, layer: str | None = None, method: str = "activation
     if method not in METHODS:
         raise InputError(f"motif method {method!r}: expected one of {', '.join(METHODS)}")
     model = load_model(model)
+    model.require_dna("motif extraction")
     conv = _conv_layer(model, layer)
     if seqs is None and method == "activation":
         raise InputError("method 'activation' needs sequences (seqs=...) to activate the "

@@ -70,6 +70,7 @@ def score_variants(model, vcf, fasta, method: str | None = None, target="all",
     if chunk_size < 1:
         raise InputError(f"chunk_size={chunk_size}: expected a positive integer")
     model = load_model(model)
+    model.require_dna("variant scoring")
     if model.input_length is None:
         raise InputError(f"model {model.name!r} declares no input length to centre windows on")
     genome = open_fasta(fasta)

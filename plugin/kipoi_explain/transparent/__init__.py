@@ -1,0 +1,139 @@
+"""Entity importance in transparent models: networks whose units are genes, pathways, SNPs.
+
+DCell, GenNet and P-NET wire each unit to a biological entity, so importance can be read per
+entity instead of per input feature. :func:`entities` ranks the entities of one level by how
+much the model's target depends on them.
+"""
+from __future__ import annotations
+
+import inspect
+import os
+
+import numpy as np
+
+from .._version import __version__
+from ..adapters import load_model
+from ..errors import InputError
+from ..results import EntityImportance
+from ..sequences import as_sequences
+from ..sequences.features import read_features
+from .importance import METHODS
+from .mapping import FILE_NAME, INPUT, EntityLevel, EntityMap, read_entity_map
+
+__all__ = ["EntityLevel", "EntityMap", "METHODS", "entities", "entity_map", "read_entity_map"]
+
+
+def entity_map(model, mapping=None) -> EntityMap:
+    """The model's entity mapping: ``mapping`` (a path, dict or :class:`EntityMap`), else the
+    ``entities.yaml`` next to the model's Kipoi ``model.yaml``."""
+    if mapping is not None:
+        return read_entity_map(mapping)
+    directory = model.source.get("path")
+    if directory and os.path.isdir(directory) and \
+            os.path.isfile(os.path.join(directory, FILE_NAME)):
+        return read_entity_map(directory)
+    raise InputError(f"model {model.name!r} declares no entities: no {FILE_NAME} next to its "
+                     "model.yaml; give mapping=PATH or a dict")
+
+
+def method_options(method: str) -> dict:
+    """The options an entity method takes, with their defaults."""
+    return {name: p.default for name, p in inspect.signature(METHODS[method]).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
+def entities(model, x, level: str, method: str = "integrated_gradients", target=0,
+             mapping=None, batch_size: int | None = None, progress: bool = False,
+             reduce: str = "sum", **options) -> EntityImportance:
+    """Rank the named entities of one level of a transparent model by importance.
+
+    Parameters
+    ----------
+    model : Model or anything :func:`~kipoi_explain.load_model` accepts
+    x : numpy.ndarray, path, or sequences
+        Samples: for a model of features, an array ``(N, *shape)``, a ``.npy`` file or a
+        TSV/CSV table (first column sample names, header the input entities' names); for a
+        DNA model, anything :func:`~kipoi_explain.explain` takes.
+    level : str
+        Entity level of the mapping (``snp``, ``gene``, ``pathway``, ...).
+    method : {"integrated_gradients", "grad_x_activation", "ablation"}
+        Integrated gradients at the level's layer (with a completeness ``delta``), gradient
+        × activation, or the drop of the target when the entity's unit is ablated.
+    target : int, str, list or "all"
+        Output(s) explained, as in :func:`~kipoi_explain.explain`.
+    mapping : path, dict or EntityMap, optional
+        The units' entities (default: the model's ``entities.yaml``); see
+        :mod:`kipoi_explain.transparent.mapping`.
+    batch_size : int, optional
+        Rows per block (default: the model's).
+    progress : bool
+        Show a progress bar.
+    reduce : {"sum", "mean"}
+        How several target outputs combine.
+    **options
+        ``baseline``, ``n_steps``, ``quadrature_rule`` (integrated gradients); ``fill``
+        (ablation): ``"zeros"``, ``"mean"``, a number or one value per unit.
+
+    Returns
+    -------
+    EntityImportance
+        ``.scores`` ``(N, entities)``; ``.table()`` ranks them.
+
+    Raises
+    ------
+    InputError
+        For an unknown level, method or option, a mapping that does not fit the model, or
+        malformed samples.
+    """
+    if method not in METHODS:
+        raise InputError(f"entity method {method!r}: expected one of {', '.join(METHODS)}")
+    allowed = method_options(method)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise InputError(f"option(s) {', '.join(unknown)} do not apply to entity method "
+                         f"{method!r}; it takes {', '.join(allowed) or 'none'}")
+    model = load_model(model)
+    if method != "ablation" and not model.differentiable:
+        raise InputError(f"entity method {method!r} needs gradients, which model "
+                         f"{model.name!r} does not have; use ablation")
+    mapping = entity_map(model, mapping)
+    chosen = mapping.level(level)
+    x, samples = _samples(model, x, mapping)
+    _check_units(model, chosen, mapping.source)
+    if batch_size is not None and batch_size < 1:
+        raise InputError(f"batch_size={batch_size}: expected a positive integer")
+    batch_size = batch_size or model.batch_size
+    spec = model.target(target, reduce)
+    scores, delta = METHODS[method](model, x, chosen.layer, spec, batch_size, progress,
+                                    **options)
+    return EntityImportance(
+        level=chosen.name, layer=chosen.layer, method=method, entities=list(chosen.units),
+        scores=np.asarray(scores, dtype=np.float32), target=spec.as_dict(),
+        predictions=model.predict(x, batch_size), samples=samples, delta=delta,
+        settings={**allowed, **options, "level": chosen.name, "reduce": reduce,
+                  "mapping": mapping.source, "batch_size": batch_size, "version": __version__},
+        model=model.describe())
+
+
+def _samples(model, x, mapping: EntityMap) -> tuple[np.ndarray, list[str]]:
+    if model.takes_dna:
+        sequences = as_sequences(x, model.input_length)
+        return sequences.onehot, sequences.names
+    inputs = [level for level in mapping.levels if level.layer == INPUT]
+    names = inputs[0].units if inputs and len(model.layout.shape) == 1 else None
+    return read_features(x, model.layout.shape, names)
+
+
+def _check_units(model, level: EntityLevel, source: str) -> None:
+    """The level's names must match its layer's units one to one."""
+    where = f"{source}, level {level.name!r}"
+    if level.layer == INPUT:
+        n_units = model._probe(1).shape[-1]
+    else:
+        if level.layer not in model.layers():
+            raise InputError(f"{where}: layer {level.layer!r} is not a layer of model "
+                             f"{model.name!r}; layers are {', '.join(model.layers())}")
+        n_units = model.activations(model._probe(1), level.layer).shape[-1]
+    if n_units != len(level.units):
+        raise InputError(f"{where}: {len(level.units)} names for the {n_units} units of "
+                         f"{level.layer!r}")
