@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import run_batches
+from ..errors import UnsupportedOperation
 from ..results import Finding
 
 CHECK = "attention_conditioning"
@@ -84,7 +85,13 @@ def attention_conditioning(ctx, max_condition: float = 1e3, min_rank_fraction: f
                     / np.linalg.norm(x.reshape(len(x), -1), axis=1))
     findings, measured = [], {}
     for layer in layers:
-        queries, keys = ctx.model.attention_qk(x, layer, ctx.batch_size)
+        try:
+            queries, keys = ctx.model.attention_qk(x, layer, ctx.batch_size)
+        except UnsupportedOperation as err:
+            # A custom attention module gives its maps, not its queries and keys.
+            findings.append(Finding(CHECK, "info", None, None, {"layer": layer}, "",
+                                    f"layer {layer!r}: not measured ({err})"))
+            continue
         noisy_queries, noisy_keys = ctx.model.attention_qk(noisy, layer, ctx.batch_size)
         condition, rank = key_conditioning(keys)
         map_change = attention_change(queries, keys, noisy_queries, noisy_keys)
