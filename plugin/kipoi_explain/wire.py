@@ -10,14 +10,16 @@ import json
 
 import numpy as np
 
+from .attention_maps.positions import TokenPositions
 from .errors import InputError
-from .results import (Attribution, Diagnosis, Finding, Interval, Motif, MotifMatch, MotifSet,
-                      VariantEffect, _plain)
+from .results import (AttentionMaps, Attribution, Diagnosis, EntityImportance, Finding, Interval,
+                      Motif, MotifMatch, MotifSet, VariantEffect, _plain)
 from .sequences import SequenceSet, as_sequences, from_bed, from_strings
 from .v1 import explain_pb2 as pb
 
 #: Wire dtypes (little-endian) by the name an Array message carries; empty means float32.
-DTYPES = {"float32": np.dtype("<f4"), "int64": np.dtype("<i8"), "uint8": np.dtype("u1")}
+DTYPES = {"float32": np.dtype("<f4"), "int64": np.dtype("<i8"), "uint8": np.dtype("u1"),
+          "float64": np.dtype("<f8")}
 
 
 # ---- arrays and keyword values ------------------------------------------------------------
@@ -269,3 +271,58 @@ def from_variant_effect(message: pb.VariantEffect, record=None) -> VariantEffect
         from_array(message.alt_to_ref) if message.HasField("alt_to_ref") else None,
         {k: from_array(v) for k, v in message.attribution.items()} or None,
         json.loads(message.motif_json) if message.motif_json else None, record)
+
+
+def _token_positions(positions: TokenPositions) -> pb.TokenPositions:
+    return pb.TokenPositions(spans=to_array(positions.spans, "int64"),
+                             centers=to_array(positions.centers, "float64"),
+                             source=positions.source)
+
+
+def _from_token_positions(message: pb.TokenPositions) -> TokenPositions:
+    return TokenPositions(from_array(message.spans), from_array(message.centers), message.source)
+
+
+def attention_response(maps: AttentionMaps) -> pb.AttentionResponse:
+    return pb.AttentionResponse(
+        maps=to_array(maps.maps), layers=maps.layers, heads=maps.heads, reduce=maps.reduce or "",
+        reduced=to_array(maps.reduced),
+        query=None if maps.query is None else to_array(maps.query, "int64"),
+        query_positions=_token_positions(maps.query_positions),
+        key_positions=_token_positions(maps.key_positions),
+        predictions=to_array(maps.predictions), inputs=to_array(maps.inputs), names=maps.names,
+        intervals=[to_interval(i) for i in maps.intervals or []],
+        settings_json=_json(maps.settings), model_json=_json(maps.model))
+
+
+def from_attention_response(message: pb.AttentionResponse) -> AttentionMaps:
+    return AttentionMaps(
+        maps=from_array(message.maps), layers=list(message.layers),
+        heads=[int(h) for h in message.heads], reduce=message.reduce or None,
+        reduced=from_array(message.reduced),
+        query=from_array(message.query) if message.HasField("query") else None,
+        query_positions=_from_token_positions(message.query_positions),
+        key_positions=_from_token_positions(message.key_positions),
+        predictions=from_array(message.predictions), inputs=from_array(message.inputs),
+        names=list(message.names),
+        intervals=[from_interval(i) for i in message.intervals] or None,
+        settings=from_json(message.settings_json), model=from_json(message.model_json))
+
+
+def entities_response(importance: EntityImportance) -> pb.EntitiesResponse:
+    return pb.EntitiesResponse(
+        level=importance.level, layer=importance.layer, method=importance.method,
+        entities=importance.entities, scores=to_array(importance.scores),
+        target_json=_json(importance.target), predictions=to_array(importance.predictions),
+        samples=importance.samples, delta=_optional_array(importance.delta),
+        settings_json=_json(importance.settings), model_json=_json(importance.model))
+
+
+def from_entities_response(message: pb.EntitiesResponse) -> EntityImportance:
+    return EntityImportance(
+        level=message.level, layer=message.layer, method=message.method,
+        entities=list(message.entities), scores=from_array(message.scores),
+        target=from_json(message.target_json), predictions=from_array(message.predictions),
+        samples=list(message.samples),
+        delta=from_array(message.delta) if message.HasField("delta") else None,
+        settings=from_json(message.settings_json), model=from_json(message.model_json))

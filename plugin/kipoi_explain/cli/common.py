@@ -109,6 +109,7 @@ class LocalModel:
         self.name = self.model.name
         self.input_length = self.model.input_length
         self.output_names = list(self.model.output_names)
+        self.takes_dna = self.model.takes_dna
 
     def __enter__(self) -> LocalModel:
         return self
@@ -153,6 +154,21 @@ class LocalModel:
         return score_variants(self.model, vcf, fasta, method, target,
                               batch_size=self.args.batch_size, **options)
 
+    def attention(self, seqs, **options):
+        """``options``: ``layers``, ``heads``, ``reduce``, ``query`` of
+        :func:`kipoi_explain.attention`."""
+        from .. import attention
+
+        return attention(self.model, seqs, **self._run(), **options)
+
+    def entities(self, x, level: str, method: str, **options):
+        """``x`` is a feature file path (read with the model's input entity names) or, for a
+        DNA model, a SequenceSet; ``options`` as :func:`kipoi_explain.entities` takes them
+        (``target``, ``mapping``, ``baseline``, ...)."""
+        from .. import entities
+
+        return entities(self.model, x, level, method, **self._run(), **options)
+
 
 class RemoteModel:
     """The same calls answered by a kipoi-explain server, through
@@ -184,6 +200,7 @@ class RemoteModel:
         self.name = args.model
         self.input_length = self.info["input_length"] or None
         self.output_names = self.info["output_names"]
+        self.takes_dna = self.info.get("input") != "features"
 
     def __enter__(self) -> RemoteModel:
         return self
@@ -233,6 +250,19 @@ class RemoteModel:
             options["contig_map"] = "auto" if contig_map == "auto" else \
                 contig_mapping(contig_map, ())
         return self.client.score_variants(self.name, vcf, fasta, method, target, **options)
+
+    def attention(self, seqs, layers=None, heads=None, reduce=None, query=None):
+        return self.client.attention(self.name, seqs, layers=layers, heads=heads, reduce=reduce,
+                                     query=query)
+
+    def entities(self, x, level: str, method: str, mapping=None, **options):
+        """``x`` is a local feature file (the client reads it and puts a table's columns in the
+        model's input order) or, for a DNA model, a SequenceSet. ``mapping`` cannot be given:
+        the server ranks the entities its model declares."""
+        if mapping is not None:
+            raise InputError("--mapping: a server ranks the entities its model declares; run "
+                             "without --remote to use another mapping")
+        return self.client.entities(self.name, x, level, method, **options)
 
 
 def sequences(args, length: int | None, required: bool = True):

@@ -8,10 +8,11 @@ import grpc
 
 from .. import __version__
 from ..errors import InputError, UnsupportedOperation
-from . import diagnose, explain, motifs, score_vcf
+from . import attention, diagnose, entities, explain, motifs, score_vcf
 from .common import RemoteError
 
-COMMANDS = {"explain": explain, "motifs": motifs, "score-vcf": score_vcf, "diagnose": diagnose}
+COMMANDS = {"explain": explain, "motifs": motifs, "score-vcf": score_vcf, "diagnose": diagnose,
+            "attention": attention, "entities": entities}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,7 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kipoi-explain",
         description="Explain trained DNA sequence models (Kipoi, PyTorch, Keras): attribution "
                     "maps, in-silico mutagenesis, DeepLIFT/DeepSHAP, filter and seqlet "
-                    "motifs, variant effects, and diagnoses of which explanations to trust.")
+                    "motifs, variant effects, diagnoses of which explanations to trust, "
+                    "attention maps of transformers, and entity importance in transparent "
+                    "models.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module in COMMANDS.items():

@@ -29,18 +29,11 @@ def write_hdf5(result: Attribution, path) -> None:
         out.create_dataset("names", data=np.array(result.names, dtype=object),
                            dtype=h5py.string_dtype())
         if result.intervals is not None:
-            group = out.create_group("intervals")
-            for field in ("chrom", "strand", "name"):
-                group.create_dataset(field, data=[getattr(i, field) for i in result.intervals],
-                                     dtype=h5py.string_dtype())
-            for field in ("start", "end"):
-                group.create_dataset(field, data=[getattr(i, field) for i in result.intervals],
-                                     dtype=np.int64)
-            group.create_dataset("reverse", data=[i.reverse for i in result.intervals])
+            write_intervals(out.create_group("intervals"), result.intervals)
         out.attrs["method"] = result.method
         out.attrs["target"] = json.dumps(result.target)
-        out.attrs["settings"] = json.dumps(result.settings, default=_jsonable)
-        out.attrs["model"] = json.dumps(result.model, default=_jsonable)
+        out.attrs["settings"] = json.dumps(result.settings, default=jsonable)
+        out.attrs["model"] = json.dumps(result.model, default=jsonable)
         out.attrs["version"] = __version__
 
 
@@ -50,21 +43,41 @@ def read_hdf5(path) -> Attribution:
 
     with h5py.File(path, "r") as src:
         arrays = {name: src[name][()] if name in src else None for name in _ARRAYS}
-        names = [n.decode() if isinstance(n, bytes) else n for n in src["names"][()]]
-        intervals = None
-        if "intervals" in src:
-            group = src["intervals"]
-            text = {f: [v.decode() for v in group[f][()]] for f in ("chrom", "strand", "name")}
-            intervals = [Interval(c, int(s), int(e), n, st, bool(r)) for c, s, e, n, st, r in zip(
-                text["chrom"], group["start"][()], group["end"][()], text["name"],
-                text["strand"], group["reverse"][()])]
+        names = [as_text(n) for n in src["names"][()]]
+        intervals = read_intervals(src["intervals"]) if "intervals" in src else None
         return Attribution(method=src.attrs["method"], target=json.loads(src.attrs["target"]),
                            settings=json.loads(src.attrs["settings"]),
                            model=json.loads(src.attrs["model"]), names=names,
                            intervals=intervals, **arrays)
 
 
-def _jsonable(value):
+def write_intervals(group, intervals: list[Interval]) -> None:
+    """Store intervals as one dataset per field in an HDF5 ``group``."""
+    import h5py
+
+    for field in ("chrom", "strand", "name"):
+        group.create_dataset(field, data=[getattr(i, field) for i in intervals],
+                             dtype=h5py.string_dtype())
+    for field in ("start", "end"):
+        group.create_dataset(field, data=[getattr(i, field) for i in intervals],
+                             dtype=np.int64)
+    group.create_dataset("reverse", data=[i.reverse for i in intervals])
+
+
+def read_intervals(group) -> list[Interval]:
+    """The intervals :func:`write_intervals` stored in ``group``."""
+    text = {f: [as_text(v) for v in group[f][()]] for f in ("chrom", "strand", "name")}
+    return [Interval(c, int(s), int(e), n, st, bool(r)) for c, s, e, n, st, r in zip(
+        text["chrom"], group["start"][()], group["end"][()], text["name"], text["strand"],
+        group["reverse"][()])]
+
+
+def as_text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def jsonable(value):
+    """JSON stand-in for values ``json`` cannot write (arrays by their shape)."""
     if isinstance(value, np.ndarray):
         return f"array of shape {value.shape}"
     if isinstance(value, np.generic):
