@@ -102,6 +102,17 @@ def test_console_scripts_and_kipoi_plugin(tmp_path, script, args):
     assert read_hdf5(out).method == "saliency"
 
 
+@pytest.mark.skipif(not installed(), reason="kipoi-explain is not pip-installed")
+def test_kipoi_plugin_runs_the_other_commands(tmp_path):
+    out = tmp_path / "genes.tsv"
+    proc = run("explain", "entities", EXAMPLES / "models" / "gennet", "--input",
+               EXAMPLES / "data" / "genotypes.tsv", "--level", "gene", "--method", "ablation",
+               "--no-plot", "--no-progress", "-o", out, script="kipoi")
+    assert proc.returncode == 0, proc.stderr
+    header, first = out.read_text().splitlines()[:2]
+    assert dict(zip(header.split("\t"), first.split("\t")))["entity"] == "GENE07"
+
+
 @pytest.fixture(scope="module")
 def motifs_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("motifs")

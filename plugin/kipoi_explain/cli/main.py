@@ -49,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cli_main(command: str, raw_args: list[str]) -> None:
-    """Kipoi's plugin hook: ``kipoi explain ARGS`` runs ``kipoi-explain explain ARGS``."""
+    """Kipoi's plugin hook: ``kipoi explain ARGS`` runs ``kipoi-explain explain ARGS``, and
+    ``kipoi explain attention ARGS`` (any other sub-command) runs ``kipoi-explain attention
+    ARGS``."""
+    if raw_args and raw_args[0] in COMMANDS and raw_args[0] != command:
+        sys.exit(main(raw_args))
     sys.exit(main([command, *raw_args]))
 
 
