@@ -3,6 +3,7 @@ and its projected queries and keys."""
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import numpy as np
 
@@ -20,18 +21,32 @@ class _Captured(Exception):
     """Stops the forward pass once every wanted attention layer's inputs are in hand."""
 
 
+_FASTPATH_LOCK = threading.Lock()
+_FASTPATH_USERS = [0, True]     # readers inside the block, the flag before the first entered
+
+
 @contextlib.contextmanager
 def _layers_called():
     """Within the block, ``nn.TransformerEncoderLayer`` calls its ``self_attn`` module: its
-    fused inference fast path would compute attention without calling it."""
+    fused inference fast path would compute attention without calling it.
+
+    The flag is process-wide and the server reads maps from one thread per device: the first
+    reader in switches it off, the last one out restores it.
+    """
     import torch
 
-    enabled = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(False)
+    with _FASTPATH_LOCK:
+        if _FASTPATH_USERS[0] == 0:
+            _FASTPATH_USERS[1] = torch.backends.mha.get_fastpath_enabled()
+            torch.backends.mha.set_fastpath_enabled(False)
+        _FASTPATH_USERS[0] += 1
     try:
         yield
     finally:
-        torch.backends.mha.set_fastpath_enabled(enabled)
+        with _FASTPATH_LOCK:
+            _FASTPATH_USERS[0] -= 1
+            if _FASTPATH_USERS[0] == 0:
+                torch.backends.mha.set_fastpath_enabled(_FASTPATH_USERS[1])
 
 
 def call_arguments(model, layers: dict, inputs) -> dict[str, tuple[tuple, dict]]:

@@ -1,8 +1,8 @@
 """Which bases each attention token stands for.
 
 A token of a convolution + attention model summarises a stretch of the input (a 128 bp bin in
-Enformer). The stretch is measured, not assumed: every base of a probe sequence is mutated in
-turn, and a token's span is the set of bases whose mutation changes the token's input to the
+Enformer). The stretch is measured, not assumed: every base of random probe sequences is mutated
+in turn, and a token's span is the set of bases whose mutation changes the token's input to the
 first attention layer. Later attention layers mix all tokens, so their receptive fields are
 the whole input; their tokens keep the identity (and the span) of the first layer's tokens.
 """
@@ -17,6 +17,8 @@ from ..engine import run_batches
 #: A token's input counts as changed beyond this fraction of its largest absolute value: far
 #: above float32 noise from batch composition, far below any real change.
 RELATIVE_TOLERANCE = 1e-4
+#: Random probe sequences whose every base is mutated to measure the tokens' spans.
+N_PROBES = 4
 
 
 @dataclass
@@ -48,23 +50,29 @@ class TokenPositions:
 
 def receptive_spans(model, layer: str, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """``(Tq, 2)`` and ``(Tk, 2)`` spans of the bases reaching the query and key tokens of
-    attention layer ``layer``, measured on two random probe sequences with every base mutated
-    (to a different base in each probe)."""
-    probes = model._probe(2)
-    length = probes.shape[1]
+    attention layer ``layer``: every base of :data:`N_PROBES` random probe sequences is mutated
+    to each of the three other bases, and a base reaches a token when any of its mutations
+    changes the token's input.
+
+    One probe and one mutation are not enough: behind a max-pool a mutated base at the edge of
+    a window often changes no channel's maximum, and the span would come out short.
+    """
+    probes = model._probe(N_PROBES)
+    n, length = probes.shape[:2]
     query, key = model._attention_tokens(probes, layer)
-    mutants = np.repeat(probes, length, axis=0)
-    rows, positions = np.arange(len(mutants)), np.tile(np.arange(length), 2)
-    shift = np.repeat([1, 2], length)
-    bases = (probes.argmax(-1).reshape(-1) + shift) % 4
-    mutants[rows, positions] = np.eye(4, dtype=np.float32)[bases]
+    # Rows: probe-major, then position, then the three substitutions.
+    probe = np.repeat(np.arange(n), 3 * length)
+    position = np.tile(np.repeat(np.arange(length), 3), n)
+    bases = (probes.argmax(-1)[probe, position] + np.tile([1, 2, 3], n * length)) % 4
 
     def changed(lo, hi):
-        mutant_query, mutant_key = model._attention_tokens(mutants[lo:hi], layer)
-        which = rows[lo:hi] // length
-        return (_moved(mutant_query, query[which]), _moved(mutant_key, key[which]))
+        mutants = probes[probe[lo:hi]].copy()
+        mutants[np.arange(hi - lo), position[lo:hi]] = np.eye(4, dtype=np.float32)[bases[lo:hi]]
+        mutant_query, mutant_key = model._attention_tokens(mutants, layer)
+        which = probe[lo:hi]
+        return _moved(mutant_query, query[which]), _moved(mutant_key, key[which])
 
-    moved_query, moved_key = run_batches(changed, len(mutants), batch_size)
+    moved_query, moved_key = run_batches(changed, len(probe), batch_size)
     return _spans(moved_query, length), _spans(moved_key, length)
 
 
@@ -75,7 +83,7 @@ def _moved(mutant: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 
 def _spans(moved: np.ndarray, length: int) -> np.ndarray:
-    reached = moved.reshape(2, length, -1).any(axis=0)          # (L, T)
+    reached = moved.reshape(N_PROBES, length, 3, -1).any(axis=(0, 2))     # (L, T)
     start, end = reached.argmax(axis=0), length - reached[::-1].argmax(axis=0)
     return np.where(reached.any(axis=0)[:, None], np.stack([start, end], axis=1),
                     -1).astype(np.int64)

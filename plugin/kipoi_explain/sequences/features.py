@@ -44,6 +44,9 @@ def read_features(source, shape: tuple[int, ...],
         suffix = path.suffixes[-2] if path.suffix == ".gz" and len(path.suffixes) > 1 \
             else path.suffix
         if suffix == ".npy":
+            if path.suffix == ".gz":
+                raise InputError(f"feature file {str(path)!r}: numpy cannot read a gzipped "
+                                 ".npy; decompress it first")
             return _checked(np.load(path), shape, None, str(path))
         if suffix not in TABLE_SUFFIXES:
             raise InputError(f"feature file {str(path)!r}: expected .npy, .tsv, .txt or .csv")
