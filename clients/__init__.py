@@ -19,8 +19,10 @@ import grpc
 import numpy as np
 
 from kipoi_explain import wire
-from kipoi_explain.results import Attribution, Diagnosis, Interval, MotifSet, VariantEffect
+from kipoi_explain.results import (AttentionMaps, Attribution, Diagnosis, EntityImportance,
+                                   Interval, MotifSet, VariantEffect)
 from kipoi_explain.sequences import FASTA_SUFFIXES, SequenceSet
+from kipoi_explain.sequences.features import read_features
 from kipoi_explain.sequences.genome import read_bed, read_fasta
 from kipoi_explain.v1 import explain_pb2 as pb
 from kipoi_explain.v1 import explain_pb2_grpc as pb_grpc
@@ -88,6 +90,7 @@ class Client:
         self._stub = pb_grpc.ExplainServiceStub(self._channel)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
+        self._infos: dict[str, dict] | None = None
 
     def close(self) -> None:
         self._channel.close()
@@ -103,12 +106,21 @@ class Client:
 
     # ---- the service --------------------------------------------------------------------
     def models(self) -> list[dict]:
-        """The server's models: name, framework, input length, outputs, methods, fingerprint."""
+        """The server's models: name, framework, input length, outputs, attribution methods,
+        fingerprint; ``input`` (``"dna"`` or ``"features"``) and ``input_shape`` (of one sample
+        of features), ``attention_layers``, ``entity_levels`` and ``input_features`` (names of
+        the input features, in input order)."""
         reply = self._call(self._stub.ListModels, pb.ListModelsRequest())
-        return [{"name": m.name, "framework": m.framework, "input_length": m.input_length,
-                 "output_names": list(m.output_names), "output_shape": list(m.output_shape),
-                 "methods": list(m.methods), "fingerprint": m.fingerprint}
-                for m in reply.models]
+        infos = [{"name": m.name, "framework": m.framework, "input_length": m.input_length,
+                  "output_names": list(m.output_names), "output_shape": list(m.output_shape),
+                  "methods": list(m.methods), "fingerprint": m.fingerprint, "input": m.input,
+                  "input_shape": list(m.input_shape),
+                  "attention_layers": list(m.attention_layers),
+                  "entity_levels": list(m.entity_levels),
+                  "input_features": list(m.input_features)}
+                 for m in reply.models]
+        self._infos = {info["name"]: info for info in infos}
+        return infos
 
     def fastas(self) -> list[str]:
         """Names of the FASTA files the server reads intervals and variants from."""
@@ -154,6 +166,55 @@ class Client:
             model=model, sequences=message, checks=list(checks or []),
             options=wire.to_values({"target": target, **options}), free_model=free_model or ""))
         return wire.from_diagnosis_response(reply)
+
+    def attention(self, model: str, seqs, layers=None, heads=None, reduce: str | None = None,
+                  query=None, ambiguous: str = "uniform") -> AttentionMaps:
+        """:func:`kipoi_explain.attention` on the server: the same arguments (a model name
+        instead of a model), the same :class:`AttentionMaps`."""
+        message, local = _sequences(seqs, ambiguous)
+        request = pb.AttentionRequest(model=model, sequences=message, reduce=reduce or "")
+        for field, value in (("layers", layers), ("heads", heads), ("query", query)):
+            if value is not None:
+                # Arrays of indices travel as lists of integers, as the in-process call reads
+                # them (an array Value is float32).
+                getattr(request, field).CopyFrom(wire.to_value(
+                    value.tolist() if isinstance(value, np.ndarray) else value))
+        result = wire.from_attention_response(self._call(self._stub.Attention, request))
+        result.intervals = _intervals(local, result.intervals)
+        return result
+
+    def entities(self, model: str, x, level: str, method: str = "integrated_gradients",
+                 target=0, samples: list[str] | None = None, ambiguous: str = "uniform",
+                 **options) -> EntityImportance:
+        """:func:`kipoi_explain.entities` on the server, with the model's own entity mapping.
+
+        ``x`` is, for a model of features, an array ``(N, *shape)`` or a local ``.npy`` or
+        TSV/CSV file (read here as the in-process call reads it: a table's columns are put in
+        the model's input order); for a DNA model, sequences as :meth:`explain` takes them.
+        ``samples`` names the samples (default: a table's first column, else ``sample0``, ...,
+        or the sequences' names).
+        """
+        info = self._model_info(model)
+        request = pb.EntitiesRequest(model=model, level=level, method=method,
+                                     options=wire.to_values({"target": target, **options}))
+        if info is not None and info["input"] == "features":
+            features, names = read_features(x, tuple(info["input_shape"]),
+                                            info["input_features"] or None)
+            request.features.CopyFrom(wire.to_array(features))
+            request.sample_names.extend(samples if samples is not None else names)
+        elif info is not None:
+            request.sequences.CopyFrom(_sequences(x, ambiguous)[0])
+            if samples is not None:
+                del request.sequences.names[:]
+                request.sequences.names.extend(samples)
+        # A model the server does not list goes unsent samples: the server names the model.
+        return wire.from_entities_response(self._call(self._stub.Entities, request))
+
+    def _model_info(self, name: str) -> dict | None:
+        """The server's description of model ``name`` (listed once per client)."""
+        if self._infos is None or name not in self._infos:
+            self.models()
+        return self._infos.get(name)
 
     def score_variants(self, model: str, vcf, fasta: str, method: str | None = None,
                        target="all", **options) -> Iterator[VariantEffect]:

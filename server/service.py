@@ -20,6 +20,10 @@ import kipoi_explain as kx
 from kipoi_explain import wire
 from kipoi_explain.errors import InputError, UnsupportedOperation
 from kipoi_explain.methods import GRADIENT_METHODS, METHODS, method_options
+from kipoi_explain.transparent import METHODS as ENTITY_METHODS
+from kipoi_explain.transparent import entity_map
+from kipoi_explain.transparent import method_options as entity_method_options
+from kipoi_explain.transparent.mapping import INPUT
 from kipoi_explain.v1 import explain_pb2 as pb
 from kipoi_explain.v1 import explain_pb2_grpc as pb_grpc
 from kipoi_explain.variants import score_variants
@@ -102,19 +106,22 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
         self.requests = 0
         self.rejected = 0
         self.draining = False
+        # Read before serving: finding a PyTorch model's attention layers runs it once, and
+        # once requests arrive only the device worker may run a model.
+        self.infos = {name: self._model_info(name) for name in config.models}
 
     # ---- request lifecycle --------------------------------------------------------------
     @contextmanager
-    def _request(self, context, model: str, sequences: pb.Sequences | None = None):
+    def _request(self, context, model: str, n: int = 0, what: str = "sequences"):
+        """Admit a request of ``n`` sequences (or samples, ``what``) for ``model``, and bind it to
+        the least loaded worker: yields the worker, the request's state and the routed model."""
         if model not in self.config.models:
             raise NotFound(f"model {model!r}: not served here; models are "
                            f"{', '.join(sorted(self.config.models))}")
-        if sequences is not None:
-            n = wire.n_sequences(sequences)
-            limit = self.config.batching.max_sequences
-            if n > limit:
-                raise Busy(f"request holds {n} sequences; this server takes at most {limit} "
-                           "per request (batching.max_sequences): split it")
+        limit = self.config.batching.max_sequences
+        if n > limit:
+            raise Busy(f"request holds {n} {what}; this server takes at most {limit} "
+                       "per request (batching.max_sequences): split it")
         with self._lock:
             if self.draining:
                 raise Draining("server shutting down; retry on another replica")
@@ -166,26 +173,37 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
                                  f"{', '.join(sorted(allowed))}")
         return options
 
+    def _model_info(self, name: str) -> pb.ModelInfo:
+        """What a client needs to know to call model ``name``."""
+        worker = self.workers[0]
+        model = worker.model(name)
+        levels = _entity_levels(model)
+        dna = model.takes_dna
+        shape = () if dna else model.layout.shape
+        inputs = [level for level in levels if level.layer == INPUT]
+        return pb.ModelInfo(
+            name=name, framework=model.framework, input_length=model.input_length or 0,
+            output_names=model.output_names, output_shape=model.output_shape,
+            # Attribution methods explain DNA; a model of features has entities only.
+            methods=[m for m in METHODS if model.differentiable or m not in GRADIENT_METHODS]
+            if dna else [],
+            fingerprint=worker.fingerprint(name), input="dna" if dna else "features",
+            input_shape=shape, attention_layers=model.attention_layers(),
+            entity_levels=[level.name for level in levels],
+            input_features=inputs[0].units if inputs and len(shape) == 1 else [])
+
     # ---- RPCs ---------------------------------------------------------------------------
     @_rpc
     def ListModels(self, request, context):
-        worker = self.workers[0]
-        infos = []
-        for name in self.config.models:
-            model = worker.model(name)
-            infos.append(pb.ModelInfo(
-                name=name, framework=model.framework, input_length=model.input_length or 0,
-                output_names=model.output_names, output_shape=model.output_shape,
-                methods=[m for m in METHODS if model.differentiable or
-                         m not in GRADIENT_METHODS],
-                fingerprint=worker.fingerprint(name)))
-        return pb.ListModelsResponse(models=infos, fastas=sorted(self.config.fastas),
+        return pb.ListModelsResponse(models=list(self.infos.values()),
+                                     fastas=sorted(self.config.fastas),
                                      server_version=kx.__version__,
                                      max_sequences=self.config.batching.max_sequences)
 
     @_rpc
     def Predict(self, request, context):
-        with self._request(context, request.model, request.sequences) as (_, _, model):
+        n = wire.n_sequences(request.sequences)
+        with self._request(context, request.model, n) as (_, _, model):
             seqs = self._sequences(request.sequences, model)
             predictions = model.predict(seqs.onehot)
             return wire.prediction_response(predictions, model.output_names, seqs,
@@ -193,7 +211,8 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
 
     @_rpc
     def Explain(self, request, context):
-        with self._request(context, request.model, request.sequences) as (_, _, model):
+        n = wire.n_sequences(request.sequences)
+        with self._request(context, request.model, n) as (_, _, model):
             seqs = self._sequences(request.sequences, model)
             if not request.method:
                 raise InputError(f"method: none given; expected one of {', '.join(METHODS)}")
@@ -203,7 +222,8 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
     @_rpc
     def Motifs(self, request, context):
         allowed = _allowed_options(kx.motifs, *SERVER_OWNED, "seqs", "ambiguous")
-        with self._request(context, request.model, request.sequences) as (worker, state, model):
+        n = wire.n_sequences(request.sequences)
+        with self._request(context, request.model, n) as (worker, state, model):
             options = self._options(request.options, allowed, "motifs")
             if options.get("database", "jaspar") != "jaspar":
                 raise InputError("option database: a server matches against its own JASPAR "
@@ -219,7 +239,8 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
     @_rpc
     def Diagnose(self, request, context):
         allowed = _allowed_options(kx.diagnose, *SERVER_OWNED, "free_model")
-        with self._request(context, request.model, request.sequences) as (worker, state, model):
+        n = wire.n_sequences(request.sequences)
+        with self._request(context, request.model, n) as (worker, state, model):
             options = self._options(request.options, allowed, "diagnose")
             labels = options.get("labels")
             if isinstance(labels, str):
@@ -236,6 +257,89 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
                 original, seqs, checks,
                 free_model=worker.model(free) if free else None, **options))
             return wire.diagnosis_response(diagnosis)
+
+    @_rpc
+    def Attention(self, request, context):
+        name = request.model
+        n = wire.n_sequences(request.sequences)
+        with self._request(context, name, n) as (worker, state, model):
+            model.require_dna("attention maps")
+            if not self.infos[name].attention_layers:
+                raise UnsupportedOperation(f"model {name!r} has no attention layers")
+            seqs = self._sequences(request.sequences, model)
+            layers, heads, query = (wire.from_value(value, field) for value, field in (
+                (request.layers, "layers"), (request.heads, "heads"), (request.query, "query")))
+            # Maps are read through forward hooks on the shared attention layers, with torch's
+            # fused attention switched off process-wide: they run alone on the worker.
+            maps = worker.exclusive(state, name, lambda original: kx.attention(
+                original, seqs, layers, heads, request.reduce or None, query,
+                batch_size=self._batch_size(worker, original),
+                ambiguous=request.sequences.ambiguous or "uniform"))
+            size = sum(a.nbytes for a in (maps.maps, maps.reduced, maps.inputs))
+            if size > self.config.max_message_bytes:
+                raise Busy(f"attention maps of {len(maps)} sequences take "
+                           f"{size / 2 ** 20:.1f} MiB, more than this server sends in one "
+                           f"message ({self.config.max_message_mb:g} MiB, max_message_mb): "
+                           "ask for fewer sequences, layers or heads")
+            return wire.attention_response(maps)
+
+    @_rpc
+    def Entities(self, request, context):
+        name = request.model
+        kind = request.WhichOneof("samples")
+        n = wire.n_sequences(request.sequences) if kind == "sequences" else \
+            int(request.features.shape[0]) if request.features.shape else 0
+        with self._request(context, name, n, "samples") as (worker, state, model):
+            info = self.infos[name]
+            if "mapping" in request.options:
+                raise InputError("option mapping: the server uses each model's own "
+                                 "entities.yaml; a request cannot send one")
+            method = request.method or "integrated_gradients"
+            if method not in ENTITY_METHODS:
+                raise InputError(f"method {method!r}: expected one of "
+                                 f"{', '.join(ENTITY_METHODS)}")
+            allowed = {"target", "reduce", *entity_method_options(method)}
+            options = self._options(request.options, allowed, f"entity method {method!r}")
+            if not info.entity_levels:
+                raise UnsupportedOperation(f"model {name!r} declares no entities (no "
+                                           "entities.yaml next to its model.yaml)")
+            if request.level not in info.entity_levels:
+                raise InputError(f"level {request.level!r}: model {name!r} declares "
+                                 f"{', '.join(info.entity_levels)}")
+            samples, names = self._entity_samples(request, kind, model)
+            importance = worker.exclusive(state, name, lambda original: kx.entities(
+                original, samples, request.level, method,
+                batch_size=self._batch_size(worker, original), **options))
+            if names:
+                importance.samples = names
+            return wire.entities_response(importance)
+
+    def _entity_samples(self, request, kind: str | None, model):
+        """The samples of an Entities request in the form the model takes, and the names sent
+        with features (None: keep the library's)."""
+        name = request.model
+        if model.takes_dna:
+            if kind != "sequences":
+                raise InputError(f"{kind or 'samples'}: model {name!r} takes one-hot DNA; send "
+                                 "sequences")
+            if request.sample_names:
+                raise InputError("sample_names: sequences carry their own names "
+                                 "(sequences.names)")
+            return self._sequences(request.sequences, model), None
+        if kind != "features":
+            raise InputError(f"{kind or 'samples'}: model {name!r} takes features of shape "
+                             f"{tuple(model.layout.shape)}, not DNA; send features")
+        features = wire.from_array(request.features, "features")
+        names = list(request.sample_names) or None
+        if names is not None and len(names) != len(features):
+            raise InputError(f"sample_names: {len(names)} names for {len(features)} samples")
+        return features, names
+
+    @staticmethod
+    def _batch_size(worker: DeviceWorker, model) -> int:
+        """Rows per block of a job running alone on ``worker``: the model's, within the device
+        batch as for merged calls."""
+        return min(model.batch_size, worker.max_batch_size)
 
     def ScoreVariants(self, request_iterator, context):
         try:
@@ -279,6 +383,16 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
         return pb.StatsResponse(
             workers=[pb.WorkerStats(device=w.device, **vars(w.stats)) for w in self.workers],
             requests=self.requests, in_flight=self.in_flight, rejected=self.rejected)
+
+
+def _entity_levels(model) -> tuple:
+    """The levels of the model's entities.yaml; none when it has none or one that does not
+    read (Entities then answers that the model declares no entities; the log says why)."""
+    try:
+        return entity_map(model).levels
+    except InputError as err:
+        log.info("model %s: no entity levels: %s", model.name, err)
+        return ()
 
 
 def _records(request_iterator):

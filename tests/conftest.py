@@ -175,3 +175,77 @@ def client(server):
 
     with Client(f"127.0.0.1:{server.port}", timeout=120) as connection:
         yield connection
+
+
+def kipoi_model_yaml(defined_as: str, args: dict, input_shape: tuple, alphabet_axis: int,
+                     outputs: list[str], doc: str) -> str:
+    """The model.yaml of a small test model of one-hot DNA (``input_shape`` as Kipoi writes
+    it, the alphabet on ``alphabet_axis``) with one sigmoid output per name of ``outputs``."""
+    import yaml
+
+    length = input_shape[1 - alphabet_axis]
+    return yaml.safe_dump({
+        "defined_as": defined_as, "args": args,
+        "default_dataloader": {"defined_as": "kipoiseq.dataloaders.SeqIntervalDl",
+                               "default_args": {"auto_resize_len": length,
+                                                "alphabet_axis": alphabet_axis,
+                                                "ignore_targets": True}},
+        "info": {"authors": [{"name": "kipoi-explain tests"}], "doc": doc},
+        "schema": {"inputs": {"name": "seq", "shape": str(tuple(input_shape)),
+                              "special_type": "DNASeq",
+                              "doc": f"One-hot DNA, alphabet A, C, G, T along axis "
+                                     f"{alphabet_axis}."},
+                   "targets": {"shape": f"({len(outputs)},)", "doc": "Sigmoid outputs.",
+                               "column_labels": list(outputs)}},
+        "dependencies": {"pip": ["torch" if "PyTorch" in defined_as else "keras>=3"]}},
+        sort_keys=False)
+
+
+TINY_TRANSFORMER = '''
+import torch
+from torch import nn
+
+
+class TinyTransformer(nn.Module):
+    """Conv stem (10 bp tokens), two TransformerEncoderLayers (2 heads), mean pool, 2 outputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 8, kernel_size=9, padding=4)
+        self.relu = nn.ReLU()
+        self.pool = nn.MaxPool1d(10)
+        layer = dict(d_model=8, nhead=2, dim_feedforward=16, dropout=0.0, batch_first=True)
+        self.block1 = nn.TransformerEncoderLayer(**layer)
+        self.block2 = nn.TransformerEncoderLayer(**layer)
+        self.fc = nn.Linear(8, 2)
+        self.out = nn.Sigmoid()
+
+    def forward(self, x):
+        tokens = self.pool(self.relu(self.conv(x))).transpose(1, 2)
+        return self.out(self.fc(self.block2(self.block1(tokens)).mean(dim=1)))
+'''
+
+
+def make_tiny_transformer(directory, seed: int = 0):
+    """A Kipoi model directory in ``directory`` of a seeded, untrained conv + transformer
+    PyTorch model: input (4, 100), attention layers ``block1.self_attn`` and
+    ``block2.self_attn`` over ten 10 bp tokens, outputs ``left`` and ``right``."""
+    import importlib.util
+
+    import torch
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "model.py").write_text(TINY_TRANSFORMER)
+    (directory / "model.yaml").write_text(kipoi_model_yaml(
+        "kipoi.model.PyTorchModel", {"module_file": "model.py",
+                                     "module_class": "TinyTransformer",
+                                     "weights": "weights.pt"},
+        (4, 100), 0, ["left", "right"], "Untrained conv + transformer for tests."))
+    spec = importlib.util.spec_from_file_location(f"tiny_transformer_{seed}",
+                                                  directory / "model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    torch.manual_seed(seed)
+    torch.save(module.TinyTransformer().eval().state_dict(), directory / "weights.pt")
+    return directory

@@ -268,3 +268,112 @@ def test_tls_with_the_servers_certificate(inputs, tmp_path, capsys):
         assert read_hdf5(tmp_path / "o.h5").method == "saliency"
     finally:
         running.stop(0)
+
+
+# Attention maps and entity importance (issue 7) ------------------------------------------------
+
+GENNET = EXAMPLE_DIR / "models" / "gennet"
+GENOTYPES = EXAMPLE_DIR / "data" / "genotypes.tsv"
+
+
+@pytest.fixture(scope="module")
+def interpret_server(tmp_path_factory):
+    """A server with the tiny conv + transformer model (its convolution channels declared as
+    entities) and the GenNet example; the tiny model's directory and a FASTA of five 100 bp
+    sequences come along."""
+    from conftest import make_tiny_transformer, random_onehot
+
+    tiny = make_tiny_transformer(tmp_path_factory.mktemp("remote_tiny"), seed=3)
+    (tiny / "entities.yaml").write_text(
+        "levels:\n  filter:\n    layer: relu\n    units: [" +
+        ", ".join(f"f{i}" for i in range(8)) + "]\n")
+    fasta = tiny.parent / "seqs100.fa"
+    fasta.write_text("".join(f">q{i}\n{''.join(np.array(list('ACGT'))[row])}\n"
+                             for i, row in enumerate(random_onehot(5, 100, 9).argmax(-1))))
+    running = serve(models={"tiny": tiny, "gennet": GENNET})
+    yield running, tiny, fasta
+    running.stop(0)
+
+
+def _same_hdf5(a, b):
+    """Every dataset and attribute of two HDF5 files is identical (NaN equal to NaN)."""
+    def walk(x, y, where):
+        assert sorted(x.keys()) == sorted(y.keys()), where
+        assert dict(x.attrs) == dict(y.attrs), where
+        for key in x:
+            if isinstance(x[key], h5py.Group):
+                walk(x[key], y[key], f"{where}/{key}")
+            else:
+                np.testing.assert_array_equal(x[key][()], y[key][()], err_msg=f"{where}/{key}")
+
+    with h5py.File(a) as x, h5py.File(b) as y:
+        walk(x, y, "")
+
+
+@pytest.mark.parametrize("args", [
+    ["--sequences", "SEQS", "--reduce", "rollout", "--query", 50],
+    ["--bed", "BED", "--fasta", GENOME, "--layers", "1", "--heads", "0", "--reduce", "heads"],
+])
+def test_attention_remote_writes_what_local_writes(interpret_server, inputs, tmp_path, capsys,
+                                                   args):
+    server, tiny, fasta = interpret_server
+    files = {"SEQS": fasta, "BED": inputs / "regions.bed"}
+    args = [files.get(a, a) for a in args]
+    assert cli(capsys, "attention", tiny, *args, "--no-progress",
+               "-o", tmp_path / "local" / "maps.h5")[0] == 0
+    status, out, err = cli(capsys, "attention", "tiny", *args, *remote(server), "--no-progress",
+                           "-o", tmp_path / "remote" / "maps.h5")
+    assert status == 0, err
+    assert "of 'tiny'" in out
+    _same_hdf5(tmp_path / "local" / "maps.h5", tmp_path / "remote" / "maps.h5")
+    assert sorted(p.name for p in (tmp_path / "remote").iterdir()) == \
+        sorted(p.name for p in (tmp_path / "local").iterdir()) == ["maps.h5", "maps.png"]
+
+
+@pytest.mark.parametrize("model, args", [
+    ("gennet", ["--input", GENOTYPES, "--level", "gene", "--method", "integrated_gradients",
+                "--n-steps", 8, "--per-sample"]),
+    ("gennet", ["--input", GENOTYPES, "--level", "pathway", "--method", "ablation",
+                "--fill", "mean", "--target", "case"]),
+    ("tiny", ["--input", "SEQS", "--level", "filter", "--method", "grad_x_activation",
+              "--target", "right", "--per-sample"]),
+])
+def test_entities_remote_writes_what_local_writes(interpret_server, tmp_path, capsys, model,
+                                                  args):
+    server, tiny, fasta = interpret_server
+    args = [fasta if a == "SEQS" else a for a in args]
+    assert cli(capsys, "entities", GENNET if model == "gennet" else tiny, *args, "--no-progress",
+               "-o", tmp_path / "local" / "ranked.tsv")[0] == 0
+    status, out, err = cli(capsys, "entities", model, *args, *remote(server), "--no-progress",
+                           "-o", tmp_path / "remote" / "ranked.tsv")
+    assert status == 0, err
+    names = sorted(p.name for p in (tmp_path / "local").iterdir())
+    assert sorted(p.name for p in (tmp_path / "remote").iterdir()) == names
+    for name in names:
+        if not name.endswith(".png"):
+            assert (tmp_path / "remote" / name).read_text() == \
+                (tmp_path / "local" / name).read_text(), name
+    if model == "gennet":
+        ranked = pd.read_csv(tmp_path / "remote" / "ranked.tsv", sep="\t")
+        assert ranked.entity[0] == ("GENE07" if "gene" in args else "PATH_C")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["attention", "gennet", "--sequences", "SEQS"], "INVALID_ARGUMENT: attention maps needs"),
+    (["attention", "tiny", "--sequences", "SEQS", "--layers", "nope"],
+     "INVALID_ARGUMENT: layer(s) 'nope'"),
+    (["entities", "gennet", "--input", GENOTYPES, "--level", "tissue"],
+     "INVALID_ARGUMENT: level 'tissue'"),
+    (["entities", "gennet", "--input", GENOTYPES, "--level", "gene", "--mapping", GENOTYPES],
+     "--mapping"),
+])
+def test_interpretation_remote_errors_are_one_line(interpret_server, tmp_path, capsys, args,
+                                                   message):
+    server, _, fasta = interpret_server
+    args = [fasta if a == "SEQS" else a for a in args]
+    output = tmp_path / ("o.h5" if args[0] == "attention" else "o.tsv")
+    status, _, err = cli(capsys, *args, *remote(server), "-o", output, "--no-progress")
+    assert status == 2, err
+    assert message in err and err.startswith(f"kipoi-explain {args[0]}: error: ")
+    assert "Traceback" not in err
+    assert not output.exists()

@@ -57,7 +57,8 @@ def test_service_has_every_rpc():
     service = explain_pb2.DESCRIPTOR.services_by_name["ExplainService"]
     assert service.full_name == "kipoi_explain.v1.ExplainService"
     assert {m.name for m in service.methods} == {
-        "ListModels", "Predict", "Explain", "Motifs", "Diagnose", "ScoreVariants", "Stats"}
+        "ListModels", "Predict", "Explain", "Motifs", "Diagnose", "ScoreVariants", "Stats",
+        "Attention", "Entities"}
     streaming = service.methods_by_name["ScoreVariants"]
     assert streaming.client_streaming and streaming.server_streaming
 

@@ -106,7 +106,7 @@ class ListModelsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "framework", "input_length", "output_names", "output_shape", "methods", "fingerprint")
+    __slots__ = ("name", "framework", "input_length", "output_names", "output_shape", "methods", "fingerprint", "input", "input_shape", "attention_layers", "entity_levels", "input_features")
     NAME_FIELD_NUMBER: _ClassVar[int]
     FRAMEWORK_FIELD_NUMBER: _ClassVar[int]
     INPUT_LENGTH_FIELD_NUMBER: _ClassVar[int]
@@ -114,6 +114,11 @@ class ModelInfo(_message.Message):
     OUTPUT_SHAPE_FIELD_NUMBER: _ClassVar[int]
     METHODS_FIELD_NUMBER: _ClassVar[int]
     FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    INPUT_SHAPE_FIELD_NUMBER: _ClassVar[int]
+    ATTENTION_LAYERS_FIELD_NUMBER: _ClassVar[int]
+    ENTITY_LEVELS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FEATURES_FIELD_NUMBER: _ClassVar[int]
     name: str
     framework: str
     input_length: int
@@ -121,7 +126,12 @@ class ModelInfo(_message.Message):
     output_shape: _containers.RepeatedScalarFieldContainer[int]
     methods: _containers.RepeatedScalarFieldContainer[str]
     fingerprint: str
-    def __init__(self, name: _Optional[str] = ..., framework: _Optional[str] = ..., input_length: _Optional[int] = ..., output_names: _Optional[_Iterable[str]] = ..., output_shape: _Optional[_Iterable[int]] = ..., methods: _Optional[_Iterable[str]] = ..., fingerprint: _Optional[str] = ...) -> None: ...
+    input: str
+    input_shape: _containers.RepeatedScalarFieldContainer[int]
+    attention_layers: _containers.RepeatedScalarFieldContainer[str]
+    entity_levels: _containers.RepeatedScalarFieldContainer[str]
+    input_features: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., framework: _Optional[str] = ..., input_length: _Optional[int] = ..., output_names: _Optional[_Iterable[str]] = ..., output_shape: _Optional[_Iterable[int]] = ..., methods: _Optional[_Iterable[str]] = ..., fingerprint: _Optional[str] = ..., input: _Optional[str] = ..., input_shape: _Optional[_Iterable[int]] = ..., attention_layers: _Optional[_Iterable[str]] = ..., entity_levels: _Optional[_Iterable[str]] = ..., input_features: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
     __slots__ = ("models", "fastas", "server_version", "max_sequences")
@@ -396,6 +406,115 @@ class ScoreVariantsResponse(_message.Message):
     EFFECTS_FIELD_NUMBER: _ClassVar[int]
     effects: _containers.RepeatedCompositeFieldContainer[VariantEffect]
     def __init__(self, effects: _Optional[_Iterable[_Union[VariantEffect, _Mapping]]] = ...) -> None: ...
+
+class AttentionRequest(_message.Message):
+    __slots__ = ("model", "sequences", "layers", "heads", "reduce", "query")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCES_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
+    HEADS_FIELD_NUMBER: _ClassVar[int]
+    REDUCE_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    sequences: Sequences
+    layers: Value
+    heads: Value
+    reduce: str
+    query: Value
+    def __init__(self, model: _Optional[str] = ..., sequences: _Optional[_Union[Sequences, _Mapping]] = ..., layers: _Optional[_Union[Value, _Mapping]] = ..., heads: _Optional[_Union[Value, _Mapping]] = ..., reduce: _Optional[str] = ..., query: _Optional[_Union[Value, _Mapping]] = ...) -> None: ...
+
+class TokenPositions(_message.Message):
+    __slots__ = ("spans", "centers", "source")
+    SPANS_FIELD_NUMBER: _ClassVar[int]
+    CENTERS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    spans: Array
+    centers: Array
+    source: str
+    def __init__(self, spans: _Optional[_Union[Array, _Mapping]] = ..., centers: _Optional[_Union[Array, _Mapping]] = ..., source: _Optional[str] = ...) -> None: ...
+
+class AttentionResponse(_message.Message):
+    __slots__ = ("maps", "layers", "heads", "reduce", "reduced", "query", "query_positions", "key_positions", "predictions", "inputs", "names", "intervals", "settings_json", "model_json")
+    MAPS_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
+    HEADS_FIELD_NUMBER: _ClassVar[int]
+    REDUCE_FIELD_NUMBER: _ClassVar[int]
+    REDUCED_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    QUERY_POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    KEY_POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    INTERVALS_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    MODEL_JSON_FIELD_NUMBER: _ClassVar[int]
+    maps: Array
+    layers: _containers.RepeatedScalarFieldContainer[str]
+    heads: _containers.RepeatedScalarFieldContainer[int]
+    reduce: str
+    reduced: Array
+    query: Array
+    query_positions: TokenPositions
+    key_positions: TokenPositions
+    predictions: Array
+    inputs: Array
+    names: _containers.RepeatedScalarFieldContainer[str]
+    intervals: _containers.RepeatedCompositeFieldContainer[Interval]
+    settings_json: str
+    model_json: str
+    def __init__(self, maps: _Optional[_Union[Array, _Mapping]] = ..., layers: _Optional[_Iterable[str]] = ..., heads: _Optional[_Iterable[int]] = ..., reduce: _Optional[str] = ..., reduced: _Optional[_Union[Array, _Mapping]] = ..., query: _Optional[_Union[Array, _Mapping]] = ..., query_positions: _Optional[_Union[TokenPositions, _Mapping]] = ..., key_positions: _Optional[_Union[TokenPositions, _Mapping]] = ..., predictions: _Optional[_Union[Array, _Mapping]] = ..., inputs: _Optional[_Union[Array, _Mapping]] = ..., names: _Optional[_Iterable[str]] = ..., intervals: _Optional[_Iterable[_Union[Interval, _Mapping]]] = ..., settings_json: _Optional[str] = ..., model_json: _Optional[str] = ...) -> None: ...
+
+class EntitiesRequest(_message.Message):
+    __slots__ = ("model", "features", "sequences", "sample_names", "level", "method", "options")
+    class OptionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: Value
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[Value, _Mapping]] = ...) -> None: ...
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCES_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_NAMES_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    features: Array
+    sequences: Sequences
+    sample_names: _containers.RepeatedScalarFieldContainer[str]
+    level: str
+    method: str
+    options: _containers.MessageMap[str, Value]
+    def __init__(self, model: _Optional[str] = ..., features: _Optional[_Union[Array, _Mapping]] = ..., sequences: _Optional[_Union[Sequences, _Mapping]] = ..., sample_names: _Optional[_Iterable[str]] = ..., level: _Optional[str] = ..., method: _Optional[str] = ..., options: _Optional[_Mapping[str, Value]] = ...) -> None: ...
+
+class EntitiesResponse(_message.Message):
+    __slots__ = ("level", "layer", "method", "entities", "scores", "target_json", "predictions", "samples", "delta", "settings_json", "model_json")
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    LAYER_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    ENTITIES_FIELD_NUMBER: _ClassVar[int]
+    SCORES_FIELD_NUMBER: _ClassVar[int]
+    TARGET_JSON_FIELD_NUMBER: _ClassVar[int]
+    PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    DELTA_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    MODEL_JSON_FIELD_NUMBER: _ClassVar[int]
+    level: str
+    layer: str
+    method: str
+    entities: _containers.RepeatedScalarFieldContainer[str]
+    scores: Array
+    target_json: str
+    predictions: Array
+    samples: _containers.RepeatedScalarFieldContainer[str]
+    delta: Array
+    settings_json: str
+    model_json: str
+    def __init__(self, level: _Optional[str] = ..., layer: _Optional[str] = ..., method: _Optional[str] = ..., entities: _Optional[_Iterable[str]] = ..., scores: _Optional[_Union[Array, _Mapping]] = ..., target_json: _Optional[str] = ..., predictions: _Optional[_Union[Array, _Mapping]] = ..., samples: _Optional[_Iterable[str]] = ..., delta: _Optional[_Union[Array, _Mapping]] = ..., settings_json: _Optional[str] = ..., model_json: _Optional[str] = ...) -> None: ...
 
 class StatsRequest(_message.Message):
     __slots__ = ()

@@ -26,8 +26,9 @@ if _version_not_supported:
 
 
 class ExplainServiceStub:
-    """Explanations of trained DNA sequence models: predictions, attributions, motifs, diagnoses and
-    variant effects from the models a server is configured with.
+    """Explanations of trained DNA sequence models: predictions, attributions, motifs, diagnoses,
+    variant effects, attention maps and entity importance from the models a server is configured
+    with.
     """
 
     def __init__(self, channel):
@@ -66,6 +67,16 @@ class ExplainServiceStub:
                 request_serializer=kipoi__explain_dot_v1_dot_explain__pb2.ScoreVariantsRequest.SerializeToString,
                 response_deserializer=kipoi__explain_dot_v1_dot_explain__pb2.ScoreVariantsResponse.FromString,
                 _registered_method=True)
+        self.Attention = channel.unary_unary(
+                '/kipoi_explain.v1.ExplainService/Attention',
+                request_serializer=kipoi__explain_dot_v1_dot_explain__pb2.AttentionRequest.SerializeToString,
+                response_deserializer=kipoi__explain_dot_v1_dot_explain__pb2.AttentionResponse.FromString,
+                _registered_method=True)
+        self.Entities = channel.unary_unary(
+                '/kipoi_explain.v1.ExplainService/Entities',
+                request_serializer=kipoi__explain_dot_v1_dot_explain__pb2.EntitiesRequest.SerializeToString,
+                response_deserializer=kipoi__explain_dot_v1_dot_explain__pb2.EntitiesResponse.FromString,
+                _registered_method=True)
         self.Stats = channel.unary_unary(
                 '/kipoi_explain.v1.ExplainService/Stats',
                 request_serializer=kipoi__explain_dot_v1_dot_explain__pb2.StatsRequest.SerializeToString,
@@ -74,8 +85,9 @@ class ExplainServiceStub:
 
 
 class ExplainServiceServicer:
-    """Explanations of trained DNA sequence models: predictions, attributions, motifs, diagnoses and
-    variant effects from the models a server is configured with.
+    """Explanations of trained DNA sequence models: predictions, attributions, motifs, diagnoses,
+    variant effects, attention maps and entity importance from the models a server is configured
+    with.
     """
 
     def ListModels(self, request, context):
@@ -121,6 +133,21 @@ class ExplainServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Attention(self, request, context):
+        """Attention probabilities of a transformer's attention layers (kipoi_explain.attention).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Entities(self, request, context):
+        """Importance of the named entities (SNPs, genes, pathways) of one level of a transparent
+        model (kipoi_explain.entities).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Stats(self, request, context):
         """Counters of the server's dynamic batching, per device worker.
         """
@@ -161,6 +188,16 @@ def add_ExplainServiceServicer_to_server(servicer, server):
                     request_deserializer=kipoi__explain_dot_v1_dot_explain__pb2.ScoreVariantsRequest.FromString,
                     response_serializer=kipoi__explain_dot_v1_dot_explain__pb2.ScoreVariantsResponse.SerializeToString,
             ),
+            'Attention': grpc.unary_unary_rpc_method_handler(
+                    servicer.Attention,
+                    request_deserializer=kipoi__explain_dot_v1_dot_explain__pb2.AttentionRequest.FromString,
+                    response_serializer=kipoi__explain_dot_v1_dot_explain__pb2.AttentionResponse.SerializeToString,
+            ),
+            'Entities': grpc.unary_unary_rpc_method_handler(
+                    servicer.Entities,
+                    request_deserializer=kipoi__explain_dot_v1_dot_explain__pb2.EntitiesRequest.FromString,
+                    response_serializer=kipoi__explain_dot_v1_dot_explain__pb2.EntitiesResponse.SerializeToString,
+            ),
             'Stats': grpc.unary_unary_rpc_method_handler(
                     servicer.Stats,
                     request_deserializer=kipoi__explain_dot_v1_dot_explain__pb2.StatsRequest.FromString,
@@ -175,8 +212,9 @@ def add_ExplainServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ExplainService:
-    """Explanations of trained DNA sequence models: predictions, attributions, motifs, diagnoses and
-    variant effects from the models a server is configured with.
+    """Explanations of trained DNA sequence models: predictions, attributions, motifs, diagnoses,
+    variant effects, attention maps and entity importance from the models a server is configured
+    with.
     """
 
     @staticmethod
@@ -331,6 +369,60 @@ class ExplainService:
             '/kipoi_explain.v1.ExplainService/ScoreVariants',
             kipoi__explain_dot_v1_dot_explain__pb2.ScoreVariantsRequest.SerializeToString,
             kipoi__explain_dot_v1_dot_explain__pb2.ScoreVariantsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Attention(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kipoi_explain.v1.ExplainService/Attention',
+            kipoi__explain_dot_v1_dot_explain__pb2.AttentionRequest.SerializeToString,
+            kipoi__explain_dot_v1_dot_explain__pb2.AttentionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Entities(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kipoi_explain.v1.ExplainService/Entities',
+            kipoi__explain_dot_v1_dot_explain__pb2.EntitiesRequest.SerializeToString,
+            kipoi__explain_dot_v1_dot_explain__pb2.EntitiesResponse.FromString,
             options,
             channel_credentials,
             insecure,
