@@ -189,6 +189,10 @@ class DeviceWorker:
     def _load(self) -> tuple[dict[str, Model], dict[str, str]]:
         """Fresh copies of the models, and their weight hashes (hashed once, not per request)."""
         models = {name: load(self.device) for name, load in self._loaders.items()}
+        for model in models.values():
+            # Finding a model's layers runs it once and caches the order; done here, that run
+            # cannot collide with a request's calls on the worker thread later.
+            model.attention_layers()
         return models, {name: model.fingerprint() for name, model in models.items()}
 
     def _start(self) -> threading.Thread:
