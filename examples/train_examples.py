@@ -24,11 +24,9 @@ Usage::
     python examples/train_examples.py --quick --out /tmp/smoke
 """
 import argparse
-import importlib.util
 import os
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,22 +35,20 @@ import torch
 # library; doing that after TensorFlow is loaded segfaults (seen with
 # torch 2.14 + triton 3.8 + TF 2.21), so it is loaded up front.
 import torch._dynamo  # noqa: F401
-import yaml
 
 # Must precede the first keras import; Kipoi's KerasModel expects TensorFlow.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from pyjaspar import jaspardb  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
+from synthetic import (JASPAR_RELEASE, Motif, Site, decode, fit_torch,  # noqa: E402
+                       import_module_file, kipoiseq_dataloader, load_motifs, one_hot,
+                       predict_torch, sample_motif_instance, write_fasta, write_tsv, write_yaml)
 
 EXAMPLES_DIR = Path(__file__).resolve().parent
 PYTORCH_MODEL_SOURCE = EXAMPLES_DIR / "models" / "pytorch_cnn" / "model.py"
 
-# Pinned rather than pyjaspar's default so that a newer pyjaspar cannot change
-# the data; versioned matrix IDs are identical across releases anyway.
-JASPAR_RELEASE = "JASPAR2024"
 # (matrix ID, short name); the name is also the model output's column label.
 # All three carry >= 16 bits of information: chance matches in 200 bp of
 # random background are then rare enough for a near-perfect detector to exist
@@ -63,7 +59,6 @@ MOTIFS = (
     ("MA0466.3", "CEBPB"),
 )
 
-ALPHABET = "ACGT"
 SEQ_LEN = 200
 SEED = 1234
 MAX_SITES_PER_TRAINING_SEQ = 2
@@ -86,80 +81,6 @@ LEARNING_RATE = 1e-3
 
 SITES_HEADER = ("region", "chrom", "start", "end", "window_start", "window_end",
                 "motif_id", "motif_name", "strand")
-
-
-@dataclass(frozen=True)
-class Motif:
-    """A JASPAR motif as base probabilities, shape ``(length, 4)`` in ACGT order."""
-
-    matrix_id: str
-    name: str
-    probs: np.ndarray
-
-
-@dataclass(frozen=True)
-class Site:
-    """One planted motif instance; ``start``/``end`` are 0-based half-open."""
-
-    motif: int
-    start: int
-    end: int
-    strand: str
-
-
-def load_motifs(release: str = JASPAR_RELEASE) -> list[Motif]:
-    """Read the :data:`MOTIFS` matrices from pyjaspar's bundled database.
-
-    Parameters
-    ----------
-    release : str
-        JASPAR release name known to pyjaspar.
-
-    Returns
-    -------
-    list of Motif
-        In :data:`MOTIFS` order.
-    """
-    db = jaspardb(release=release)
-    motifs = []
-    for matrix_id, name in MOTIFS:
-        record = db.fetch_motif_by_id(matrix_id)
-        # Guards against a typo in MOTIFS silently planting the wrong factor.
-        if record.name.upper() != name.upper():
-            raise ValueError(f"{matrix_id} is {record.name} in {release}, not {name}")
-        counts = np.array([record.counts[base] for base in ALPHABET], dtype=float).T
-        motifs.append(Motif(matrix_id, name, counts / counts.sum(axis=1, keepdims=True)))
-    return motifs
-
-
-def reverse_complement(codes: np.ndarray) -> np.ndarray:
-    """Reverse-complement integer-coded DNA (0..3 = A, C, G, T)."""
-    return (3 - codes)[::-1]
-
-
-def sample_motif_instance(motif: Motif, strand: str, rng: np.random.Generator) -> np.ndarray:
-    """Draw one instance of ``motif``, each position from its column's probabilities.
-
-    Parameters
-    ----------
-    motif : Motif
-        Motif to sample from.
-    strand : {'+', '-'}
-        ``'-'`` returns the reverse complement of the sampled forward instance.
-    rng : numpy.random.Generator
-        Source of randomness.
-
-    Returns
-    -------
-    numpy.ndarray
-        Integer-coded bases, length ``len(motif.probs)``.
-    """
-    cumulative = np.cumsum(motif.probs, axis=1)
-    # Inverse-CDF sampling of every column at once; comparing against only
-    # the first three cumulative sums keeps rounding from yielding code 4.
-    draws = rng.random(len(motif.probs))
-    codes = (draws[:, None] >= cumulative[:, :3]).sum(axis=1)
-    return reverse_complement(codes) if strand == "-" else codes
 
 
 def choose_site_starts(lengths: list[int], seq_len: int, margin: int,
@@ -247,19 +168,6 @@ def make_labelled_set(n: int, motifs: list[Motif], rng: np.random.Generator) -> 
     return codes, labels
 
 
-def one_hot(codes: np.ndarray) -> np.ndarray:
-    """One-hot encode integer-coded DNA to ``(..., length, 4)`` float32."""
-    return np.eye(4, dtype=np.float32)[codes]
-
-
-def load_pytorch_module():
-    """Import the ``model.py`` that Kipoi will later import, so both agree."""
-    spec = importlib.util.spec_from_file_location("pytorch_cnn_model", PYTORCH_MODEL_SOURCE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def train_pytorch(x: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> torch.nn.Module:
     """Train ``TFBindingCNN`` with Adam and binary cross-entropy.
 
@@ -280,32 +188,8 @@ def train_pytorch(x: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> torch
         The trained model in eval mode.
     """
     torch.manual_seed(seed)
-    model = load_pytorch_module().TFBindingCNN()
-    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
-    # The model ends in a Sigmoid module (kept for attribution methods), hence
-    # BCELoss on probabilities rather than BCEWithLogitsLoss.
-    loss_fn = torch.nn.BCELoss()
-    batch_order = torch.Generator().manual_seed(seed)
-    x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
-    model.train()
-    for epoch in range(epochs):
-        tic = time.perf_counter()
-        total = 0.0
-        for idx in torch.randperm(len(x_t), generator=batch_order).split(BATCH_SIZE):
-            optimizer.zero_grad()
-            loss = loss_fn(model(x_t[idx]), y_t[idx])
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(idx)
-        print(f"  [pytorch] epoch {epoch + 1}/{epochs} loss {total / len(x_t):.4f} "
-              f"({time.perf_counter() - tic:.1f} s)", flush=True)
-    return model.eval()
-
-
-def predict_pytorch(model: torch.nn.Module, x: np.ndarray) -> np.ndarray:
-    """Predict probabilities for ``(N, 4, SEQ_LEN)`` inputs."""
-    with torch.no_grad():
-        return model(torch.from_numpy(x)).numpy()
+    model = import_module_file(PYTORCH_MODEL_SOURCE, "pytorch_cnn_model").TFBindingCNN()
+    return fit_torch(model, x, y, epochs, seed, BATCH_SIZE, LEARNING_RATE)
 
 
 def build_keras_model(n_outputs: int) -> keras.Model:
@@ -368,25 +252,6 @@ def format_aurocs(aurocs: list[float], motifs: list[Motif]) -> str:
     return ", ".join(f"{m.name}={a:.4f}" for m, a in zip(motifs, aurocs))
 
 
-def write_fasta(path: Path, records: list[tuple[str, str]], width: int = 60) -> None:
-    """Write ``(name, sequence)`` records as line-wrapped FASTA.
-
-    Any existing ``.fai`` next to ``path`` is removed: a stale index from a
-    previous run would make pyfaidx read the wrong offsets.
-    """
-    Path(str(path) + ".fai").unlink(missing_ok=True)
-    with open(path, "w") as handle:
-        for name, seq in records:
-            handle.write(f">{name}\n")
-            for i in range(0, len(seq), width):
-                handle.write(seq[i:i + width] + "\n")
-
-
-def decode(codes: np.ndarray) -> str:
-    """Integer-coded DNA to an ACGT string."""
-    return "".join(np.array(list(ALPHABET))[codes])
-
-
 def write_evaluation_data(data_dir: Path, motifs: list[Motif], rng: np.random.Generator) -> None:
     """Write the synthetic genome, the evaluation windows and their planted sites.
 
@@ -443,15 +308,6 @@ def write_evaluation_data(data_dir: Path, motifs: list[Motif], rng: np.random.Ge
     print(f"  wrote {len(bed_rows)} regions and {len(site_rows)} planted sites to {data_dir}", flush=True)
 
 
-def write_tsv(path: Path, rows: list[tuple], header: tuple[str, ...] | None = None) -> None:
-    """Write tab-separated rows, with an optional header line."""
-    with open(path, "w") as handle:
-        if header:
-            handle.write("\t".join(header) + "\n")
-        for row in rows:
-            handle.write("\t".join(str(v) for v in row) + "\n")
-
-
 def describe_training(sizes: dict, motifs: list[Motif], aurocs: list[float]) -> str:
     """One-paragraph training summary for ``info.training_procedure``."""
     return (f"Adam (learning rate {LEARNING_RATE}), binary cross-entropy, batch size {BATCH_SIZE}, "
@@ -493,21 +349,7 @@ def model_yaml(motifs: list[Motif], framework: str, defined_as: str, args: dict,
     return {
         "defined_as": defined_as,
         "args": args,
-        "default_dataloader": {
-            "defined_as": "kipoiseq.dataloaders.SeqIntervalDl",
-            "default_args": {
-                "auto_resize_len": SEQ_LEN,
-                "alphabet_axis": alphabet_axis,
-                "ignore_targets": True,
-                # kipoiseq reads BED columns 4+ as targets even when ignoring
-                # them; with the default dtype None, pandas >= 3 tries to parse
-                # the name column as float and fails on 6-column BED files.
-                "label_dtype": "str",
-                # kipoiseq one-hot encodes to float64 by default, which PyTorch
-                # layers with float32 weights reject; kipoiseq eval()s this string.
-                "dtype": "np.float32",
-            },
-        },
+        "default_dataloader": kipoiseq_dataloader(SEQ_LEN, alphabet_axis),
         "info": {
             "authors": [{"name": "kipoi-explain developers"}],
             "doc": (f"Synthetic example {framework} CNN bundled with kipoi-explain. Predicts, for a "
@@ -537,12 +379,6 @@ def model_yaml(motifs: list[Motif], framework: str, defined_as: str, args: dict,
         },
         "dependencies": {"pip": pip_deps},
     }
-
-
-def write_yaml(path: Path, content: dict) -> None:
-    """Dump ``content`` as YAML, keeping key order for readability."""
-    with open(path, "w") as handle:
-        yaml.safe_dump(content, handle, sort_keys=False, width=100)
 
 
 def save_pytorch_model(model: torch.nn.Module, model_dir: Path, motifs: list[Motif],
@@ -590,7 +426,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"Loading motifs from {JASPAR_RELEASE}: "
           + ", ".join(f"{i} {n}" for i, n in MOTIFS), flush=True)
-    motifs = load_motifs()
+    motifs = load_motifs(MOTIFS)
 
     print("Writing evaluation genome and regions", flush=True)
     write_evaluation_data(args.out / "data", motifs, genome_rng)
@@ -606,7 +442,7 @@ def main(argv: list[str] | None = None) -> None:
     tic = time.perf_counter()
     torch_model = train_pytorch(x_train.transpose(0, 2, 1).copy(), y_train, sizes["epochs"], SEED)
     print(f"  trained in {time.perf_counter() - tic:.1f} s", flush=True)
-    torch_auc = per_output_auroc(y_test, predict_pytorch(torch_model, x_test.transpose(0, 2, 1).copy()))
+    torch_auc = per_output_auroc(y_test, predict_torch(torch_model, x_test.transpose(0, 2, 1).copy()))
     print(f"  held-out AUROC: {format_aurocs(torch_auc, motifs)}", flush=True)
     save_pytorch_model(torch_model, args.out / "models" / "pytorch_cnn", motifs,
                        describe_training(sizes, motifs, torch_auc))
