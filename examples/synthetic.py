@@ -8,8 +8,10 @@ explicit ``numpy.random.Generator`` or seed, so the scripts stay reproducible.
 The scripts import this file as ``synthetic``, which works because Python
 puts the folder of the script being run (``examples/``) on ``sys.path``.
 """
+import argparse
 import importlib.util
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -131,7 +133,7 @@ def write_fasta(path: Path, records: list[tuple[str, str]], width: int = 60) -> 
                 handle.write(seq[i:i + width] + "\n")
 
 
-def write_tsv(path: Path, rows: list[tuple], header: tuple[str, ...] | None = None) -> None:
+def write_tsv(path: Path, rows: Iterable[Sequence], header: Sequence[str] | None = None) -> None:
     """Write tab-separated rows, with an optional header line."""
     with open(path, "w") as handle:
         if header:
@@ -199,7 +201,8 @@ def import_module_file(path: Path, name: str) -> ModuleType:
 
 
 def fit_torch(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, seed: int,
-              batch_size: int, learning_rate: float, tag: str = "pytorch") -> torch.nn.Module:
+              batch_size: int, learning_rate: float, tag: str = "pytorch", weight_decay: float = 0.0,
+              log_every: int = 1) -> torch.nn.Module:
     """Train a model ending in a sigmoid with Adam and binary cross-entropy.
 
     Parameters
@@ -220,13 +223,17 @@ def fit_torch(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, epochs: int,
         Adam's learning rate.
     tag : str
         Prefix of the progress lines.
+    weight_decay : float
+        Adam's L2 penalty on the weights; 0 disables it.
+    log_every : int
+        Print the loss every this many epochs, and after the last one.
 
     Returns
     -------
     torch.nn.Module
         The trained model in eval mode.
     """
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
     # The example models end in a Sigmoid module (kept for attribution
     # methods), hence BCELoss on probabilities rather than BCEWithLogitsLoss.
     loss_fn = torch.nn.BCELoss()
@@ -242,8 +249,9 @@ def fit_torch(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, epochs: int,
             loss.backward()
             optimizer.step()
             total += loss.item() * len(idx)
-        print(f"  [{tag}] epoch {epoch + 1}/{epochs} loss {total / len(x_t):.4f} "
-              f"({time.perf_counter() - tic:.1f} s)", flush=True)
+        if (epoch + 1) % log_every == 0 or epoch + 1 == epochs:
+            print(f"  [{tag}] epoch {epoch + 1}/{epochs} loss {total / len(x_t):.4f} "
+                  f"({time.perf_counter() - tic:.1f} s)", flush=True)
     return model.eval()
 
 
@@ -269,3 +277,13 @@ def predict_torch(model: torch.nn.Module, x: np.ndarray, batch_size: int | None 
     with torch.no_grad():
         return np.concatenate([model(torch.from_numpy(x[i:i + step])).numpy()
                                for i in range(0, len(x), step)])
+
+
+def parse_args(doc: str, quick_help: str, argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line every training script takes: ``--out`` (default: the examples folder)
+    and ``--quick``; ``doc`` is the script's docstring, whose first paragraph describes it."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent,
+                        help="output folder (default: the examples folder next to this script)")
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    return parser.parse_args(argv)

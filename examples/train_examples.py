@@ -23,7 +23,6 @@ Usage::
     python examples/train_examples.py            # full run, writes examples/
     python examples/train_examples.py --quick --out /tmp/smoke
 """
-import argparse
 import os
 import shutil
 import time
@@ -44,7 +43,8 @@ import tensorflow as tf  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 from synthetic import (JASPAR_RELEASE, Motif, Site, decode, fit_torch,  # noqa: E402
                        import_module_file, kipoiseq_dataloader, load_motifs, one_hot,
-                       predict_torch, sample_motif_instance, write_fasta, write_tsv, write_yaml)
+                       parse_args, predict_torch, sample_motif_instance, write_fasta, write_tsv,
+                       write_yaml)
 
 EXAMPLES_DIR = Path(__file__).resolve().parent
 PYTORCH_MODEL_SOURCE = EXAMPLES_DIR / "models" / "pytorch_cnn" / "model.py"
@@ -405,19 +405,9 @@ def save_keras_model(model: keras.Model, model_dir: Path, motifs: list[Motif], t
         training=training))
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse the command line."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=EXAMPLES_DIR,
-                        help="output folder (default: the examples folder next to this script)")
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny data and one epoch, for a fast smoke test")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Generate data, train both models and write everything under ``--out``."""
-    args = parse_args(argv)
+    args = parse_args(__doc__, "tiny data and one epoch, for a fast smoke test", argv)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     # Independent streams, so changing e.g. the test-set size leaves the
     # training data and the genome unchanged.

@@ -24,8 +24,6 @@ Usage::
     python examples/train_gennet.py                       # full run, writes examples/
     python examples/train_gennet.py --quick --out /tmp/smoke
 """
-import argparse
-import importlib.util
 import shutil
 import textwrap
 import time
@@ -36,6 +34,8 @@ import numpy as np
 import torch
 import yaml
 from sklearn.metrics import roc_auc_score
+from synthetic import (fit_torch, import_module_file, parse_args, predict_torch, write_tsv,
+                       write_yaml)
 
 EXAMPLES_DIR = Path(__file__).resolve().parent
 MODEL_SOURCE_DIR = EXAMPLES_DIR / "models" / "gennet"
@@ -88,14 +88,6 @@ class Annotation:
     def causal_pathway(self) -> str:
         """Name of the pathway that holds :data:`CAUSAL_GENE`."""
         return self.pathway_names[self.gene_pathway[self.gene_names.index(CAUSAL_GENE)]]
-
-
-def load_model_module():
-    """Import the ``model.py`` that Kipoi will later import, so both agree."""
-    spec = importlib.util.spec_from_file_location("gennet_model", MODEL_SOURCE_DIR / "model.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def make_annotation(model_module, rng: np.random.Generator) -> Annotation:
@@ -195,30 +187,8 @@ def train(model_module, x: np.ndarray, y: np.ndarray, epochs: int, seed: int) ->
     model = model_module.GenNet()
     # Weight decay keeps the weights of genes without effect near zero, which
     # is what makes the learned entity importances sparse like the truth.
-    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
-    # The model ends in a Sigmoid module (kept for attribution methods), hence
-    # BCELoss on probabilities rather than BCEWithLogitsLoss.
-    loss_fn = torch.nn.BCELoss()
-    batch_order = torch.Generator().manual_seed(seed)
-    x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
-    model.train()
-    for epoch in range(epochs):
-        total = 0.0
-        for idx in torch.randperm(len(x_t), generator=batch_order).split(BATCH_SIZE):
-            optimizer.zero_grad()
-            loss = loss_fn(model(x_t[idx]), y_t[idx])
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(idx)
-        if (epoch + 1) % 10 == 0 or epoch + 1 == epochs:
-            print(f"  epoch {epoch + 1}/{epochs} loss {total / len(x_t):.4f}", flush=True)
-    return model.eval()
-
-
-def predict(model: torch.nn.Module, x: np.ndarray) -> np.ndarray:
-    """Case probabilities ``(N,)`` for ``(N, n_snps)`` float32 dosages."""
-    with torch.no_grad():
-        return model(torch.from_numpy(x))[:, 0].numpy()
+    return fit_torch(model, x, y, epochs, seed, BATCH_SIZE, LEARNING_RATE, tag="gennet",
+                     weight_decay=WEIGHT_DECAY, log_every=10)
 
 
 def gradient_x_activation(model: torch.nn.Module, layer: torch.nn.Module, x: np.ndarray) -> np.ndarray:
@@ -377,26 +347,20 @@ def truth_holds(report: dict) -> bool:
             and report["snp_ranks"] == list(range(1, n_causal + 1)))
 
 
-def write_tsv(path: Path, header: list[str], rows) -> None:
-    """Write a header line and tab-separated rows."""
-    with open(path, "w") as handle:
-        handle.write("\t".join(header) + "\n")
-        for row in rows:
-            handle.write("\t".join(str(v) for v in row) + "\n")
-
-
 def write_data(data_dir: Path, annotation: Annotation, dosages: np.ndarray, case: np.ndarray) -> None:
     """Write the annotation and the bundled evaluation genotypes and phenotypes."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    write_tsv(data_dir / "gennet_annotation.tsv", ["snp", "chrom", "pos", "gene", "pathway"],
+    write_tsv(data_dir / "gennet_annotation.tsv",
               ((snp, chrom, pos, annotation.gene_names[g],
                 annotation.pathway_names[annotation.gene_pathway[g]])
                for snp, chrom, pos, g in zip(annotation.snp_ids, annotation.chrom, annotation.pos,
-                                             annotation.snp_gene)))
+                                             annotation.snp_gene)),
+              header=("snp", "chrom", "pos", "gene", "pathway"))
     samples = [f"S{i + 1:04d}" for i in range(len(dosages))]
-    write_tsv(data_dir / "genotypes.tsv", ["sample", *annotation.snp_ids],
-              ([sample, *row] for sample, row in zip(samples, dosages.tolist())))
-    write_tsv(data_dir / "phenotypes.tsv", ["sample", "case"], zip(samples, case.tolist()))
+    write_tsv(data_dir / "genotypes.tsv",
+              ((sample, *row) for sample, row in zip(samples, dosages.tolist())),
+              header=("sample", *annotation.snp_ids))
+    write_tsv(data_dir / "phenotypes.tsv", zip(samples, case.tolist()), header=("sample", "case"))
     print(f"  wrote {len(annotation.snp_ids)} annotated SNPs and {len(samples)} evaluation samples "
           f"to {data_dir}", flush=True)
 
@@ -508,8 +472,7 @@ def save_model(model: torch.nn.Module, model_dir: Path, annotation: Annotation, 
             shutil.copyfile(MODEL_SOURCE_DIR / name, model_dir / name)
     # A plain state_dict, because Kipoi calls torch.load with weights_only=True.
     torch.save(model.state_dict(), model_dir / "weights.pt")
-    with open(model_dir / "model.yaml", "w") as handle:
-        yaml.safe_dump(yaml_content, handle, sort_keys=False, width=100)
+    write_yaml(model_dir / "model.yaml", yaml_content)
     text = entities_yaml_text(annotation)
     # The flow lists are wrapped by hand, so prove the result parses back.
     parsed = yaml.safe_load(text)["levels"]
@@ -540,25 +503,16 @@ def check_through_kipoi(model_dir: Path, genotypes_file: Path, expected: np.ndar
           f"predictions match", flush=True)
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse the command line."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=EXAMPLES_DIR,
-                        help="output folder (default: the examples folder next to this script)")
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny data and two epochs, for a fast smoke test (truth not enforced)")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Simulate, train, check entity importance and write everything under ``--out``."""
-    args = parse_args(argv)
+    args = parse_args(__doc__, "tiny data and two epochs, for a fast smoke test (truth not "
+                      "enforced)", argv)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     # Independent streams, so changing e.g. the test-set size leaves the
     # annotation and the training data unchanged.
     layout_rng, maf_rng, train_rng, test_rng = (np.random.default_rng(s)
                                                 for s in np.random.SeedSequence(SEED).spawn(4))
-    model_module = load_model_module()
+    model_module = import_module_file(MODEL_SOURCE_DIR / "model.py", "gennet_model")
     annotation = make_annotation(model_module, layout_rng)
     causal = annotation.causal_snp_columns()
     print(f"Annotation: {len(annotation.snp_ids)} SNPs, {len(annotation.gene_names)} genes, "
@@ -581,7 +535,7 @@ def main(argv: list[str] | None = None) -> None:
                   sizes["epochs"], SEED)
     print(f"  trained in {time.perf_counter() - tic:.1f} s", flush=True)
     x_test = x_test.astype(np.float32)
-    auroc = roc_auc_score(y_test, predict(model, x_test))
+    auroc = roc_auc_score(y_test, predict_torch(model, x_test)[:, 0])
     print(f"  held-out AUROC {auroc:.4f}", flush=True)
 
     x_eval = x_test[:sizes["n_eval"]]
@@ -597,7 +551,8 @@ def main(argv: list[str] | None = None) -> None:
     write_data(args.out / "data", annotation, x_eval.astype(np.int64), y_test[:sizes["n_eval"]].astype(int))
     model_dir = args.out / "models" / "gennet"
     save_model(model, model_dir, annotation, model_yaml(annotation, sizes, auroc, report))
-    check_through_kipoi(model_dir, args.out / "data" / "genotypes.tsv", predict(model, x_eval))
+    check_through_kipoi(model_dir, args.out / "data" / "genotypes.tsv",
+                        predict_torch(model, x_eval)[:, 0])
     for path in sorted(model_dir.iterdir()):
         print(f"  {path.name}: {path.stat().st_size / 1024:.1f} KiB", flush=True)
     print(f"Done; outputs in {args.out}", flush=True)

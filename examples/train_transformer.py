@@ -26,7 +26,6 @@ Usage::
     python examples/train_transformer.py            # full run, writes examples/
     python examples/train_transformer.py --quick --out /tmp/smoke
 """
-import argparse
 import shutil
 import time
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 from synthetic import (JASPAR_RELEASE, Motif, Site, decode, fit_torch, import_module_file,
-                       kipoiseq_dataloader, load_motifs, one_hot, predict_torch,
+                       kipoiseq_dataloader, load_motifs, one_hot, parse_args, predict_torch,
                        sample_motif_instance, write_fasta, write_tsv, write_yaml)
 
 EXAMPLES_DIR = Path(__file__).resolve().parent
@@ -587,19 +586,9 @@ def check_through_kipoi(model_dir: Path, x: np.ndarray, expected: np.ndarray) ->
     print(f"  Kipoi loaded {model_dir}; its predictions on {len(x)} sequences match", flush=True)
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse the command line."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=EXAMPLES_DIR,
-                        help="output folder (default: the examples folder next to this script)")
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny data and one epoch, for a fast smoke test")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Generate data, train the transformer, check its attention and write everything."""
-    args = parse_args(argv)
+    args = parse_args(__doc__, "tiny data and one epoch, for a fast smoke test", argv)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     # Independent streams, so changing e.g. the test-set size leaves the
     # training data and the evaluation data unchanged.
