@@ -56,10 +56,10 @@ def test_directory_without_model_yaml(tmp_path):
 
 def test_unsupported_kipoi_type_is_named(tmp_path):
     (tmp_path / "model.yaml").write_text(
-        "defined_as: kipoi.model.SklearnModel\nargs:\n  pkl_file: model.pkl\n"
+        "defined_as: kipoi.model.TensorFlow2Model\nargs:\n  savedmodel_path: saved\n"
         "info:\n  authors:\n    - name: x\n  doc: x\n"
         "schema:\n  inputs:\n    shape: (10,)\n  targets:\n    shape: (1,)\n")
-    with pytest.raises(kx.InputError, match="SklearnModel"):
+    with pytest.raises(kx.InputError, match="TensorFlow2Model"):
         kx.load_model(tmp_path)
 
 

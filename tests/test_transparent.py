@@ -196,7 +196,6 @@ def test_ablation_equals_a_naive_loop(gennet, few):
 
 
 @pytest.mark.parametrize("function, call", [
-    ("explain", lambda model, x: kx.explain(model, x, method="saliency")),
     ("motif extraction", lambda model, x: kx.motifs(model, x)),
     ("diagnose", lambda model, x: kx.diagnose(model, x)),
     ("attention maps", lambda model, x: kx.attention(model, x)),

@@ -16,13 +16,14 @@ from .methods import METHODS, explain
 from .motif import motifs
 from .motif.seqlets import seqlets
 from .results import (AttentionMaps, Attribution, EntityImportance, Diagnosis, Finding, Interval, Motif, MotifMatch, MotifSet,
-                      Seqlets)
+                      Screen, Seqlets)
+from .screens import insertion, screen
 from .sequences import SequenceSet, from_bed, from_fasta, from_strings
 from .targets import Target
 from .transparent import entities
 
 __all__ = ["AttentionMaps", "Attribution", "FeatureLayout", "Diagnosis", "EntityImportance", "Finding", "InputError", "InputLayout", "Interval",
-           "METHODS", "Model", "Motif", "MotifMatch", "MotifSet", "SequenceSet", "Seqlets",
+           "METHODS", "Model", "Motif", "MotifMatch", "MotifSet", "Screen", "SequenceSet", "Seqlets",
            "Target", "UnsupportedOperation", "__version__", "attention", "cli_main", "diagnose", "entities", "explain",
-           "from_bed", "from_fasta", "from_strings", "load_model", "motifs", "register_attention",
-           "seqlets"]
+           "from_bed", "from_fasta", "from_strings", "insertion", "load_model", "motifs",
+           "register_attention", "screen", "seqlets"]

@@ -52,6 +52,9 @@ class MethodScores:
 class Attribution:
     """Attribution scores for a batch of sequences, with everything needed to reproduce them.
 
+    For a model of features (no DNA), ``scores`` and ``inputs`` are ``(N, *shape)`` (one score
+    per feature), ``hypothetical`` is None, and :meth:`position_importance` does not apply.
+
     Attributes
     ----------
     scores : numpy.ndarray
@@ -505,3 +508,83 @@ def _plain(value):
     if callable(value):
         return getattr(value, "__name__", type(value).__name__)
     return value
+
+
+@dataclass
+class Screen:
+    """Effect on the target of perturbing each window of each sequence (a region screen), or
+    of implanting an element at each position (an insertion screen).
+
+    Attributes
+    ----------
+    effects : numpy.ndarray
+        ``(N, W)`` float32 mean over replicates of ``f(perturbed) - f(x)`` for the target:
+        negative where the window supports the target.
+    perturbed : numpy.ndarray
+        ``(N, W, R)`` float32 target values of the perturbed sequences, one per replicate.
+    starts, ends : numpy.ndarray
+        ``(W,)`` int64 half-open span ``[start, end)`` of each window (the implanted element's
+        span for an insertion screen), in sequence coordinates.
+    reference : numpy.ndarray
+        ``(N,)`` float32 target values ``f(x)`` of the unperturbed sequences.
+    perturbation : str
+        ``shuffle``, ``random``, ``mask``, ``delete`` (a window screen), or ``replace``,
+        ``insert`` (an insertion screen).
+    target : dict
+        The resolved target.
+    predictions : numpy.ndarray
+        ``(N, *output shape)`` model predictions for the unperturbed sequences.
+    names : list of str
+        One name per sequence.
+    intervals : list of Interval or None
+        Genomic source of each sequence, when the sequences were BED intervals.
+    settings : dict
+        Every option the screen ran with, defaults included.
+    model : dict
+        The model's description.
+    """
+
+    effects: np.ndarray
+    perturbed: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    reference: np.ndarray
+    perturbation: str
+    target: dict
+    predictions: np.ndarray
+    names: list[str]
+    intervals: list[Interval] | None = None
+    settings: dict = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.effects.shape[0]
+
+    def genome_windows(self) -> np.ndarray | None:
+        """``(N, W, 2)`` int64 genome coordinates ``[start, end)`` of every window of every
+        sequence (mirrored for reverse-complemented intervals), or None without intervals."""
+        if self.intervals is None:
+            return None
+        return np.array([[interval.to_genome(int(s), int(e))
+                          for s, e in zip(self.starts, self.ends)]
+                         for interval in self.intervals], dtype=np.int64).reshape(
+            len(self.intervals), len(self.starts), 2)
+
+    def table(self) -> pd.DataFrame:
+        """One row per sequence and window, sequence-major: ``sequence`` (name), ``index``,
+        ``window``, ``start``, ``end`` (sequence coordinates), then with intervals ``chrom``,
+        ``genome_start``, ``genome_end``; ``reference`` (f(x)), ``perturbed`` (mean over
+        replicates), ``sd`` (their standard deviation, 0 for one replicate) and ``effect``."""
+        n, w = self.effects.shape
+        index, window = np.divmod(np.arange(n * w), w)
+        columns = {"sequence": [self.names[i] for i in index], "index": index,
+                   "window": window, "start": self.starts[window], "end": self.ends[window]}
+        coordinates = self.genome_windows()
+        if coordinates is not None:
+            columns["chrom"] = [self.intervals[i].chrom for i in index]
+            columns["genome_start"] = coordinates[..., 0].ravel()
+            columns["genome_end"] = coordinates[..., 1].ravel()
+        columns.update(reference=self.reference[index],
+                       perturbed=self.perturbed.mean(axis=2).ravel(),
+                       sd=self.perturbed.std(axis=2).ravel(), effect=self.effects.ravel())
+        return pd.DataFrame(columns)

@@ -17,14 +17,19 @@ def load_model(source, **options) -> Model:
 
     Parameters
     ----------
-    source : str, Path, torch.nn.Module, keras.Model or Model
+    source : str, Path, torch.nn.Module, keras.Model, callable or Model
         A Kipoi model directory (holding model.yaml); a Kipoi model name together with
         ``zoo=`` (a local checkout of the Kipoi model zoo); a ``torch.nn.Module``; a Keras 3
-        model or a ``.keras`` / ``.h5`` file. A :class:`Model` is returned unchanged.
+        model or a ``.keras`` / ``.h5`` file; any other callable ``predict(x) -> array`` (e.g.
+        a scikit-learn ``estimator.predict_proba``), taking a numpy batch in ``layout`` and
+        explained by perturbation methods only (see
+        :mod:`~kipoi_explain.adapters.callable_model`). A :class:`Model` is returned unchanged.
     **options
         ``zoo`` (Kipoi zoo checkout), ``device`` (PyTorch: "cpu", "cuda", "auto"),
-        ``batch_size``, ``input_length`` (needed for a bare torch module), ``output_names``,
-        ``layout`` (:class:`InputLayout`, to override what is inferred), ``name``.
+        ``batch_size``, ``input_length`` (needed for a bare torch module or a callable of
+        DNA), ``output_names``, ``layout`` (:class:`InputLayout`, to override what is
+        inferred; a callable defaults to one-hot ``(N, L, 4)`` A, C, G, T; give
+        ``FeatureLayout((F,))`` for features), ``name``.
 
     Returns
     -------
@@ -63,8 +68,14 @@ def load_model(source, **options) -> Model:
                                                   "batch_size"))
         raise InputError(f"model {str(source)!r}: not a Kipoi model directory nor a "
                          f"{'/'.join(KERAS_SUFFIXES)} file (for a zoo model give zoo=CHECKOUT)")
+    if callable(source):
+        from .callable_model import callable_model
+
+        return callable_model(source, **_only(options, "input_length", "output_names", "layout",
+                                              "name", "batch_size"))
     raise InputError(f"cannot load a model from {type(source).__name__}; expected a Kipoi model "
-                     "directory, a torch.nn.Module, a Keras model or a .keras/.h5 file")
+                     "directory, a torch.nn.Module, a Keras model, a .keras/.h5 file or a "
+                     "predict function")
 
 
 def _is_instance(obj, module_prefix: str, class_name: str) -> bool:

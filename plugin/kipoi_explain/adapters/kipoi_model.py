@@ -1,10 +1,16 @@
 """Kipoi models, loaded by Kipoi's own loader from a model directory or a local zoo checkout.
 
 Kipoi's declarative model.yaml says everything an explanation needs: the framework model
-(``PyTorchModel`` / ``KerasModel``), the input layout (the default dataloader's
-``alphabet_axis``/``dummy_axis``/``alphabet``), the input length (``auto_resize_len`` or the
-schema's input shape) and the output names (the targets' ``column_labels``). Nothing is fetched
-over the network: only ``source='dir'`` or a :class:`kipoi.sources.LocalSource` is used.
+(``PyTorchModel`` / ``KerasModel`` / ``SklearnModel``), the input layout (the default
+dataloader's ``alphabet_axis``/``dummy_axis``/``alphabet``), the input length
+(``auto_resize_len`` or the schema's input shape) and the output names (the targets'
+``column_labels``). Nothing is fetched over the network: only ``source='dir'`` or a
+:class:`kipoi.sources.LocalSource` is used.
+
+A ``SklearnModel`` is wrapped as a :class:`~kipoi_explain.adapters.callable_model.CallableModel`
+calling Kipoi's ``predict_on_batch`` (explained by perturbation methods only); scikit-learn
+takes 2-D input only, so a one-hot DNA sample (the schema's ``(L, 4)``) reaches the estimator
+flattened row-major, as ``(n, L * 4)``.
 """
 from __future__ import annotations
 
@@ -14,7 +20,8 @@ from ..errors import InputError
 from .base import FeatureLayout, InputLayout, Model
 
 SUPPORTED_TYPES = {"kipoi.model.PyTorchModel": "pytorch", "pytorch": "pytorch",
-                   "kipoi.model.KerasModel": "keras", "keras": "keras"}
+                   "kipoi.model.KerasModel": "keras", "keras": "keras",
+                   "kipoi.model.SklearnModel": "sklearn", "sklearn": "sklearn"}
 
 
 def kipoi_model(path: str | None = None, zoo: str | None = None, name: str | None = None,
@@ -60,10 +67,16 @@ def kipoi_model(path: str | None = None, zoo: str | None = None, name: str | Non
 
         model = torch_model(loaded.model, input_length, output_names or None, layout, name,
                             device, batch_size, info)
-    else:
+    elif kind == "keras":
         from .keras_model import keras_model
 
         model = keras_model(loaded.model, output_names or None, layout, name, batch_size, info)
+    else:
+        from .callable_model import callable_model
+
+        model = callable_model(loaded.predict_on_batch, input_length, output_names or None,
+                               layout, name, batch_size, flatten=isinstance(layout, InputLayout),
+                               state=loaded.model, source=info)
     if tuple(model.output_shape) != output_shape:
         raise InputError(f"{where}: model.yaml declares target shape {output_shape}, the model "
                          f"returns {model.output_shape}")

@@ -48,6 +48,8 @@ def add_parser(commands) -> None:
     method_opts.add_argument("--seed", type=int, help="seed of shuffles and noise")
     method_opts.add_argument("--start", type=int, help="ism: first position to mutate")
     method_opts.add_argument("--end", type=int, help="ism: end (exclusive) of the window")
+    method_opts.add_argument("--window", type=int, help="occlusion: bases per occluded window")
+    method_opts.add_argument("--stride", type=int, help="occlusion: step between windows")
     method_opts.add_argument("--correct-gradients", action="store_true", default=None,
                              help="remove the per-position mean over bases from gradients")
 
@@ -56,7 +58,7 @@ def _method_options(args) -> dict:
     from ..methods import method_options
 
     names = ("baseline", "n_steps", "n_references", "n_samples", "noise", "seed", "start", "end",
-             "correct_gradients")
+             "window", "stride", "correct_gradients")
     given = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     allowed = method_options(args.method)
     misplaced = sorted(set(given) - set(allowed))

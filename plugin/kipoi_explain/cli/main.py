@@ -8,11 +8,11 @@ import grpc
 
 from .. import __version__
 from ..errors import InputError, UnsupportedOperation
-from . import attention, diagnose, entities, explain, motifs, score_vcf
+from . import attention, diagnose, entities, explain, motifs, score_vcf, screen
 from .common import RemoteError
 
 COMMANDS = {"explain": explain, "motifs": motifs, "score-vcf": score_vcf, "diagnose": diagnose,
-            "attention": attention, "entities": entities}
+            "attention": attention, "entities": entities, "screen": screen}
 
 
 def build_parser() -> argparse.ArgumentParser:

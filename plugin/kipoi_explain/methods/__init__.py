@@ -3,23 +3,28 @@
 Every method has the signature ``method(model, x, target, batch_size, progress, **options)``
 and returns :class:`~kipoi_explain.results.MethodScores`; :func:`explain` resolves the inputs
 and the target, applies the options every method shares, and returns an
-:class:`~kipoi_explain.results.Attribution`.
+:class:`~kipoi_explain.results.Attribution`. Methods see the public layout: one-hot
+``(N, L, 4)`` for DNA models, ``(N, *shape)`` for models of features (those run
+:data:`FEATURE_METHODS` only).
 """
 from __future__ import annotations
 
 import inspect
+import os
 
 import numpy as np
 
 from .._version import __version__
 from ..adapters import load_model
+from ..adapters.callable_model import no_gradients
 from ..errors import InputError
 from ..results import Attribution, MethodScores
-from ..sequences import alphabet, as_sequences
+from ..sequences import SequenceSet, alphabet, as_sequences
 from .deeplift import deeplift, deepshap
 from .gradients import grad_x_input, saliency, smoothgrad
 from .integrated_gradients import expected_gradients, integrated_gradients
 from .ism import ism
+from .occlusion import occlusion
 
 METHODS = {
     "saliency": saliency,
@@ -30,10 +35,17 @@ METHODS = {
     "deeplift": deeplift,
     "deepshap": deepshap,
     "ism": ism,
+    "occlusion": occlusion,
 }
 
+#: Methods that need forward passes only: they explain models without gradients too.
+PERTURBATION_METHODS = ("ism", "occlusion")
 #: Methods that need gradients (or DeepLIFT multipliers) from the model.
-GRADIENT_METHODS = tuple(name for name in METHODS if name != "ism")
+GRADIENT_METHODS = tuple(name for name in METHODS if name not in PERTURBATION_METHODS)
+#: Methods for models of features (no DNA); the others need one-hot input (ISM's bases,
+#: DeepSHAP's and expected gradients' dinucleotide shuffles, DeepLIFT's DNA references).
+FEATURE_METHODS = ("saliency", "grad_x_input", "smoothgrad", "integrated_gradients",
+                   "occlusion")
 
 
 def method_options(method: str) -> dict:
@@ -51,10 +63,15 @@ def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | N
     ----------
     model : Model or anything :func:`~kipoi_explain.load_model` accepts
     seqs : SequenceSet, str, list of str, numpy.ndarray or FASTA path
-        See :func:`~kipoi_explain.sequences.as_sequences`.
+        See :func:`~kipoi_explain.sequences.as_sequences`. For a model of features: an array
+        ``(N, *shape)``, a ``.npy`` file or a TSV/CSV table (see
+        :func:`~kipoi_explain.sequences.features.read_features`; its columns are checked
+        against the input entities of the model's ``entities.yaml``, if it has one).
     method : str
         One of ``saliency``, ``grad_x_input``, ``smoothgrad``, ``integrated_gradients``,
-        ``expected_gradients``, ``deeplift``, ``deepshap``, ``ism``.
+        ``expected_gradients``, ``deeplift``, ``deepshap``, ``ism``, ``occlusion``. Models
+        without gradients take :data:`PERTURBATION_METHODS`, models of features
+        :data:`FEATURE_METHODS`.
     target : int, str, list or "all"
         Output index or name, several of them (combined by ``reduce``), or all outputs.
     batch_size : int, optional
@@ -62,7 +79,8 @@ def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | N
     progress : bool
         Show a progress bar.
     reverse_complement : bool
-        Average with the attribution of the reverse complement, mapped back onto the input.
+        Average with the attribution of the reverse complement, mapped back onto the input
+        (DNA only).
     reduce : {"sum", "mean"}
         How several target outputs (or bins) combine into one number.
     bins : (int, int), optional
@@ -72,17 +90,22 @@ def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | N
     **options
         Method options: ``n_steps``, ``baseline``, ``quadrature_rule`` (integrated gradients);
         ``n_samples``, ``noise`` (smoothgrad); ``n_references``, ``seed`` (deepshap,
-        expected gradients, shuffled baselines); ``start``, ``end`` (ism); ``absolute``
-        (saliency); ``correct_gradients`` (every gradient method).
+        expected gradients, shuffled baselines); ``start``, ``end`` (ism); ``window``,
+        ``stride`` (occlusion); ``absolute`` (saliency); ``correct_gradients`` (every
+        gradient method, DNA only). For features, ``baseline`` is ``"zeros"``, ``"mean"``
+        (of the given samples) or an array.
 
     Returns
     -------
     Attribution
+        For a model of features, ``scores`` and ``inputs`` are ``(N, *shape)`` and there are
+        no hypothetical contributions.
 
     Raises
     ------
     InputError
-        For an unknown method, option, target, or malformed sequences.
+        For an unknown method, option, target, or malformed sequences; a gradient method on
+        a model without gradients; a DNA-only method or option on a model of features.
     UnsupportedOperation
         When the model has an operation the method has no correct rule for.
     """
@@ -94,16 +117,19 @@ def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | N
         raise InputError(f"option(s) {', '.join(unknown)} do not apply to method {method!r}; "
                          f"it takes {', '.join(allowed) or 'none'}")
     model = load_model(model)
-    model.require_dna("explain")
     if method in GRADIENT_METHODS and not model.differentiable:
-        raise InputError(f"method {method!r} needs gradients, which model {model.name!r} does "
-                         "not have; use ism")
-    sequences = as_sequences(seqs, model.input_length, ambiguous)
+        raise InputError(no_gradients(model, f"method {method!r}"))
+    if model.takes_dna:
+        sequences = as_sequences(seqs, model.input_length, ambiguous)
+        x, names, intervals = sequences.onehot, sequences.names, sequences.intervals
+    else:
+        _check_feature_options(model, method, reverse_complement, options)
+        x, names = _feature_samples(model, seqs)
+        intervals = None
     spec = model.target(target, reduce, bins)
     if batch_size is not None and batch_size < 1:
         raise InputError(f"batch_size={batch_size}: expected a positive integer")
     batch_size = batch_size or model.batch_size
-    x = sequences.onehot
     run = METHODS[method]
     result = run(model, x, spec, batch_size, progress, **options)
     if reverse_complement:
@@ -116,8 +142,41 @@ def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | N
         settings={**allowed, **options, "reverse_complement": reverse_complement,
                   "reduce": reduce, "bins": bins, "ambiguous": ambiguous,
                   "batch_size": batch_size, "version": __version__},
-        delta=result.delta, hypothetical=result.hypothetical, names=sequences.names,
-        intervals=sequences.intervals, model=model.describe())
+        delta=result.delta, hypothetical=result.hypothetical if model.takes_dna else None,
+        names=names, intervals=intervals, model=model.describe())
+
+
+def _check_feature_options(model, method: str, reverse_complement: bool, options: dict) -> None:
+    """Refuse, by name, what only means something for one-hot DNA."""
+    where = f"model {model.name!r} takes features of shape {model.layout.shape}"
+    if method not in FEATURE_METHODS:
+        usable = [m for m in FEATURE_METHODS if model.differentiable or m not in GRADIENT_METHODS]
+        raise InputError(f"method {method!r} needs one-hot DNA input; {where}: use "
+                         f"{', '.join(usable)}")
+    if reverse_complement:
+        raise InputError(f"reverse_complement needs one-hot DNA input; {where}")
+    if options.get("correct_gradients"):
+        raise InputError(f"correct_gradients (the mean over the four bases removed) needs "
+                         f"one-hot DNA input; {where}")
+    baseline = options.get("baseline")
+    if isinstance(baseline, str) and baseline in ("uniform", "shuffle"):
+        raise InputError(f"baseline {baseline!r} (a DNA reference) needs one-hot DNA input; "
+                         f"{where}: use 'zeros', 'mean' or an array")
+
+
+def _feature_samples(model, source):
+    """Samples of a model of features, with the input entities' names checked when the model
+    declares them."""
+    from ..transparent import FILE_NAME, read_entity_map, read_samples
+
+    if isinstance(source, SequenceSet):
+        raise InputError(f"explain: model {model.name!r} takes features of shape "
+                         f"{model.layout.shape}, not DNA sequences; give an array "
+                         f"(N, {', '.join(map(str, model.layout.shape))}), a .npy file or a "
+                         "TSV/CSV table")
+    directory = model.source.get("path")
+    declared = directory and os.path.isfile(os.path.join(directory, FILE_NAME))
+    return read_samples(model, source, read_entity_map(directory) if declared else None)
 
 
 def _reverse_strand_options(options: dict, length: int) -> dict:

@@ -49,18 +49,18 @@ def smoothgrad(model, x, target, batch_size, progress, n_samples: int = 25, nois
     n_samples : int
         Noisy copies per sequence.
     noise : float
-        Standard deviation of the noise added to the one-hot input.
+        Standard deviation of the noise added to the input.
     seed : int
         Row ``r`` of the work (sequence ``r // n_samples``) draws its noise from seed
         ``(seed, r)``, so results do not depend on the batch size.
     """
-    n, length = x.shape[:2]
+    n = len(x)
     total = np.zeros(x.shape, dtype=np.float64)
 
     def block(lo, hi):
         rows = np.arange(lo, hi)
         seq = rows // n_samples
-        eps = np.stack([np.random.default_rng((seed, int(r))).standard_normal((length, 4))
+        eps = np.stack([np.random.default_rng((seed, int(r))).standard_normal(x.shape[1:])
                         for r in rows]).astype(np.float32)
         grad = model._gradient(x[seq] + noise * eps, target)[0]
         accumulate_sorted(total, seq, grad)

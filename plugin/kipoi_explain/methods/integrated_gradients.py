@@ -42,7 +42,7 @@ def integrated_gradients(model, x, target, batch_size, progress, baseline="zeros
 
     Parameters
     ----------
-    baseline : {"zeros", "uniform", "shuffle"} or array
+    baseline : {"zeros", "uniform", "shuffle", "mean"} or array
         See :func:`~kipoi_explain.methods.references.references`.
     n_steps : int
         Points of the path integral.
@@ -56,11 +56,12 @@ def integrated_gradients(model, x, target, batch_size, progress, baseline="zeros
     refs = references(x, baseline, n_references, seed)
 
     def multipliers(x_rows, ref_rows, pairs):
-        n = len(x_rows)
-        path = ref_rows[:, None] + alphas[:, None, None] * (x_rows - ref_rows)[:, None]
-        grads, values = model._gradient(path.reshape(n * n_steps, *x_rows.shape[1:]), target)
-        grads = grads.reshape(n, n_steps, *x_rows.shape[1:])
-        return np.einsum("s,nsla->nla", weights, grads), None
+        n, shape = len(x_rows), x_rows.shape[1:]
+        steps = alphas.reshape(n_steps, *(1,) * len(shape))
+        path = ref_rows[:, None] + steps * (x_rows - ref_rows)[:, None]
+        grads, values = model._gradient(path.reshape(n * n_steps, *shape), target)
+        grads = grads.reshape(n, n_steps, *shape)
+        return np.einsum("s,ns...->n...", weights, grads), None
 
     return attribute_over_references(model, x, refs, target, multipliers, batch_size, progress,
                                      "integrated_gradients", correct_gradients, n_steps)
@@ -80,7 +81,7 @@ def expected_gradients(model, x, target, batch_size, progress, baseline="shuffle
     alphas = np.random.default_rng(seed).uniform(size=n_pairs).astype(np.float32)
 
     def multipliers(x_rows, ref_rows, pairs):
-        alpha = alphas[pairs, None, None]
+        alpha = alphas[pairs].reshape(-1, *(1,) * (x_rows.ndim - 1))
         grads, _ = model._gradient(ref_rows + alpha * (x_rows - ref_rows), target)
         return grads, None
 

@@ -76,6 +76,6 @@ def attribute_over_references(model, x: np.ndarray, refs: np.ndarray, target,
         f_ref = f_ref.reshape(n, k).sum(1)
     scores, hypothetical, f_ref = scores / k, hypothetical / k, f_ref / k
     f_x = target.apply(model.predict(x, batch_size))
-    delta = scores.sum(axis=(1, 2)) - (f_x - f_ref)
+    delta = scores.reshape(n, -1).sum(axis=1) - (f_x - f_ref)
     return MethodScores(scores.astype(np.float32), hypothetical.astype(np.float32),
                         delta.astype(np.float32))

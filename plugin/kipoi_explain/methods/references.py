@@ -5,53 +5,60 @@ import numpy as np
 
 from ..errors import InputError
 
-BASELINES = ("zeros", "uniform", "shuffle")
+BASELINES = ("zeros", "uniform", "shuffle", "mean")
 
 
 def references(x: np.ndarray, baseline="zeros", n_references: int = 1,
                seed: int = 0) -> np.ndarray:
-    """References for each input, ``(N, K, L, 4)``.
+    """References for each input, ``(N, K, *sample shape)``: ``(N, K, L, 4)`` for DNA.
 
     Parameters
     ----------
     x : numpy.ndarray
-        ``(N, L, 4)`` one-hot inputs.
-    baseline : {"zeros", "uniform", "shuffle"} or numpy.ndarray
+        ``(N, L, 4)`` one-hot inputs, or ``(N, *shape)`` features.
+    baseline : {"zeros", "uniform", "shuffle", "mean"} or numpy.ndarray
         All-zero rows; 0.25 everywhere; dinucleotide shuffles of each input (``n_references``
-        of them, keeping dinucleotide composition, seeded); or an array ``(L, 4)``,
-        ``(N, L, 4)`` or ``(N, K, L, 4)``.
+        of them, keeping dinucleotide composition, seeded); the mean of the given inputs (per
+        feature, or per position and base), the same for every input; or an array of one
+        sample's shape, ``(N, *shape)`` or ``(N, K, *shape)``. ``uniform`` and ``shuffle``
+        are for one-hot DNA only.
     n_references : int
         Number of shuffles per input (``"shuffle"`` only).
     seed : int
         Seed of the shuffles; sequence ``i`` uses ``seed + i``, so its references do not depend
         on the batch it is in.
     """
-    n, length = x.shape[:2]
+    n, shape = x.shape[0], x.shape[1:]
     if isinstance(baseline, str):
         if baseline == "zeros":
-            return np.zeros((n, 1, length, 4), dtype=np.float32)
+            return np.zeros((n, 1, *shape), dtype=np.float32)
         if baseline == "uniform":
-            return np.full((n, 1, length, 4), 0.25, dtype=np.float32)
+            return np.full((n, 1, *shape), 0.25, dtype=np.float32)
         if baseline == "shuffle":
             return dinucleotide_shuffles(x, n_references, seed)
+        if baseline == "mean":
+            return np.broadcast_to(x.mean(axis=0, dtype=np.float64).astype(np.float32),
+                                   (n, 1, *shape))
         raise InputError(f"baseline {baseline!r}: expected one of {', '.join(BASELINES)} or an "
-                         "array (L, 4) / (N, L, 4)")
+                         f"array {shape} / (N, {', '.join(map(str, shape))})")
     ref = np.asarray(baseline, dtype=np.float32)
-    if ref.shape == (length, 4):
-        return np.broadcast_to(ref, (n, 1, length, 4))
-    if ref.shape == (n, length, 4):
+    if ref.shape == shape:
+        return np.broadcast_to(ref, (n, 1, *shape))
+    if ref.shape == (n, *shape):
         return ref[:, None]
-    if ref.ndim == 4 and ref.shape[0] == n and ref.shape[2:] == (length, 4):
+    if ref.ndim == len(shape) + 2 and ref.shape[0] == n and ref.shape[2:] == shape:
         return ref
-    raise InputError(f"baseline array of shape {ref.shape}: expected ({length}, 4), "
-                     f"({n}, {length}, 4) or ({n}, K, {length}, 4)")
+    dims = ", ".join(map(str, shape))
+    raise InputError(f"baseline array of shape {ref.shape}: expected ({dims}), ({n}, {dims}) "
+                     f"or ({n}, K, {dims})")
 
 
-def dinucleotide_shuffles(x: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+def dinucleotide_shuffles(x: np.ndarray, n: int, seed=0) -> np.ndarray:
     """``n`` dinucleotide-preserving shuffles of each sequence, ``(N, n, L, 4)``.
 
     Uses tangermeme's shuffle (the Kundaje-lab Eulerian-path algorithm). Positions that are not
-    a single base (``N``) are shuffled as all-zero rows.
+    a single base (``N``) are shuffled as all-zero rows. ``seed`` is an int, or one int per
+    sequence (so that a sequence's shuffles do not depend on the batch it is in).
     """
     import torch
     from tangermeme.ersatz import dinucleotide_shuffle

@@ -20,7 +20,8 @@ from ..sequences.features import read_features
 from .importance import METHODS
 from .mapping import FILE_NAME, INPUT, EntityLevel, EntityMap, read_entity_map
 
-__all__ = ["EntityLevel", "EntityMap", "METHODS", "entities", "entity_map", "read_entity_map"]
+__all__ = ["EntityLevel", "EntityMap", "METHODS", "entities", "entity_map", "read_entity_map",
+           "read_samples"]
 
 
 def entity_map(model, mapping=None) -> EntityMap:
@@ -98,7 +99,7 @@ def entities(model, x, level: str, method: str = "integrated_gradients", target=
                          f"{model.name!r} does not have; use ablation")
     mapping = entity_map(model, mapping)
     chosen = mapping.level(level)
-    x, samples = _samples(model, x, mapping)
+    x, samples = read_samples(model, x, mapping)
     _check_units(model, chosen, mapping.source)
     if batch_size is not None and batch_size < 1:
         raise InputError(f"batch_size={batch_size}: expected a positive integer")
@@ -115,11 +116,13 @@ def entities(model, x, level: str, method: str = "integrated_gradients", target=
         model=model.describe())
 
 
-def _samples(model, x, mapping: EntityMap) -> tuple[np.ndarray, list[str]]:
+def read_samples(model, x, mapping: EntityMap | None = None) -> tuple[np.ndarray, list[str]]:
+    """The model's input samples and their names: sequences for a DNA model, features for
+    another, whose table columns must be the mapping's input entities (when it has them)."""
     if model.takes_dna:
         sequences = as_sequences(x, model.input_length)
         return sequences.onehot, sequences.names
-    inputs = [level for level in mapping.levels if level.layer == INPUT]
+    inputs = [] if mapping is None else [lv for lv in mapping.levels if lv.layer == INPUT]
     names = inputs[0].units if inputs and len(model.layout.shape) == 1 else None
     return read_features(x, model.layout.shape, names)
 

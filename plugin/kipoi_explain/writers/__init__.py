@@ -8,8 +8,10 @@ from .meme import write_meme
 from .modisco import write_modisco
 from .motif_table import motif_table, write_motif_table
 from .plot import plot_attribution
+from .screen import plot_screen, write_screen_metadata, write_screen_table
 
 __all__ = ["motif_logo", "motif_table", "plot_attention", "plot_attribution", "plot_entities",
            "read_attention_hdf5", "read_hdf5", "write_attention_hdf5", "write_entity_metadata",
            "write_entity_scores", "write_entity_table", "write_hdf5", "write_logos",
-           "write_meme", "write_modisco", "write_motif_table"]
+           "write_meme", "write_modisco", "write_motif_table", "plot_screen",
+           "write_screen_metadata", "write_screen_table"]
