@@ -1,8 +1,30 @@
 """Which model output an explanation is about.
 
-A model's outputs are flattened per sequence to columns (a ``(T,)`` output has T columns, a
-profile ``(B, T)`` has B*T, row-major). A :class:`Target` picks columns and says how they combine
-into the one number per sequence that every method explains.
+A model's outputs are flattened per sequence to columns, row-major: a ``(T,)`` output has T
+columns, a profile ``(B, T)`` has B*T, a contact map ``(B, B)`` has B*B and maps per task
+``(B, B, T)`` have B*B*T. A :class:`Target` picks columns and says how they combine into the one
+number per sequence that every method explains.
+
+Output layouts
+--------------
+The last axis holds the tasks (one output name each) and the axes before it the bins:
+
+- ``(T,)``: one value per task; no bins.
+- ``(B, T)``: a profile / binned output; ``bins=(start, end)`` is a half-open window of bins.
+- ``(R, C, T)``: a contact map per task; ``bins=((r0, r1), (c0, c1))`` is a half-open window
+  of map rows × columns.
+- ``(R, C)``: a single contact map with no task axis. It is read so when the model has a single
+  output name for it (``len(output_names) == 1`` while the last axis is longer than 1), or when
+  a two-axis output is given a map window ``((r0, r1), (c0, c1))`` (today's adapters name each
+  map column as a task). Its one output is selected by ``target=0``, ``None`` or ``"all"``.
+
+``bins=None`` takes every bin (the whole profile, the whole map). A single bin is a window of
+width 1, e.g. ``((r, r + 1), (c, c + 1))`` for one bin pair. Map windows are full rectangles: to
+count each pair of a symmetric map once, select a window above the diagonal (``r1 <= c0``).
+
+``bins`` may also be a dict ``{task: window}`` (task by index or name) giving each task its own
+window: a task × bin set. Its tasks must be among those ``target`` selects; a selected task it
+does not name takes every bin.
 """
 from __future__ import annotations
 
@@ -25,7 +47,8 @@ class Target:
     columns : tuple of int
         Indices into the flattened per-sequence output.
     names : tuple of str
-        Human-readable name of each selected column.
+        Human-readable name of each selected column (``task``, ``task[bin]`` or
+        ``task[row,col]``).
     reduce : {"sum", "mean"}
         How the selected columns combine.
     """
@@ -44,53 +67,121 @@ class Target:
 
 
 def resolve_target(target, output_names: Sequence[str], output_shape: tuple[int, ...],
-                   reduce: str = "sum", bins: tuple[int, int] | None = None) -> Target:
+                   reduce: str = "sum", bins=None) -> Target:
     """Resolve a user's target against a model's outputs.
 
     Parameters
     ----------
     target : int, str, list of int/str, "all" or None
         Output index, output name, several of them, or every output (``None``/``"all"``).
-        Indices and names refer to the last output axis (the tasks).
+        Indices and names refer to the tasks (the last output axis, see the module notes).
     output_names : sequence of str
         Names of the tasks, in output order.
     output_shape : tuple of int
-        Per-sequence output shape: ``(T,)``, or ``(B, T)`` for binned/profile outputs.
+        Per-sequence output shape: ``(T,)``, ``(B, T)``, ``(R, C)`` or ``(R, C, T)``.
     reduce : {"sum", "mean"}
-        How several selected columns combine.
-    bins : (int, int), optional
-        For ``(B, T)`` outputs, the half-open window of bins to combine (default all bins).
+        How the selected columns combine.
+    bins : (int, int), ((int, int), (int, int)) or dict, optional
+        Window of bins: ``(start, end)`` for a profile, ``((r0, r1), (c0, c1))`` for a contact
+        map, or a dict task → window; default every bin.
 
     Raises
     ------
     InputError
-        For an unknown name, an index out of range, an empty selection or a bad window.
+        For an unknown name, an index out of range, an empty selection, a window out of range
+        or of the wrong nesting for the output.
     """
     if reduce not in REDUCTIONS:
         raise InputError(f"reduce={reduce!r}: expected one of {', '.join(REDUCTIONS)}")
-    n_tasks = output_shape[-1]
+    output_shape = tuple(int(s) for s in output_shape)
+    grid, task_names = _layout(output_names, output_shape, bins)
+    if not grid and bins is not None:
+        raise InputError("target bins: the model has one value per task, no bins to select")
+    if len(grid) > 2:
+        raise InputError(f"output shape {output_shape}: expected (T,), (B, T), (R, C) or "
+                         "(R, C, T) for a target")
+    tasks = _tasks(target, task_names)
+    windows = dict.fromkeys(tasks, _window(None, grid))
+    if isinstance(bins, dict):
+        if not bins:
+            raise InputError("target bins: empty dict; expected {task: window}")
+        for key, window in bins.items():
+            task = _task_index(key, task_names, len(task_names))
+            if task not in windows:
+                raise InputError(f"target bins: task {task_names[task]!r} is not among the "
+                                 f"selected outputs {', '.join(task_names[t] for t in tasks)}")
+            windows[task] = _window(window, grid)
+    elif bins is not None:
+        windows = dict.fromkeys(tasks, _window(bins, grid))
+    # Bin-major, tasks in target order within a bin: the flattened output's own order.
+    order = {t: i for i, t in enumerate(tasks)}
+    cells = sorted((cell, order[t], t) for t in tasks for cell in windows[t])
+    n_tasks = len(task_names)
+    columns, names = [], []
+    for cell, _, t in cells:
+        columns.append(int(np.ravel_multi_index(cell, grid)) * n_tasks + t if grid else t)
+        names.append(task_names[t] + (f"[{','.join(map(str, cell))}]" if grid else ""))
+    return Target(tuple(columns), tuple(names), reduce)
+
+
+def _layout(output_names: Sequence[str], output_shape: tuple[int, ...],
+            bins) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """``(bin grid shape, task names)``: the axes before the tasks, and the tasks' names."""
+    names = tuple(output_names)
+    single_map = len(output_shape) == 2 and (
+        (len(names) == 1 and output_shape[-1] != 1)
+        or (not isinstance(bins, dict) and _is_map_window(bins)))
+    if single_map:
+        return output_shape, (names[0] if len(names) == 1 else "map",)
+    return output_shape[:-1], names
+
+
+def _is_map_window(bins) -> bool:
+    return (isinstance(bins, (list, tuple)) and len(bins) == 2
+            and all(isinstance(axis, (list, tuple)) for axis in bins))
+
+
+def _window(window, grid: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Every bin (a cell of ``grid``) in ``window``, row-major."""
+    if window is None:
+        return [tuple(int(i) for i in cell) for cell in np.ndindex(*grid)]
+    if len(grid) == 1:
+        lo, hi = _span(window, grid[0], f"target bins {window!r}",
+                       f"(start, end) with 0 <= start < end <= {grid[0]}")
+        return [(b,) for b in range(lo, hi)]
+    expected = (f"a map window ((row_start, row_end), (col_start, col_end)) with "
+                f"0 <= start < end <= {grid[0]} for rows and {grid[1]} for columns")
+    if not _is_map_window(window):
+        raise InputError(f"target bins {window!r}: the output is a contact map of shape "
+                         f"{grid}; expected {expected}")
+    (r0, r1), (c0, c1) = (_span(axis, size, f"target bins {window!r}", expected)
+                          for axis, size in zip(window, grid))
+    return [(r, c) for r in range(r0, r1) for c in range(c0, c1)]
+
+
+def _span(span, size: int, what: str, expected: str) -> tuple[int, int]:
+    if not (isinstance(span, (list, tuple)) and len(span) == 2 and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in span)):
+        raise InputError(f"{what}: expected {expected}")
+    lo, hi = int(span[0]), int(span[1])
+    if not 0 <= lo < hi <= size:
+        raise InputError(f"{what}: window ({lo}, {hi}) out of range; expected {expected}")
+    return lo, hi
+
+
+def _tasks(target, task_names: tuple[str, ...]) -> list[int]:
+    n_tasks = len(task_names)
     if target is None or (isinstance(target, str) and target == "all"):
-        tasks = list(range(n_tasks))
-    else:
-        items = list(target) if isinstance(target, (list, tuple)) else [target]
-        if not items:
-            raise InputError("target: empty list; expected an output index, name, or 'all'")
-        tasks = [_task_index(item, output_names, n_tasks) for item in items]
-        duplicates = {t for t in tasks if tasks.count(t) > 1}
-        if duplicates:
-            raise InputError(f"target: output(s) {sorted(output_names[t] for t in duplicates)} "
-                             "selected more than once")
-    if len(output_shape) == 1:
-        if bins is not None:
-            raise InputError("target bins: the model has one value per task, no bins to select")
-        return Target(tuple(tasks), tuple(output_names[t] for t in tasks), reduce)
-    n_bins = int(np.prod(output_shape[:-1]))
-    lo, hi = bins if bins is not None else (0, n_bins)
-    if not 0 <= lo < hi <= n_bins:
-        raise InputError(f"target bins ({lo}, {hi}): expected 0 <= start < end <= {n_bins}")
-    columns = tuple(b * n_tasks + t for b in range(lo, hi) for t in tasks)
-    names = tuple(f"{output_names[t]}[{b}]" for b in range(lo, hi) for t in tasks)
-    return Target(columns, names, reduce)
+        return list(range(n_tasks))
+    items = list(target) if isinstance(target, (list, tuple)) else [target]
+    if not items:
+        raise InputError("target: empty list; expected an output index, name, or 'all'")
+    tasks = [_task_index(item, task_names, n_tasks) for item in items]
+    duplicates = {t for t in tasks if tasks.count(t) > 1}
+    if duplicates:
+        raise InputError(f"target: output(s) {sorted(task_names[t] for t in duplicates)} "
+                         "selected more than once")
+    return tasks
 
 
 def _task_index(item, output_names: Sequence[str], n_tasks: int) -> int:

@@ -139,9 +139,11 @@ class Model(ABC):
     input_length : int or None
         Sequence length the model takes (None when it accepts any length, or takes features).
     output_names : tuple of str
-        One name per task (the last output axis).
+        One name per task (the last output axis), or a single name for a contact map
+        ``(R, C)`` without a task axis.
     output_shape : tuple of int
-        Output shape of one sequence: ``(T,)``, or ``(B, T)`` for binned outputs.
+        Output shape of one sequence: ``(T,)``, ``(B, T)`` for binned outputs, ``(R, C)`` or
+        ``(R, C, T)`` for contact maps.
     batch_size : int
         Default rows per block for this model.
     source : dict
@@ -473,11 +475,17 @@ def probe(length: int | None, n: int = 2) -> np.ndarray:
 
 
 def output_names_for(names, output_shape: tuple[int, ...]) -> tuple[str, ...]:
-    """Validate user-given task names, or make ``output_0``, ``output_1``, ... ."""
+    """Validate user-given task names, or make ``output_0``, ``output_1``, ... .
+
+    A single name for a two-axis output names one contact map ``(R, C)`` with no task axis
+    (see :mod:`kipoi_explain.targets`).
+    """
     n_tasks = output_shape[-1]
     if names is None:
         return tuple(f"output_{i}" for i in range(n_tasks))
     names = tuple(str(n) for n in names)
+    if len(names) == 1 and len(output_shape) == 2:
+        return names
     if len(names) != n_tasks:
         raise InputError(f"output_names has {len(names)} names; the model has {n_tasks} outputs")
     return names
