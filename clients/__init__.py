@@ -19,8 +19,9 @@ import grpc
 import numpy as np
 
 from kipoi_explain import wire
+from kipoi_explain.errors import InputError
 from kipoi_explain.results import (AttentionMaps, Attribution, Diagnosis, EntityImportance,
-                                   Interval, MotifSet, VariantEffect)
+                                   Interval, MotifSet, Screen, VariantEffect)
 from kipoi_explain.sequences import FASTA_SUFFIXES, SequenceSet
 from kipoi_explain.sequences.features import read_features
 from kipoi_explain.sequences.genome import read_bed, read_fasta
@@ -140,14 +141,76 @@ class Client:
                           wire.from_json(reply.model_json))
 
     def explain(self, model: str, seqs, method: str = "deepshap", target=0,
-                ambiguous: str = "uniform", **options) -> Attribution:
+                ambiguous: str = "uniform", samples: list[str] | None = None,
+                **options) -> Attribution:
         """:func:`kipoi_explain.explain` on the server: the same arguments (a model name instead
-        of a model), the same :class:`Attribution`."""
+        of a model), the same :class:`Attribution`.
+
+        For a model of features, ``seqs`` is an array ``(N, *shape)`` or a local ``.npy`` or
+        TSV/CSV file, read here as :meth:`entities` reads it (a table's columns put in the
+        model's input order), and ``samples`` names the samples (default: a table's first
+        column, else ``sample0``, ...).
+        """
+        request = pb.ExplainRequest(model=model, method=method,
+                                    options=wire.to_values({"target": target, **options}))
+        local = None
+        info = None if _is_sequences(seqs) else self._model_info(model)
+        if info is not None and info["input"] == "features":
+            self._features(request, seqs, info, samples)
+        else:
+            if samples is not None:
+                raise InputError("samples: names feature samples; sequences carry their own "
+                                 "names")
+            message, local = _sequences(seqs, ambiguous)
+            request.sequences.CopyFrom(message)
+        result = wire.from_attribution_response(self._call(self._stub.Explain, request))
+        result.intervals = _intervals(local, result.intervals)
+        return result
+
+    @staticmethod
+    def _features(request, x, info: dict, samples: list[str] | None) -> None:
+        """Put the feature samples ``x`` (array or local file) and their names on ``request``."""
+        features, names = read_features(x, tuple(info["input_shape"]),
+                                        info["input_features"] or None)
+        request.features.CopyFrom(wire.to_array(features))
+        request.sample_names.extend(samples if samples is not None else names)
+
+    def screen(self, model: str, seqs, window: int = 50, stride: int | None = None,
+               perturbation: str = "shuffle", target=0, genome: str | None = None,
+               ambiguous: str = "uniform", **options) -> Screen:
+        """:func:`kipoi_explain.screen` on the server, the same :class:`Screen`.
+
+        ``genome`` (perturbation ``delete``) names one of the server's FASTA files
+        (:meth:`fastas`), never a local path: the bases after each interval are read there,
+        so ``seqs`` must then be :class:`GenomeIntervals` the server reads (from the same
+        FASTA, for the fill to continue the sequences). ``options``: ``start``, ``end``,
+        ``n_shuffles`` (at most the server's max_samples), ``seed``, ``reduce``, ``bins``.
+        """
         message, local = _sequences(seqs, ambiguous)
-        reply = self._call(self._stub.Explain, pb.ExplainRequest(
-            model=model, sequences=message, method=method,
-            options=wire.to_values({"target": target, **options})))
-        result = wire.from_attribution_response(reply)
+        request = pb.ScreenRequest(model=model, sequences=message, genome=genome or "",
+                                   options=wire.to_values({
+                                       "window": window, "stride": stride,
+                                       "perturbation": perturbation, "target": target,
+                                       **options}))
+        result = wire.from_screen_response(self._call(self._stub.Screen, request))
+        result.intervals = _intervals(local, result.intervals)
+        return result
+
+    def insertion(self, model: str, seqs, sequence: str, positions=None, stride: int = 1,
+                  mode: str = "replace", target=0, ambiguous: str = "uniform",
+                  **options) -> Screen:
+        """:func:`kipoi_explain.insertion` on the server, the same :class:`Screen`;
+        ``options``: ``reduce``, ``bins``."""
+        message, local = _sequences(seqs, ambiguous)
+        if isinstance(positions, np.ndarray):
+            # Positions travel as integers, as the in-process call reads them (an array Value
+            # is float32).
+            positions = positions.tolist()
+        request = pb.ScreenRequest(model=model, sequences=message, insert=sequence,
+                                   options=wire.to_values({
+                                       "positions": positions, "stride": stride, "mode": mode,
+                                       "target": target, **options}))
+        result = wire.from_screen_response(self._call(self._stub.Screen, request))
         result.intervals = _intervals(local, result.intervals)
         return result
 
@@ -198,10 +261,7 @@ class Client:
         request = pb.EntitiesRequest(model=model, level=level, method=method,
                                      options=wire.to_values({"target": target, **options}))
         if info is not None and info["input"] == "features":
-            features, names = read_features(x, tuple(info["input_shape"]),
-                                            info["input_features"] or None)
-            request.features.CopyFrom(wire.to_array(features))
-            request.sample_names.extend(samples if samples is not None else names)
+            self._features(request, x, info, samples)
         elif info is not None:
             request.sequences.CopyFrom(_sequences(x, ambiguous)[0])
             if samples is not None:
@@ -267,6 +327,16 @@ class Client:
                 yield from stream(source)
         else:
             yield from stream(vcf)
+
+
+def _is_sequences(x) -> bool:
+    """Whether ``x`` can only be DNA (sequences, intervals, DNA strings, a FASTA file), not
+    feature samples."""
+    if isinstance(x, (SequenceSet, GenomeIntervals)):
+        return True
+    if isinstance(x, (list, tuple)) and x and all(isinstance(s, str) for s in x):
+        return True
+    return isinstance(x, (str, Path)) and str(x).endswith(FASTA_SUFFIXES)
 
 
 def _sequences(seqs, ambiguous: str) -> tuple[pb.Sequences, SequenceSet | None]:

@@ -19,7 +19,7 @@ import grpc
 import kipoi_explain as kx
 from kipoi_explain import wire
 from kipoi_explain.errors import InputError, UnsupportedOperation
-from kipoi_explain.methods import GRADIENT_METHODS, METHODS, method_options
+from kipoi_explain.methods import FEATURE_METHODS, GRADIENT_METHODS, METHODS, method_options
 from kipoi_explain.transparent import METHODS as ENTITY_METHODS
 from kipoi_explain.transparent import entity_map
 from kipoi_explain.transparent import method_options as entity_method_options
@@ -50,7 +50,7 @@ class Draining(Exception):
     """The server is shutting down and takes no new requests."""
 
 #: Options that multiply the work per sequence, capped by ``batching.max_samples``.
-SAMPLE_OPTIONS = ("n_steps", "n_samples", "n_references")
+SAMPLE_OPTIONS = ("n_steps", "n_samples", "n_references", "n_shuffles")
 
 
 def _status(err: BaseException) -> grpc.StatusCode:
@@ -149,9 +149,9 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
             self._fasta(message.intervals.fasta)
         return wire.from_sequences(message, model.input_length, self.config.fastas)
 
-    def _fasta(self, name: str) -> str:
+    def _fasta(self, name: str, field: str = "fasta") -> str:
         if name not in self.config.fastas:
-            raise NotFound(f"fasta {name!r}: not a FASTA of this server; it has "
+            raise NotFound(f"{field} {name!r}: not a FASTA of this server; it has "
                            f"{', '.join(sorted(self.config.fastas)) or 'none'}")
         return self.config.fastas[name]
 
@@ -184,9 +184,8 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
         return pb.ModelInfo(
             name=name, framework=model.framework, input_length=model.input_length or 0,
             output_names=model.output_names, output_shape=model.output_shape,
-            # Attribution methods explain DNA; a model of features has entities only.
-            methods=[m for m in METHODS if model.differentiable or m not in GRADIENT_METHODS]
-            if dna else [],
+            methods=[m for m in (METHODS if dna else FEATURE_METHODS)
+                     if model.differentiable or m not in GRADIENT_METHODS],
             fingerprint=worker.fingerprint(name), input="dna" if dna else "features",
             input_shape=shape, attention_layers=model.attention_layers(),
             entity_levels=[level.name for level in levels],
@@ -211,12 +210,14 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
 
     @_rpc
     def Explain(self, request, context):
-        n = wire.n_sequences(request.sequences)
-        with self._request(context, request.model, n) as (_, _, model):
-            seqs = self._sequences(request.sequences, model)
+        kind = request.WhichOneof("samples")
+        with self._request(context, request.model, *_n_samples(request, kind)) as (_, _, model):
             if not request.method:
                 raise InputError(f"method: none given; expected one of {', '.join(METHODS)}")
-            result = kx.explain(model, seqs, request.method, **self._options(request.options))
+            samples, names = self._samples(request, kind, model, "explain")
+            result = kx.explain(model, samples, request.method, **self._options(request.options))
+            if names:
+                result.names = names
             return wire.attribution_response(result)
 
     @_rpc
@@ -287,8 +288,7 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
     def Entities(self, request, context):
         name = request.model
         kind = request.WhichOneof("samples")
-        n = wire.n_sequences(request.sequences) if kind == "sequences" else \
-            int(request.features.shape[0]) if request.features.shape else 0
+        n = _n_samples(request, kind)[0]
         with self._request(context, name, n, "samples") as (worker, state, model):
             info = self.infos[name]
             if "mapping" in request.options:
@@ -306,7 +306,7 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
             if request.level not in info.entity_levels:
                 raise InputError(f"level {request.level!r}: model {name!r} declares "
                                  f"{', '.join(info.entity_levels)}")
-            samples, names = self._entity_samples(request, kind, model)
+            samples, names = self._samples(request, kind, model, "entities")
             importance = worker.exclusive(state, name, lambda original: kx.entities(
                 original, samples, request.level, method,
                 batch_size=self._batch_size(worker, original), **options))
@@ -314,26 +314,55 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
                 importance.samples = names
             return wire.entities_response(importance)
 
-    def _entity_samples(self, request, kind: str | None, model):
-        """The samples of an Entities request in the form the model takes, and the names sent
-        with features (None: keep the library's)."""
+    def _samples(self, request, kind: str | None, model, rpc: str):
+        """The samples of an Explain or Entities request (``rpc``) in the form the model takes,
+        and the names sent with features (None: keep the library's)."""
         name = request.model
         if model.takes_dna:
             if kind != "sequences":
-                raise InputError(f"{kind or 'samples'}: model {name!r} takes one-hot DNA; send "
-                                 "sequences")
+                raise InputError(f"{rpc}: {kind or 'samples'}: model {name!r} takes one-hot DNA; "
+                                 "send sequences")
             if request.sample_names:
                 raise InputError("sample_names: sequences carry their own names "
                                  "(sequences.names)")
             return self._sequences(request.sequences, model), None
         if kind != "features":
-            raise InputError(f"{kind or 'samples'}: model {name!r} takes features of shape "
-                             f"{tuple(model.layout.shape)}, not DNA; send features")
+            raise InputError(f"{rpc}: {kind or 'samples'}: model {name!r} takes features of "
+                             f"shape {tuple(model.layout.shape)}, not DNA; send features")
         features = wire.from_array(request.features, "features")
         names = list(request.sample_names) or None
         if names is not None and len(names) != len(features):
             raise InputError(f"sample_names: {len(names)} names for {len(features)} samples")
         return features, names
+
+    @_rpc
+    def Screen(self, request, context):
+        name = request.model
+        with self._request(context, name, wire.n_sequences(request.sequences)) as (_, _, model):
+            model.require_dna("a region screen")
+            ambiguous = request.sequences.ambiguous or "uniform"
+            # Perturbed rows go through the model's forward pass only (no hooks, no weight
+            # changes): they are merged with other requests' calls on the worker, as Explain's.
+            if request.insert:
+                if request.genome:
+                    raise InputError("genome: fills the end of deleted windows; an insertion "
+                                     "screen takes none")
+                options = self._options(
+                    request.options, _allowed_options(kx.insertion, *SERVER_OWNED, "ambiguous"),
+                    "an insertion screen")
+                seqs = self._sequences(request.sequences, model)
+                result = kx.insertion(model, seqs, request.insert, ambiguous=ambiguous, **options)
+            else:
+                options = self._options(
+                    request.options,
+                    _allowed_options(kx.screen, *SERVER_OWNED, "genome", "ambiguous"),
+                    "a window screen")
+                # A name of this server's FASTA files, never a path: the bases that fill a
+                # deleted window are read from the server's own copy.
+                genome = self._fasta(request.genome, "genome") if request.genome else None
+                seqs = self._sequences(request.sequences, model)
+                result = kx.screen(model, seqs, genome=genome, ambiguous=ambiguous, **options)
+            return wire.screen_response(result)
 
     @staticmethod
     def _batch_size(worker: DeviceWorker, model) -> int:
@@ -393,6 +422,13 @@ def _entity_levels(model) -> tuple:
     except InputError as err:
         log.info("model %s: no entity levels: %s", model.name, err)
         return ()
+
+
+def _n_samples(request, kind: str | None) -> tuple[int, str]:
+    """How many samples an Explain or Entities request holds, and what they are called."""
+    if kind == "features":
+        return (int(request.features.shape[0]) if request.features.shape else 0), "samples"
+    return wire.n_sequences(request.sequences), "sequences"
 
 
 def _records(request_iterator):

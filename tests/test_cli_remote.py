@@ -377,3 +377,42 @@ def test_interpretation_remote_errors_are_one_line(interpret_server, tmp_path, c
     assert message in err and err.startswith(f"kipoi-explain {args[0]}: error: ")
     assert "Traceback" not in err
     assert not output.exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["--sequences", "SEQS", "--window", 40, "--stride", 20, "--n-shuffles", 2, "--seed", 4,
+     "--target", "CTCF,HNF4A"],
+    ["--bed", "BED", "--fasta", GENOME, "--perturbation", "mask", "--window", 25, "--start",
+     50, "--end", 150, "--target", "all"],
+    ["--sequences", "SEQS", "--insert", "CCGCGNGGNGGCAG", "--mode", "insert", "--stride", 31],
+])
+def test_screen_remote_writes_what_local_writes(server, inputs, tmp_path, capsys, args):
+    files = {"SEQS": inputs / "seqs.fa", "BED": inputs / "regions.bed"}
+    args = [files.get(a, a) for a in args]
+    assert cli(capsys, "screen", MODEL, *args, "--no-progress",
+               "-o", tmp_path / "local" / "s.tsv")[0] == 0
+    status, out, err = cli(capsys, "screen", "cnn", *args, *remote(server), "--no-progress",
+                           "-o", tmp_path / "remote" / "s.tsv")
+    assert status == 0, err
+    assert "of 'cnn'" in out
+    local = pd.read_csv(tmp_path / "local" / "s.tsv", sep="\t")
+    there = pd.read_csv(tmp_path / "remote" / "s.tsv", sep="\t")
+    assert len(local) > 0
+    assert (tmp_path / "remote" / "s.tsv").read_text() == \
+        (tmp_path / "local" / "s.tsv").read_text()
+    assert (tmp_path / "remote" / "s.json").read_text() == \
+        (tmp_path / "local" / "s.json").read_text()
+    assert sorted(p.name for p in (tmp_path / "remote").iterdir()) == \
+        sorted(p.name for p in (tmp_path / "local").iterdir()) == ["s.json", "s.png", "s.tsv"]
+    if "--bed" in args:                      # genome coordinates of the local intervals
+        assert {"chrom", "genome_start"} <= set(there.columns)
+
+
+def test_screen_remote_refuses_to_fill_deletions_from_a_local_fasta(server, inputs, tmp_path,
+                                                                    capsys):
+    output = tmp_path / "o.tsv"
+    status, _, err = cli(capsys, "screen", "cnn", "--bed", inputs / "regions.bed", "--fasta",
+                         GENOME, "--perturbation", "delete", *remote(server), "--no-progress",
+                         "-o", output)
+    assert status == 2 and "own FASTA files" in err and "Traceback" not in err
+    assert err.startswith("kipoi-explain screen: error: ") and not output.exists()

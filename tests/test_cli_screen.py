@@ -121,7 +121,7 @@ def test_insertion_screen(files, model, tmp_path, capsys):
     (["--positions", "3"], "--positions: applies with --insert only"),
     (["--target", "NOPE"], "target 'NOPE': no output of that name"),
     (["--plot-sequences", "0"], "--plot-sequences 0: expected at least 1"),
-    (["--remote", "localhost:1"], "screen runs in this process only"),
+    (["--token", "t"], "--token appl(y/ies) only with --remote"),
 ])
 def test_bad_options_are_one_line_errors(files, tmp_path, capsys, args, message):
     out = tmp_path / "x.tsv"

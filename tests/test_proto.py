@@ -58,7 +58,7 @@ def test_service_has_every_rpc():
     assert service.full_name == "kipoi_explain.v1.ExplainService"
     assert {m.name for m in service.methods} == {
         "ListModels", "Predict", "Explain", "Motifs", "Diagnose", "ScoreVariants", "Stats",
-        "Attention", "Entities"}
+        "Attention", "Entities", "Screen"}
     streaming = service.methods_by_name["ScoreVariants"]
     assert streaming.client_streaming and streaming.server_streaming
 

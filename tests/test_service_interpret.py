@@ -151,7 +151,7 @@ def test_list_models_describes_inputs_attention_layers_and_entities(client, loca
     assert gennet["entity_levels"] == ["snp", "gene", "pathway"]
     assert gennet["input_features"] == list(entity_map(local["gennet"]).level("snp").units)
     assert gennet["attention_layers"] == []
-    assert gennet["methods"] == []                   # attribution methods explain DNA only
+    assert gennet["methods"] == list(kx.methods.FEATURE_METHODS)   # gennet is differentiable
     assert gennet["output_names"] == ["case"]
     assert gennet["fingerprint"] == local["gennet"].fingerprint()
 

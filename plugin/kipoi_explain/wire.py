@@ -13,7 +13,7 @@ import numpy as np
 from .attention_maps.positions import TokenPositions
 from .errors import InputError
 from .results import (AttentionMaps, Attribution, Diagnosis, EntityImportance, Finding, Interval,
-                      Motif, MotifMatch, MotifSet, VariantEffect, _plain)
+                      Motif, MotifMatch, MotifSet, Screen, VariantEffect, _plain)
 from .sequences import SequenceSet, as_sequences, from_bed, from_strings
 from .v1 import explain_pb2 as pb
 
@@ -325,4 +325,25 @@ def from_entities_response(message: pb.EntitiesResponse) -> EntityImportance:
         target=from_json(message.target_json), predictions=from_array(message.predictions),
         samples=list(message.samples),
         delta=from_array(message.delta) if message.HasField("delta") else None,
+        settings=from_json(message.settings_json), model=from_json(message.model_json))
+
+
+def screen_response(result: Screen) -> pb.ScreenResponse:
+    return pb.ScreenResponse(
+        effects=to_array(result.effects), perturbed=to_array(result.perturbed),
+        starts=to_array(result.starts, "int64"), ends=to_array(result.ends, "int64"),
+        reference=to_array(result.reference), perturbation=result.perturbation,
+        target_json=_json(result.target), predictions=to_array(result.predictions),
+        names=result.names, intervals=[to_interval(i) for i in result.intervals or []],
+        settings_json=_json(result.settings), model_json=_json(result.model))
+
+
+def from_screen_response(message: pb.ScreenResponse) -> Screen:
+    return Screen(
+        effects=from_array(message.effects), perturbed=from_array(message.perturbed),
+        starts=from_array(message.starts), ends=from_array(message.ends),
+        reference=from_array(message.reference), perturbation=message.perturbation,
+        target=from_json(message.target_json), predictions=from_array(message.predictions),
+        names=list(message.names),
+        intervals=[from_interval(i) for i in message.intervals] or None,
         settings=from_json(message.settings_json), model=from_json(message.model_json))

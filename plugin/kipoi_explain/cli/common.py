@@ -169,6 +169,18 @@ class LocalModel:
 
         return entities(self.model, x, level, method, **self._run(), **options)
 
+    def screen(self, seqs, **options):
+        """``options`` as :func:`kipoi_explain.screen` takes them; ``genome`` is a local FASTA
+        path."""
+        from ..screens import screen
+
+        return screen(self.model, seqs, **self._run(), **options)
+
+    def insertion(self, seqs, sequence: str, **options):
+        from ..screens import insertion
+
+        return insertion(self.model, seqs, sequence, **self._run(), **options)
+
 
 class RemoteModel:
     """The same calls answered by a kipoi-explain server, through
@@ -263,6 +275,20 @@ class RemoteModel:
             raise InputError("--mapping: a server ranks the entities its model declares; run "
                              "without --remote to use another mapping")
         return self.client.entities(self.name, x, level, method, **options)
+
+    def screen(self, seqs, genome=None, **options):
+        """The sequences are read here and sent; ``genome`` (a local FASTA to fill deleted
+        windows from) cannot be given: a server fills them only from its own FASTA files, for
+        intervals it reads itself (:class:`kipoi_explain.client.GenomeIntervals`)."""
+        if genome is not None:
+            raise InputError("--perturbation delete of --bed intervals: a server fills deleted "
+                             "windows only from its own FASTA files, not from the local "
+                             "--fasta; use the Python client (GenomeIntervals, genome=NAME), "
+                             "give --sequences (filled with N), or run without --remote")
+        return self.client.screen(self.name, seqs, **options)
+
+    def insertion(self, seqs, sequence: str, **options):
+        return self.client.insertion(self.name, seqs, sequence, **options)
 
 
 def sequences(args, length: int | None, required: bool = True):

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
-from .common import add_model_arguments, add_sequence_arguments, load, parse_target, sequences
+from .common import add_model_arguments, add_sequence_arguments, open_model, parse_target, sequences
 
 #: Window options and their defaults; they do not apply with --insert.
 WINDOW_DEFAULTS = {"window": 50, "perturbation": "shuffle", "n_shuffles": 1}
@@ -22,7 +22,8 @@ def add_parser(commands) -> None:
         description="Slide a window of --window bases with --stride across each sequence (or "
                     "the region --start..--end) and shuffle (dinucleotide), randomise, mask "
                     "(N) or delete it (the rest shifts left; with --bed the genome's next "
-                    "bases fill the end, else N), recording the change of the target "
+                    "bases fill the end, else N; with --remote, a deletion takes "
+                    "--sequences), recording the change of the target "
                     "(C.Origami's in-silico genetic screen, Orca-style perturbation). With "
                     "--insert SEQ, implant SEQ at each position instead (--mode replace "
                     "substitutes the bases, insert shifts them right). Writes a TSV (one row "
@@ -71,10 +72,9 @@ def _positions(text: str | None):
 
 
 def _compute(args, model, seqs):
-    from ..screens import insertion, screen
-
-    common = {"target": parse_target(args.target), "batch_size": args.batch_size,
-              "progress": not args.no_progress, "ambiguous": args.ambiguous}
+    """The screen on ``model``, a LocalModel or RemoteModel (which set the batch size and the
+    progress bar themselves)."""
+    common = {"target": parse_target(args.target), "ambiguous": args.ambiguous}
     if args.insert is not None:
         given = [f"--{name.replace('_', '-')}" for name in WINDOW_DEFAULTS
                  if getattr(args, name) is not None]
@@ -82,16 +82,16 @@ def _compute(args, model, seqs):
             given.append("--start/--end")
         if given:
             raise InputError(f"{', '.join(given)}: window options, not used with --insert")
-        return insertion(model, seqs, args.insert, positions=_positions(args.positions),
-                         stride=1 if args.stride is None else args.stride, mode=args.mode,
-                         **common)
+        return model.insertion(seqs, args.insert, positions=_positions(args.positions),
+                               stride=1 if args.stride is None else args.stride, mode=args.mode,
+                               **common)
     if args.positions is not None:
         raise InputError("--positions: applies with --insert only")
     options = {name: default if getattr(args, name) is None else getattr(args, name)
                for name, default in WINDOW_DEFAULTS.items()}
     genome = args.fasta if args.bed and options["perturbation"] == "delete" else None
-    return screen(model, seqs, stride=args.stride, start=args.start, end=args.end,
-                  seed=args.seed, genome=genome, **options, **common)
+    return model.screen(seqs, stride=args.stride, start=args.start, end=args.end,
+                        seed=args.seed, genome=genome, **options, **common)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,12 +102,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--output {args.output!r}: expected a .tsv path")
     if args.plot_sequences < 1:
         raise InputError(f"--plot-sequences {args.plot_sequences}: expected at least 1")
-    if args.remote:
-        raise InputError("screen runs in this process only; a --remote server does not offer "
-                         "it yet")
     started = time.perf_counter()
-    model = load(args)
-    result = _compute(args, model, sequences(args, model.input_length))
+    with open_model(args) as model:
+        result = _compute(args, model, sequences(args, model.input_length))
     out.parent.mkdir(parents=True, exist_ok=True)
     written = [write_screen_table(result, out),
                write_screen_metadata(result, out.with_suffix(".json"))]

@@ -168,7 +168,7 @@ class PredictResponse(_message.Message):
     def __init__(self, predictions: _Optional[_Union[Array, _Mapping]] = ..., output_names: _Optional[_Iterable[str]] = ..., names: _Optional[_Iterable[str]] = ..., intervals: _Optional[_Iterable[_Union[Interval, _Mapping]]] = ..., model_json: _Optional[str] = ...) -> None: ...
 
 class ExplainRequest(_message.Message):
-    __slots__ = ("model", "sequences", "method", "options")
+    __slots__ = ("model", "sequences", "features", "method", "options", "sample_names")
     class OptionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -178,13 +178,17 @@ class ExplainRequest(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[Value, _Mapping]] = ...) -> None: ...
     MODEL_FIELD_NUMBER: _ClassVar[int]
     SEQUENCES_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_NAMES_FIELD_NUMBER: _ClassVar[int]
     model: str
     sequences: Sequences
+    features: Array
     method: str
     options: _containers.MessageMap[str, Value]
-    def __init__(self, model: _Optional[str] = ..., sequences: _Optional[_Union[Sequences, _Mapping]] = ..., method: _Optional[str] = ..., options: _Optional[_Mapping[str, Value]] = ...) -> None: ...
+    sample_names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, model: _Optional[str] = ..., sequences: _Optional[_Union[Sequences, _Mapping]] = ..., features: _Optional[_Union[Array, _Mapping]] = ..., method: _Optional[str] = ..., options: _Optional[_Mapping[str, Value]] = ..., sample_names: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExplainResponse(_message.Message):
     __slots__ = ("scores", "method", "target_json", "predictions", "inputs", "settings_json", "delta", "hypothetical", "names", "intervals", "model_json")
@@ -515,6 +519,55 @@ class EntitiesResponse(_message.Message):
     settings_json: str
     model_json: str
     def __init__(self, level: _Optional[str] = ..., layer: _Optional[str] = ..., method: _Optional[str] = ..., entities: _Optional[_Iterable[str]] = ..., scores: _Optional[_Union[Array, _Mapping]] = ..., target_json: _Optional[str] = ..., predictions: _Optional[_Union[Array, _Mapping]] = ..., samples: _Optional[_Iterable[str]] = ..., delta: _Optional[_Union[Array, _Mapping]] = ..., settings_json: _Optional[str] = ..., model_json: _Optional[str] = ...) -> None: ...
+
+class ScreenRequest(_message.Message):
+    __slots__ = ("model", "sequences", "insert", "genome", "options")
+    class OptionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: Value
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[Value, _Mapping]] = ...) -> None: ...
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCES_FIELD_NUMBER: _ClassVar[int]
+    INSERT_FIELD_NUMBER: _ClassVar[int]
+    GENOME_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    sequences: Sequences
+    insert: str
+    genome: str
+    options: _containers.MessageMap[str, Value]
+    def __init__(self, model: _Optional[str] = ..., sequences: _Optional[_Union[Sequences, _Mapping]] = ..., insert: _Optional[str] = ..., genome: _Optional[str] = ..., options: _Optional[_Mapping[str, Value]] = ...) -> None: ...
+
+class ScreenResponse(_message.Message):
+    __slots__ = ("effects", "perturbed", "starts", "ends", "reference", "perturbation", "target_json", "predictions", "names", "intervals", "settings_json", "model_json")
+    EFFECTS_FIELD_NUMBER: _ClassVar[int]
+    PERTURBED_FIELD_NUMBER: _ClassVar[int]
+    STARTS_FIELD_NUMBER: _ClassVar[int]
+    ENDS_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PERTURBATION_FIELD_NUMBER: _ClassVar[int]
+    TARGET_JSON_FIELD_NUMBER: _ClassVar[int]
+    PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    INTERVALS_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    MODEL_JSON_FIELD_NUMBER: _ClassVar[int]
+    effects: Array
+    perturbed: Array
+    starts: Array
+    ends: Array
+    reference: Array
+    perturbation: str
+    target_json: str
+    predictions: Array
+    names: _containers.RepeatedScalarFieldContainer[str]
+    intervals: _containers.RepeatedCompositeFieldContainer[Interval]
+    settings_json: str
+    model_json: str
+    def __init__(self, effects: _Optional[_Union[Array, _Mapping]] = ..., perturbed: _Optional[_Union[Array, _Mapping]] = ..., starts: _Optional[_Union[Array, _Mapping]] = ..., ends: _Optional[_Union[Array, _Mapping]] = ..., reference: _Optional[_Union[Array, _Mapping]] = ..., perturbation: _Optional[str] = ..., target_json: _Optional[str] = ..., predictions: _Optional[_Union[Array, _Mapping]] = ..., names: _Optional[_Iterable[str]] = ..., intervals: _Optional[_Iterable[_Union[Interval, _Mapping]]] = ..., settings_json: _Optional[str] = ..., model_json: _Optional[str] = ...) -> None: ...
 
 class StatsRequest(_message.Message):
     __slots__ = ()

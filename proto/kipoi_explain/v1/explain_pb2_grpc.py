@@ -77,6 +77,11 @@ class ExplainServiceStub:
                 request_serializer=kipoi__explain_dot_v1_dot_explain__pb2.EntitiesRequest.SerializeToString,
                 response_deserializer=kipoi__explain_dot_v1_dot_explain__pb2.EntitiesResponse.FromString,
                 _registered_method=True)
+        self.Screen = channel.unary_unary(
+                '/kipoi_explain.v1.ExplainService/Screen',
+                request_serializer=kipoi__explain_dot_v1_dot_explain__pb2.ScreenRequest.SerializeToString,
+                response_deserializer=kipoi__explain_dot_v1_dot_explain__pb2.ScreenResponse.FromString,
+                _registered_method=True)
         self.Stats = channel.unary_unary(
                 '/kipoi_explain.v1.ExplainService/Stats',
                 request_serializer=kipoi__explain_dot_v1_dot_explain__pb2.StatsRequest.SerializeToString,
@@ -148,6 +153,14 @@ class ExplainServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Screen(self, request, context):
+        """A region screen: each window of the sequences shuffled, randomised, masked or deleted
+        (kipoi_explain.screen), or an element implanted at each position (kipoi_explain.insertion).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Stats(self, request, context):
         """Counters of the server's dynamic batching, per device worker.
         """
@@ -197,6 +210,11 @@ def add_ExplainServiceServicer_to_server(servicer, server):
                     servicer.Entities,
                     request_deserializer=kipoi__explain_dot_v1_dot_explain__pb2.EntitiesRequest.FromString,
                     response_serializer=kipoi__explain_dot_v1_dot_explain__pb2.EntitiesResponse.SerializeToString,
+            ),
+            'Screen': grpc.unary_unary_rpc_method_handler(
+                    servicer.Screen,
+                    request_deserializer=kipoi__explain_dot_v1_dot_explain__pb2.ScreenRequest.FromString,
+                    response_serializer=kipoi__explain_dot_v1_dot_explain__pb2.ScreenResponse.SerializeToString,
             ),
             'Stats': grpc.unary_unary_rpc_method_handler(
                     servicer.Stats,
@@ -423,6 +441,33 @@ class ExplainService:
             '/kipoi_explain.v1.ExplainService/Entities',
             kipoi__explain_dot_v1_dot_explain__pb2.EntitiesRequest.SerializeToString,
             kipoi__explain_dot_v1_dot_explain__pb2.EntitiesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Screen(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kipoi_explain.v1.ExplainService/Screen',
+            kipoi__explain_dot_v1_dot_explain__pb2.ScreenRequest.SerializeToString,
+            kipoi__explain_dot_v1_dot_explain__pb2.ScreenResponse.FromString,
             options,
             channel_credentials,
             insecure,
