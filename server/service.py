@@ -9,7 +9,6 @@ a worker fault to INTERNAL; every message ends with the request ID.
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import threading
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ import grpc
 import kipoi_explain as kx
 from kipoi_explain import wire
 from kipoi_explain.errors import InputError, UnsupportedOperation
+from kipoi_explain.options import keyword_defaults
 from kipoi_explain.methods import FEATURE_METHODS, GRADIENT_METHODS, METHODS, method_options
 from kipoi_explain.transparent import METHODS as ENTITY_METHODS
 from kipoi_explain.transparent import entity_map
@@ -91,8 +91,7 @@ def _rpc(method):
 
 
 def _allowed_options(function, *excluded: str) -> set[str]:
-    return {name for name, p in inspect.signature(function).parameters.items()
-            if p.default is not inspect.Parameter.empty and name not in excluded}
+    return set(keyword_defaults(function)) - set(excluded)
 
 
 class ExplainServicer(pb_grpc.ExplainServiceServicer):

@@ -54,18 +54,12 @@ def tiny_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def served(tiny_dir):
+def server(tiny_dir):
     """A server with the tiny transformer, the GenNet example and the PyTorch CNN."""
     running = serve(models={"tiny": tiny_dir, "gennet": GENNET, "cnn": CNN},
                     batching={"max_sequences": MAX_SEQUENCES, "max_samples": MAX_SAMPLES})
     yield running
     running.stop(0)
-
-
-@pytest.fixture
-def client(served):
-    with Client(f"127.0.0.1:{served.port}", timeout=120) as connection:
-        yield connection
 
 
 @pytest.fixture(scope="module")
@@ -351,7 +345,7 @@ def test_entities_of_a_model_without_entities_is_failed_precondition(client):
     check_error(caught.value, grpc.StatusCode.NOT_FOUND, "'basenji'")
 
 
-def test_samples_of_the_wrong_kind_are_invalid_argument(served, seqs, genotypes):
+def test_samples_of_the_wrong_kind_are_invalid_argument(server, seqs, genotypes):
     """Features for a DNA model, sequences for a model of features, and malformed features:
     requests the Client never builds, sent on a bare stub."""
     features = wire.to_array(genotypes[0][:2])
@@ -371,7 +365,7 @@ def test_samples_of_the_wrong_kind_are_invalid_argument(served, seqs, genotypes)
         (pb.EntitiesRequest(model="gennet", level="gene", features=pb.Array(
             shape=[2, 300], data=bytes(12))), ["features", "12 bytes"]),
     ]
-    channel, stub = raw_stub(served.port)
+    channel, stub = raw_stub(server.port)
     with channel:
         for request, named in cases:
             with pytest.raises(grpc.RpcError) as caught:
@@ -422,7 +416,7 @@ def test_maps_larger_than_a_message_are_resource_exhausted(tiny_dir, local, seqs
 
 # 5. Concurrency -------------------------------------------------------------------------------
 
-def test_concurrent_attention_and_explain_requests_are_exact(served, local, seqs):
+def test_concurrent_attention_and_explain_requests_are_exact(server, local, seqs):
     """Attention hooks the shared attention layers and turns torch's fused attention off while
     it runs; explain requests on the same model at the same time must neither hit those hooks
     nor fail, and every answer equals its in-process result."""
@@ -438,7 +432,7 @@ def test_concurrent_attention_and_explain_requests_are_exact(served, local, seqs
 
     def run(kind, what, expected):
         try:
-            with Client(f"127.0.0.1:{served.port}", timeout=120) as own:
+            with Client(f"127.0.0.1:{server.port}", timeout=120) as own:
                 barrier.wait(30)
                 for _ in range(2):
                     if kind == "attention":

@@ -33,18 +33,12 @@ MAX_SAMPLES = 8
 
 
 @pytest.fixture(scope="module")
-def served():
+def server():
     """A server with the PyTorch CNN, the GenNet example and the example genome."""
     running = serve(models={"cnn": CNN, "gennet": GENNET},
                     batching={"max_sequences": MAX_SEQUENCES, "max_samples": MAX_SAMPLES})
     yield running
     running.stop(0)
-
-
-@pytest.fixture
-def client(served):
-    with Client(f"127.0.0.1:{served.port}", timeout=120) as connection:
-        yield connection
 
 
 @pytest.fixture(scope="module")
@@ -255,7 +249,7 @@ def test_bad_insertion_requests(client, seqs, sequence, options, named):
     check_error(caught.value, grpc.StatusCode.INVALID_ARGUMENT, *named)
 
 
-def test_bad_requests_on_a_bare_stub(served, seqs, genotypes):
+def test_bad_requests_on_a_bare_stub(server, seqs, genotypes):
     """Requests the Client never builds: a genome with an insertion, a screen of a model of
     features, features for a DNA model, sample names with sequences."""
     onehot = wire.to_sequences(seqs.onehot[:2])
@@ -274,7 +268,7 @@ def test_bad_requests_on_a_bare_stub(served, seqs, genotypes):
         ("Explain", pb.ExplainRequest(model="gennet", method="saliency", features=wire.to_array(
             genotypes[:2, :299])), ["(299,)"]),
     ]
-    channel, stub = raw_stub(served.port)
+    channel, stub = raw_stub(server.port)
     with channel:
         for rpc, request, named in cases:
             with pytest.raises(grpc.RpcError) as caught:
@@ -308,7 +302,7 @@ def test_too_many_sequences_are_resource_exhausted(client):
 
 # 5. Concurrency -------------------------------------------------------------------------------
 
-def test_concurrent_screens_and_explanations_are_exact(served, local, seqs, genotypes):
+def test_concurrent_screens_and_explanations_are_exact(server, local, seqs, genotypes):
     """Screens run the model's forward pass through the device worker, merged with other
     requests' calls; every answer still equals its in-process result (merged batches may sum
     in another order: float32 round-off)."""
@@ -328,7 +322,7 @@ def test_concurrent_screens_and_explanations_are_exact(served, local, seqs, geno
 
     def run(kind, options, expected):
         try:
-            with Client(f"127.0.0.1:{served.port}", timeout=120) as own:
+            with Client(f"127.0.0.1:{server.port}", timeout=120) as own:
                 barrier.wait(30)
                 if kind == "explain":
                     remote = own.explain("gennet", genotypes, **options)

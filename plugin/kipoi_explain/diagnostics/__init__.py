@@ -8,11 +8,11 @@ units concerned, and what to do. Every check has the signature
 """
 from __future__ import annotations
 
-import inspect
 
 from .._version import __version__
 from ..adapters import load_model
 from ..errors import InputError
+from ..options import keyword_defaults
 from ..results import Diagnosis
 from ..sequences import as_sequences
 from .attention_conditioning import attention_conditioning
@@ -39,8 +39,7 @@ __all__ = ["CHECKS", "check_options", "diagnose"]
 
 def check_options(check: str) -> dict:
     """The options (thresholds, methods, ...) a check takes, with their defaults."""
-    return {name: p.default for name, p in inspect.signature(CHECKS[check]).parameters.items()
-            if p.default is not inspect.Parameter.empty}
+    return keyword_defaults(CHECKS[check])
 
 
 def diagnose(model, seqs, checks=None, target=0, *, free_model=None, labels=None,

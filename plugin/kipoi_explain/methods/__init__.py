@@ -9,7 +9,6 @@ and the target, applies the options every method shares, and returns an
 """
 from __future__ import annotations
 
-import inspect
 import os
 
 import numpy as np
@@ -18,6 +17,7 @@ from .._version import __version__
 from ..adapters import load_model
 from ..adapters.callable_model import no_gradients
 from ..errors import InputError
+from ..options import checked_options, keyword_defaults
 from ..results import Attribution, MethodScores
 from ..sequences import SequenceSet, alphabet, as_sequences
 from .deeplift import deeplift, deepshap
@@ -50,8 +50,7 @@ FEATURE_METHODS = ("saliency", "grad_x_input", "smoothgrad", "integrated_gradien
 
 def method_options(method: str) -> dict:
     """The options a method takes, with their defaults."""
-    return {name: p.default for name, p in inspect.signature(METHODS[method]).parameters.items()
-            if p.default is not inspect.Parameter.empty}
+    return keyword_defaults(METHODS[method])
 
 
 def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | None = None,
@@ -109,13 +108,7 @@ def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | N
     UnsupportedOperation
         When the model has an operation the method has no correct rule for.
     """
-    if method not in METHODS:
-        raise InputError(f"method {method!r}: expected one of {', '.join(METHODS)}")
-    allowed = method_options(method)
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise InputError(f"option(s) {', '.join(unknown)} do not apply to method {method!r}; "
-                         f"it takes {', '.join(allowed) or 'none'}")
+    allowed = checked_options("method", METHODS, method, options)
     model = load_model(model)
     if method in GRADIENT_METHODS and not model.differentiable:
         raise InputError(no_gradients(model, f"method {method!r}"))

@@ -6,7 +6,6 @@ much the model's target depends on them.
 """
 from __future__ import annotations
 
-import inspect
 import os
 
 import numpy as np
@@ -14,6 +13,7 @@ import numpy as np
 from .._version import __version__
 from ..adapters import load_model
 from ..errors import InputError
+from ..options import checked_options, keyword_defaults
 from ..results import EntityImportance
 from ..sequences import as_sequences
 from ..sequences.features import read_features
@@ -39,8 +39,7 @@ def entity_map(model, mapping=None) -> EntityMap:
 
 def method_options(method: str) -> dict:
     """The options an entity method takes, with their defaults."""
-    return {name: p.default for name, p in inspect.signature(METHODS[method]).parameters.items()
-            if p.default is not inspect.Parameter.empty}
+    return keyword_defaults(METHODS[method])
 
 
 def entities(model, x, level: str, method: str = "integrated_gradients", target=0,
@@ -86,13 +85,7 @@ def entities(model, x, level: str, method: str = "integrated_gradients", target=
         For an unknown level, method or option, a mapping that does not fit the model, or
         malformed samples.
     """
-    if method not in METHODS:
-        raise InputError(f"entity method {method!r}: expected one of {', '.join(METHODS)}")
-    allowed = method_options(method)
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise InputError(f"option(s) {', '.join(unknown)} do not apply to entity method "
-                         f"{method!r}; it takes {', '.join(allowed) or 'none'}")
+    allowed = checked_options("entity method", METHODS, method, options)
     model = load_model(model)
     if method != "ablation" and not model.differentiable:
         raise InputError(f"entity method {method!r} needs gradients, which model "
