@@ -42,6 +42,10 @@ class AttentionHook:
     probabilities: Callable
     tokens: Callable | None = None
 
+    def token_inputs(self, module, args, kwargs) -> tuple:
+        """The query and key inputs of one call: ``tokens``'s, or the first argument twice."""
+        return self.tokens(module, args, kwargs) if self.tokens else (args[0], args[0])
+
 
 _HOOKS: dict[type, AttentionHook] = {}
 

@@ -54,7 +54,7 @@ def token_inputs(layer, args, kwargs) -> tuple[np.ndarray, np.ndarray]:
     """The query and key inputs of one call, each ``(n, tokens, features)``."""
     hook = hook_for(layer)
     if hook is not None:
-        query, key = hook.tokens(layer, args, kwargs) if hook.tokens else (args[0], args[0])
+        query, key = hook.token_inputs(layer, args, kwargs)
     else:
         query, key = _query_and_key(layer, args, kwargs)
     return np.asarray(query, dtype=np.float32), np.asarray(key, dtype=np.float32)

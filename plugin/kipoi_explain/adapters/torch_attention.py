@@ -102,7 +102,7 @@ def token_inputs(module, args, kwargs) -> tuple[np.ndarray, np.ndarray]:
     """The query and key inputs of one call, each ``(n, tokens, features)``."""
     hook = hook_for(module)
     if hook is not None:
-        query, key = hook.tokens(module, args, kwargs) if hook.tokens else (args[0], args[0])
+        query, key = hook.token_inputs(module, args, kwargs)
     else:
         query, key = _query_and_key(module, args, kwargs)
         if not module.batch_first:
