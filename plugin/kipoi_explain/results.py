@@ -34,6 +34,13 @@ class Interval:
             return self.end - end, self.end - start
         return self.start + start, self.start + end
 
+    def spans_to_genome(self, spans) -> np.ndarray:
+        """:meth:`to_genome` of every row of ``spans`` ``(k, 2)``; a row of -1 (a span
+        without bases) stays -1."""
+        spans = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
+        mapped = self.end - spans[:, ::-1] if self.reverse else self.start + spans
+        return np.where(spans[:, :1] >= 0, mapped, -1)
+
     def __str__(self) -> str:
         return f"{self.chrom}:{self.start}-{self.end}"
 
@@ -169,9 +176,7 @@ class AttentionMaps:
         if self.intervals is None:
             raise ValueError("the sequences were not read from genome intervals")
         spans = (self.key_positions if keys else self.query_positions).spans
-        interval = self.intervals[index]
-        return np.array([interval.to_genome(start, end) if start >= 0 else (-1, -1)
-                         for start, end in spans], dtype=np.int64).reshape(-1, 2)
+        return self.intervals[index].spans_to_genome(spans)
 
 
 @dataclass
@@ -565,10 +570,8 @@ class Screen:
         sequence (mirrored for reverse-complemented intervals), or None without intervals."""
         if self.intervals is None:
             return None
-        return np.array([[interval.to_genome(int(s), int(e))
-                          for s, e in zip(self.starts, self.ends)]
-                         for interval in self.intervals], dtype=np.int64).reshape(
-            len(self.intervals), len(self.starts), 2)
+        windows = np.stack([self.starts, self.ends], axis=1)
+        return np.stack([interval.spans_to_genome(windows) for interval in self.intervals])
 
     def table(self) -> pd.DataFrame:
         """One row per sequence and window, sequence-major: ``sequence`` (name), ``index``,
