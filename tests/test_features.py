@@ -165,3 +165,15 @@ def test_gzipped_npy_is_refused_by_name(tmp_path):
     path.write_bytes(gzip.compress(b"not read"))
     with pytest.raises(kx.InputError, match="gzipped .npy"):
         read_features(path, (3,))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "empty file"),
+    ("sample\ta\tb\nS1\t1\t2\t3\n", r"line 2 \(sample 'S1'\) has 4 fields; the header has 3"),
+    ("sample\ta\tb\nS1\t1\t2\n\nS2\t1\n", r"line 4 \(sample 'S2'\) has 2 fields"),
+])
+def test_malformed_tables_name_the_line(tmp_path, text, message):
+    path = tmp_path / "x.tsv"
+    path.write_text(text)
+    with pytest.raises(kx.InputError, match=message):
+        read_features(path, (2,), ["a", "b"])

@@ -5,6 +5,8 @@ and whose header names the features.
 """
 from __future__ import annotations
 
+import csv
+import gzip
 from pathlib import Path
 from typing import Sequence
 
@@ -60,8 +62,20 @@ def _table(path: Path, sep: str, shape, names) -> tuple[np.ndarray, list[str]]:
     if len(shape) != 1:
         raise InputError(f"{path}: a table holds one row of features per sample; the model "
                          f"takes samples of shape {shape} (give a .npy array)")
-    table = pd.read_csv(path, sep=sep, index_col=0, dtype=str, keep_default_na=False)
-    table.index = table.index.astype(str)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", newline="") as handle:
+        rows = [(line, row) for line, row in enumerate(csv.reader(handle, delimiter=sep), 1)
+                if row]
+    if not rows:
+        raise InputError(f"{path}: empty file; expected a header (the sample column, then the "
+                         "feature names) and one row per sample")
+    header = rows[0][1]
+    for line, row in rows[1:]:
+        if len(row) != len(header):
+            raise InputError(f"{path}: line {line} (sample {row[0]!r}) has {len(row)} fields; "
+                             f"the header has {len(header)}")
+    table = pd.DataFrame([row[1:] for _, row in rows[1:]], columns=header[1:],
+                         index=pd.Index([row[0] for _, row in rows[1:]], dtype=str))
     duplicated = table.index[table.index.duplicated()].unique().tolist()
     if duplicated:
         raise InputError(f"{path}: sample names repeated: {', '.join(duplicated[:5])}")
