@@ -62,6 +62,7 @@ class _Call:
     args: tuple
     key: tuple
     rows: int
+    context: dict | None = None
     done: threading.Event = field(default_factory=threading.Event)
     result: object = None
     error: BaseException | None = None
@@ -150,11 +151,11 @@ class DeviceWorker:
                                   0))
 
     def _router(self, request: RequestState, name: str, primitive: str):
-        def call(x, *rest):
+        def call(x, *rest, context=None):
             target = rest[-1] if primitive != "_forward" else None
             arrays = (x, *rest[:-1]) if primitive != "_forward" else (x,)
             return self._submit(_Call(request, name, primitive, arrays + (target,),
-                                      (name, primitive, target), len(x)))
+                                      (name, primitive, target), len(x), context))
         return call
 
     def _submit(self, call: _Call):
@@ -257,8 +258,10 @@ class DeviceWorker:
         first = live[0]
         n_arrays = len(first.args) - 1
         merged = tuple(np.concatenate([c.args[i] for c in live]) for i in range(n_arrays))
+        context = None if first.context is None else {
+            name: np.concatenate([c.context[name] for c in live]) for name in first.context}
         try:
-            out = self._call(first.model, first.primitive, merged, first.args[-1])
+            out = self._call(first.model, first.primitive, merged, first.args[-1], context)
         except Exception:  # noqa: BLE001 - one request's bad rows must not fail the others
             log.warning("worker %s: merged %s call of %d requests failed; running each alone",
                         self.device, first.primitive, len(live))
@@ -271,19 +274,20 @@ class DeviceWorker:
             parts = tuple(o[lo:hi] for o in outputs)
             call.finish(parts if isinstance(out, tuple) else parts[0])
 
-    def _call(self, name: str, primitive: str, arrays: tuple, target):
+    def _call(self, name: str, primitive: str, arrays: tuple, target, context=None):
         model = self._models[name]
         if primitive == "exclusive":
             return arrays[0](model)
         if primitive == "_forward":
-            return model._forward(*arrays)
-        return getattr(model, primitive)(*arrays, target)
+            return model._forward(*arrays, context=context)
+        return getattr(model, primitive)(*arrays, target, context=context)
 
     def _run_alone(self, call: _Call) -> None:
         """Run one request's call; its own input errors go back to it, anything else is a
         fault that restarts the worker."""
         try:
-            call.finish(self._call(call.model, call.primitive, call.args[:-1], call.args[-1]))
+            call.finish(self._call(call.model, call.primitive, call.args[:-1], call.args[-1],
+                                   call.context))
         except (InputError, UnsupportedOperation, RequestAborted) as err:
             call.finish(error=err)
         except Exception as err:  # noqa: BLE001

@@ -6,7 +6,7 @@
 >>> result.scores.shape                                    # (N, L, 4), A, C, G, T
 """
 from ._version import __version__
-from .adapters import FeatureLayout, InputLayout, Model, load_model
+from .adapters import ExtraInput, FeatureLayout, InputLayout, Model, TokenLayout, load_model
 from .adapters.attention_registry import register_attention
 from .attention_maps import attention
 from .cli import cli_main
@@ -22,7 +22,7 @@ from .sequences import SequenceSet, from_bed, from_fasta, from_strings
 from .targets import Target
 from .transparent import entities
 
-__all__ = ["AttentionMaps", "Attribution", "FeatureLayout", "Diagnosis", "EntityImportance", "Finding", "InputError", "InputLayout", "Interval",
+__all__ = ["AttentionMaps", "Attribution", "ExtraInput", "FeatureLayout", "TokenLayout", "Diagnosis", "EntityImportance", "Finding", "InputError", "InputLayout", "Interval",
            "METHODS", "Model", "Motif", "MotifMatch", "MotifSet", "Screen", "SequenceSet", "Seqlets",
            "Target", "UnsupportedOperation", "__version__", "attention", "cli_main", "diagnose", "entities", "explain",
            "from_bed", "from_fasta", "from_strings", "insertion", "load_model", "motifs",

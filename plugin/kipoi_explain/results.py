@@ -53,6 +53,7 @@ class MethodScores:
     scores: np.ndarray
     hypothetical: np.ndarray | None = None
     delta: np.ndarray | None = None
+    extra: dict[str, np.ndarray] | None = None
 
 
 @dataclass
@@ -86,6 +87,10 @@ class Attribution:
         One name per sequence (FASTA record, BED name or ``seq{i}``).
     intervals : list of Interval or None
         Genomic source of each sequence, when the inputs were BED intervals.
+    extra_scores : dict of str to numpy.ndarray, or None
+        For a model with differentiable extra inputs (tracks, features) and a method that
+        attributes to them (saliency, grad_x_input, smoothgrad): each such input's scores,
+        ``(N, *shape)`` in the public layout (tracks ``(N, L, C)``).
     """
 
     scores: np.ndarray
@@ -99,6 +104,7 @@ class Attribution:
     names: list[str] = field(default_factory=list)
     intervals: list[Interval] | None = None
     model: dict[str, Any] = field(default_factory=dict)
+    extra_scores: dict[str, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return self.scores.shape[0]

@@ -5,11 +5,12 @@ import os
 from pathlib import Path
 
 from ..errors import InputError
-from .base import ConvLayer, FeatureLayout, InputLayout, Model
+from .base import ConvLayer, ExtraInput, FeatureLayout, InputLayout, Model, TokenLayout
 
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 
-__all__ = ["ConvLayer", "FeatureLayout", "InputLayout", "Model", "load_model"]
+__all__ = ["ConvLayer", "ExtraInput", "FeatureLayout", "InputLayout", "Model", "TokenLayout",
+           "load_model"]
 
 
 def load_model(source, **options) -> Model:
@@ -29,7 +30,10 @@ def load_model(source, **options) -> Model:
         ``batch_size``, ``input_length`` (needed for a bare torch module or a callable of
         DNA), ``output_names``, ``layout`` (:class:`InputLayout`, to override what is
         inferred; a callable defaults to one-hot ``(N, L, 4)`` A, C, G, T; give
-        ``FeatureLayout((F,))`` for features), ``name``.
+        ``FeatureLayout((F,))`` for features, ``TokenLayout(length, vocabulary)`` for token
+        ids), ``name``; for a torch module of several inputs, ``extra_inputs`` (a sequence
+        of :class:`ExtraInput`), ``input_names`` and ``keyword_inputs`` (see
+        :func:`~kipoi_explain.adapters.torch_model.torch_model`).
 
     Returns
     -------
@@ -46,7 +50,8 @@ def load_model(source, **options) -> Model:
         from .torch_model import torch_model
 
         return torch_model(source, **_only(options, "input_length", "output_names", "layout",
-                                           "name", "device", "batch_size"))
+                                           "name", "device", "batch_size", "extra_inputs",
+                                           "input_names", "keyword_inputs"))
     if _is_instance(source, "keras", "Model"):
         from .keras_model import keras_model
 

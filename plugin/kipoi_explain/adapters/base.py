@@ -8,6 +8,7 @@ primitives (``_forward``, ``_gradient``, ``_deeplift``, ...); batching lives in 
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -111,6 +112,101 @@ class FeatureLayout:
 
 
 @dataclass(frozen=True)
+class TokenLayout:
+    """Input of token ids (genes in rank order, k-mers, ...): ``(N, L)`` integers, stored as
+    float32 in the public layout and handed to the model as int64.
+
+    Attributes
+    ----------
+    length : int
+        Tokens per sample.
+    vocabulary : tuple of str
+        Token ``i``'s name is ``vocabulary[i]``.
+    pad : int
+        Id of the padding token: what an occluded token becomes, and what refills the end when
+        a token is deleted (Geneformer's in-silico deletion).
+    """
+
+    length: int
+    vocabulary: tuple[str, ...]
+    pad: int = 0
+
+    def __post_init__(self):
+        if self.length < 1 or not self.vocabulary:
+            raise InputError(f"token input of length {self.length} with "
+                             f"{len(self.vocabulary)} tokens: expected both positive")
+        if not 0 <= self.pad < len(self.vocabulary):
+            raise InputError(f"pad token id {self.pad}: expected 0 <= id < "
+                             f"{len(self.vocabulary)} (the vocabulary size)")
+
+    channels_first = False
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.length,)
+
+    def to_model(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x).astype(np.int64)
+
+    def from_model(self, x: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    def describe(self) -> dict:
+        return {"input": "tokens", "input_shape": [self.length],
+                "vocabulary_size": len(self.vocabulary), "pad": self.vocabulary[self.pad]}
+
+
+#: Kinds of extra input: a track along the DNA ``(L, C)``, a feature array, token ids.
+EXTRA_KINDS = ("track", "features", "tokens")
+
+
+@dataclass(frozen=True)
+class ExtraInput:
+    """A named model input besides the main one (DNA, features or tokens).
+
+    Methods perturb the main input and hold an extra input at each sample's own values; gradient
+    methods also attribute the target to a differentiable extra input (a track or features).
+
+    Attributes
+    ----------
+    name : str
+        The input's name in the model's schema (the keyword the model is called with).
+    shape : tuple of int
+        One sample, public layout: ``(L, C)`` for a track, whatever the model takes otherwise.
+    kind : {"track", "features", "tokens"}
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    kind: str = "features"
+
+    def __post_init__(self):
+        if self.kind not in EXTRA_KINDS:
+            raise InputError(f"input {self.name!r}: kind {self.kind!r}, expected one of "
+                             f"{', '.join(EXTRA_KINDS)}")
+        if self.kind == "track" and len(self.shape) != 2:
+            raise InputError(f"track input {self.name!r} of shape {self.shape}: expected "
+                             "(length, channels)")
+
+    @property
+    def differentiable(self) -> bool:
+        return self.kind != "tokens"
+
+    def to_model(self, x: np.ndarray, channels_first: bool) -> np.ndarray:
+        """Public layout -> the model's: tracks follow the DNA's channel convention."""
+        if self.kind == "tokens":
+            return np.asarray(x).astype(np.int64)
+        if self.kind == "track" and channels_first:
+            x = x.transpose(0, 2, 1)
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    def from_model(self, x: np.ndarray, channels_first: bool) -> np.ndarray:
+        if self.kind == "track" and channels_first:
+            x = x.transpose(0, 2, 1)
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+
+@dataclass(frozen=True)
 class ConvLayer:
     """A convolution reading the one-hot input directly: what filter motifs are made from.
 
@@ -148,15 +244,29 @@ class Model(ABC):
         Default rows per block for this model.
     source : dict
         Where it was loaded from (path, Kipoi type, ...), recorded with every result.
+    extra_inputs : tuple of ExtraInput
+        Inputs besides the main one, which every call needs (see :meth:`with_inputs`).
+    input_names : tuple of str
+        Every input's name, main one included, in the order the model takes them; empty for a
+        model of one input.
+    keyword_inputs : bool
+        The model is called with its inputs by name (Kipoi's dict schema), else positionally.
+    context : dict of str to numpy.ndarray, or None
+        The extra inputs of the samples being explained, one row per sample (set by
+        :meth:`with_inputs`).
     """
 
     name: str
-    layout: InputLayout | FeatureLayout
+    layout: InputLayout | FeatureLayout | TokenLayout
     input_length: int | None
     output_names: tuple[str, ...]
     output_shape: tuple[int, ...]
     batch_size: int = DEFAULT_BATCH_SIZE
     source: dict = field(default_factory=dict)
+    extra_inputs: tuple[ExtraInput, ...] = ()
+    input_names: tuple[str, ...] = ()
+    keyword_inputs: bool = False
+    context: dict | None = field(default=None, repr=False)
 
     framework = "none"
     differentiable = True
@@ -165,6 +275,87 @@ class Model(ABC):
     def takes_dna(self) -> bool:
         """Whether the input is one-hot DNA (else a :class:`FeatureLayout` array)."""
         return isinstance(self.layout, InputLayout)
+
+    @property
+    def takes_tokens(self) -> bool:
+        """Whether the main input is token ids (:class:`TokenLayout`)."""
+        return isinstance(self.layout, TokenLayout)
+
+    # ---- extra inputs ---------------------------------------------------------------------
+    def with_inputs(self, extra: dict | None, n: int) -> "Model":
+        """This model bound to the extra inputs of ``n`` samples, one row each.
+
+        Every call of the returned model (and of its primitives, given :meth:`rows`) feeds each
+        row of the main input the extra inputs of the sample it belongs to.
+
+        Raises
+        ------
+        InputError
+            Naming the input that is missing, unknown, of the wrong shape, or not finite.
+        """
+        extra = dict(extra or {})
+        if not self.extra_inputs:
+            if extra:
+                raise InputError(f"model {self.name!r} takes one input; got extra input(s) "
+                                 f"{', '.join(map(repr, extra))}")
+            return self
+        declared = {spec.name: spec for spec in self.extra_inputs}
+        missing = [name for name in declared if name not in extra]
+        unknown = [name for name in extra if name not in declared]
+        if missing or unknown:
+            raise InputError(f"model {self.name!r} takes extra inputs "
+                             f"{', '.join(_described(s) for s in self.extra_inputs)}; "
+                             + (f"missing {', '.join(map(repr, missing))}" if missing else "")
+                             + ("; " if missing and unknown else "")
+                             + (f"unknown {', '.join(map(repr, unknown))}" if unknown else ""))
+        from ..sequences.features import read_features
+
+        context = {}
+        for name, spec in declared.items():
+            try:
+                values, _ = read_features(extra[name], spec.shape)
+            except InputError as err:
+                raise InputError(f"input {name!r}: {err}") from None
+            if len(values) != n:
+                raise InputError(f"input {name!r} has {len(values)} samples; the main input has "
+                                 f"{n}")
+            if spec.kind == "tokens" and not np.array_equal(values, np.round(values)):
+                row = int(np.argwhere(values != np.round(values))[0][0])
+                raise InputError(f"input {name!r}, sample {row}: token ids must be integers")
+            context[name] = values
+        bound = copy.copy(self)
+        bound.context = context
+        return bound
+
+    def rows(self, index) -> dict | None:
+        """The bound extra inputs of the given samples (an index array or a slice), or None for
+        a model of one input; pass it as ``context`` to the primitives."""
+        if not self.extra_inputs:
+            return None
+        if self.context is None:
+            raise InputError(f"model {self.name!r} takes extra inputs "
+                             f"{', '.join(_described(s) for s in self.extra_inputs)}; give "
+                             "them with inputs={name: array}")
+        return {name: values[index] for name, values in self.context.items()}
+
+    def _framework_inputs(self, main, context: dict | None, convert):
+        """The model's inputs for one batch: ``main`` (in the model's layout) and each extra
+        input of ``context`` passed through ``convert(spec, array)``; a list in the model's
+        order, or a dict by name for a model called by keyword."""
+        if not self.extra_inputs:
+            return [main]
+        if context is None:
+            self.rows(slice(0))
+        values = {spec.name: convert(spec, context[spec.name]) for spec in self.extra_inputs}
+        extras = set(values)
+        values[next(name for name in self.input_names if name not in extras)] = main
+        if self.keyword_inputs:
+            return {name: values[name] for name in self.input_names}
+        return [values[name] for name in self.input_names]
+
+    def differentiable_extras(self) -> list[ExtraInput]:
+        """Extra inputs the gradient methods attribute to, in order."""
+        return [spec for spec in self.extra_inputs if spec.differentiable]
 
     def require_dna(self, what: str) -> None:
         """Raise :class:`InputError` saying ``what`` needs a DNA model, if this is none."""
@@ -175,16 +366,20 @@ class Model(ABC):
 
     # ---- framework primitives: one batch, public layout in, numpy out -----------------
     @abstractmethod
-    def _forward(self, x: np.ndarray) -> np.ndarray:
-        """Outputs ``(n, *output_shape)`` for one batch."""
+    def _forward(self, x: np.ndarray, context: dict | None = None) -> np.ndarray:
+        """Outputs ``(n, *output_shape)`` for one batch; ``context`` holds the batch rows' extra
+        inputs (see :meth:`rows`), for a model that takes some."""
 
     @abstractmethod
-    def _gradient(self, x: np.ndarray, target: Target) -> tuple[np.ndarray, np.ndarray]:
-        """``(d target / d x, target value)`` for one batch: ``(n, L, 4)`` and ``(n,)``."""
+    def _gradient(self, x: np.ndarray, target: Target,
+                  context: dict | None = None) -> tuple[np.ndarray, ...]:
+        """``(d target / d x, target value)`` for one batch: ``(n, L, 4)`` and ``(n,)``; then
+        the gradient with respect to each of :meth:`differentiable_extras`, if any."""
 
-    def _deeplift(self, x: np.ndarray, ref: np.ndarray,
-                  target: Target) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """DeepLIFT multipliers ``(n, L, 4)``, ``f(x)`` and ``f(ref)`` for one batch."""
+    def _deeplift(self, x: np.ndarray, ref: np.ndarray, target: Target,
+                  context: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """DeepLIFT multipliers ``(n, L, 4)``, ``f(x)`` and ``f(ref)`` for one batch (the extra
+        inputs of ``context`` held the same for the inputs and the references)."""
         raise UnsupportedOperation(f"DeepLIFT is not available for {self.framework} models")
 
     @abstractmethod
@@ -195,7 +390,7 @@ class Model(ABC):
         """Names of the model's layers, in forward order."""
         raise UnsupportedOperation(f"{self.framework} models expose no layers")
 
-    def _activations(self, x: np.ndarray, layer: str) -> np.ndarray:
+    def _activations(self, x: np.ndarray, layer: str, context: dict | None = None) -> np.ndarray:
         raise UnsupportedOperation(f"{self.framework} models expose no activations")
 
     def conv_layers(self) -> list[ConvLayer]:
@@ -218,6 +413,11 @@ class Model(ABC):
         """Multi-head attention layers, in forward order."""
         return []
 
+    def embedding_layer(self) -> str:
+        """The layer embedding the token ids of a model of tokens: where gradient methods
+        attribute (see :mod:`kipoi_explain.methods.tokens`)."""
+        raise UnsupportedOperation(f"{self.framework} models expose no embedding layer")
+
     def _bypassed(self, layer: str):
         """Context manager within which the elementwise nonlinearity ``layer`` passes its input
         through unchanged."""
@@ -230,8 +430,8 @@ class Model(ABC):
     def _set_weights(self, layer: str, arrays: list[np.ndarray]) -> None:
         raise UnsupportedOperation(f"{self.framework} models expose no weights")
 
-    def _ablated_forward(self, x: np.ndarray, layer: str, keep: np.ndarray,
-                         fill: np.ndarray) -> np.ndarray:
+    def _ablated_forward(self, x: np.ndarray, layer: str, keep: np.ndarray, fill: np.ndarray,
+                         context: dict | None = None) -> np.ndarray:
         """Outputs for one batch with ``layer``'s units replaced: ``a * keep + fill * (1 - keep)``.
 
         ``keep`` and ``fill`` are ``(units,)``, or ``(n, units)`` for one choice per row.
@@ -239,7 +439,7 @@ class Model(ABC):
         raise UnsupportedOperation(f"{self.framework} models do not support unit ablation")
 
     def _layer_gradient(self, x: np.ndarray, layer: str, target: Target,
-                        values: np.ndarray | None = None
+                        values: np.ndarray | None = None, context: dict | None = None
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(d target / d output of layer, that output, target value)`` for one batch.
 
@@ -248,20 +448,23 @@ class Model(ABC):
         """
         raise UnsupportedOperation(f"{self.framework} models expose no layer gradients")
 
-    def _layer_gradient_norms(self, x: np.ndarray, layers: list[str],
-                              target: Target) -> np.ndarray:
+    def _layer_gradient_norms(self, x: np.ndarray, layers: list[str], target: Target,
+                              context: dict | None = None) -> np.ndarray:
         """``(n, len(layers))`` L2 norm of d target / d (each layer's output) for one batch."""
         raise UnsupportedOperation(f"{self.framework} models expose no layer gradients")
 
-    def _attention_qk(self, x: np.ndarray, layer: str) -> tuple[np.ndarray, np.ndarray]:
+    def _attention_qk(self, x: np.ndarray, layer: str,
+                      context: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Projected queries and keys of an attention layer, each ``(n, heads, positions, d)``."""
         raise UnsupportedOperation(f"{self.framework} models expose no attention layers")
 
-    def _attention_maps(self, x: np.ndarray, layers: list[str]) -> tuple[np.ndarray, ...]:
+    def _attention_maps(self, x: np.ndarray, layers: list[str],
+                        context: dict | None = None) -> tuple[np.ndarray, ...]:
         """Attention probabilities of each layer, each ``(n, heads, queries, keys)``."""
         raise UnsupportedOperation(f"{self.framework} models expose no attention layers")
 
-    def _attention_tokens(self, x: np.ndarray, layer: str) -> tuple[np.ndarray, np.ndarray]:
+    def _attention_tokens(self, x: np.ndarray, layer: str,
+                          context: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The query and key inputs of an attention layer, each ``(n, tokens, features)``."""
         raise UnsupportedOperation(f"{self.framework} models expose no attention layers")
 
@@ -275,7 +478,8 @@ class Model(ABC):
     def predict(self, x, batch_size: int | None = None, progress: bool = False) -> np.ndarray:
         """Predictions ``(N, *output_shape)`` for one-hot ``(N, L, 4)`` input."""
         x = self._check_input(x)
-        out = run_batches(lambda lo, hi: self._forward(x[lo:hi]), len(x),
+        out = run_batches(lambda lo, hi: self._forward(
+            x[lo:hi], context=self.rows(slice(lo, hi))), len(x),
                           batch_size or self.batch_size, progress, "predict")
         return out.reshape(len(x), *self.output_shape)
 
@@ -283,14 +487,16 @@ class Model(ABC):
                  progress: bool = False) -> np.ndarray:
         """Gradient ``(N, L, 4)`` of the target output with respect to the one-hot input."""
         x, spec = self._check_input(x), self.target(target)
-        return run_batches(lambda lo, hi: self._gradient(x[lo:hi], spec)[0], len(x),
+        return run_batches(lambda lo, hi: self._gradient(
+            x[lo:hi], spec, context=self.rows(slice(lo, hi)))[0], len(x),
                            batch_size or self.batch_size, progress, "gradient")
 
     def activations(self, x, layer: str, batch_size: int | None = None) -> np.ndarray:
         """Output of ``layer`` for each input; 3-D activations are ``(N, positions, units)``."""
         self.check_layers([layer])
         x = self._check_input(x)
-        return run_batches(lambda lo, hi: self._activations(x[lo:hi], layer), len(x),
+        return run_batches(lambda lo, hi: self._activations(
+            x[lo:hi], layer, context=self.rows(slice(lo, hi))), len(x),
                            batch_size or self.batch_size)
 
     def ablated_predict(self, x, layer: str, keep, fill=0.0,
@@ -322,7 +528,8 @@ class Model(ABC):
 
         def block(lo, hi):
             rows = keep[lo:hi] if keep.ndim == 2 else keep
-            return self._ablated_forward(x[lo:hi], layer, rows, fill)
+            return self._ablated_forward(x[lo:hi], layer, rows, fill,
+                                        context=self.rows(slice(lo, hi)))
 
         out = run_batches(block, len(x), batch_size or self.batch_size)
         return out.reshape(len(x), *self.output_shape)
@@ -341,7 +548,8 @@ class Model(ABC):
                                  f"({len(x)})")
         return run_batches(
             lambda lo, hi: self._layer_gradient(x[lo:hi], layer, spec,
-                                                None if values is None else values[lo:hi])[:2],
+                                                None if values is None else values[lo:hi],
+                                                context=self.rows(slice(lo, hi)))[:2],
             len(x), batch_size or self.batch_size)
 
     def layer_gradient_norms(self, x, layers: list[str], target=0,
@@ -350,7 +558,8 @@ class Model(ABC):
         output, per sequence (0 for a layer the target does not depend on)."""
         self.check_layers(layers)
         x, spec = self._check_input(x), self.target(target)
-        return run_batches(lambda lo, hi: self._layer_gradient_norms(x[lo:hi], layers, spec),
+        return run_batches(lambda lo, hi: self._layer_gradient_norms(
+            x[lo:hi], layers, spec, context=self.rows(slice(lo, hi))),
                            len(x), batch_size or self.batch_size)
 
     def attention_qk(self, x, layer: str,
@@ -359,7 +568,8 @@ class Model(ABC):
         ``(N, heads, positions, head_dim)``."""
         self.check_attention_layers([layer])
         x = self._check_input(x)
-        return run_batches(lambda lo, hi: self._attention_qk(x[lo:hi], layer), len(x),
+        return run_batches(lambda lo, hi: self._attention_qk(
+            x[lo:hi], layer, context=self.rows(slice(lo, hi))), len(x),
                            batch_size or self.batch_size)
 
     def attention_maps(self, x, layers: list[str], batch_size: int | None = None,
@@ -367,7 +577,8 @@ class Model(ABC):
         """Attention probabilities of each of ``layers``, each ``(N, heads, queries, keys)``."""
         self.check_attention_layers(layers)
         x = self._check_input(x)
-        return run_batches(lambda lo, hi: tuple(self._attention_maps(x[lo:hi], layers)), len(x),
+        return run_batches(lambda lo, hi: tuple(self._attention_maps(
+            x[lo:hi], layers, context=self.rows(slice(lo, hi)))), len(x),
                            batch_size or self.batch_size, progress, "attention")
 
     def check_attention_layers(self, names) -> None:
@@ -385,8 +596,8 @@ class Model(ABC):
         if not kinds:
             return None
         last = list(kinds)[-1]
-        x = self._probe()
-        out, act = self._forward(x), self._activations(x, last)
+        x, context = self._probe(), self._probe_context()
+        out, act = self._forward(x, context), self._activations(x, last, context)
         return last if act.shape == out.shape and np.allclose(act, out) else None
 
     @contextlib.contextmanager
@@ -447,11 +658,30 @@ class Model(ABC):
         """A fixed random input batch in the public layout, for checks that run the model once."""
         if self.takes_dna:
             return probe(self.input_length, n)
-        return np.random.default_rng(0).integers(0, 3, size=(n, *self.layout.shape)).astype(
+        high = len(self.layout.vocabulary) if self.takes_tokens else 3
+        return np.random.default_rng(0).integers(0, high, size=(n, *self.layout.shape)).astype(
             np.float32)
+
+    def _probe_context(self, n: int = 2) -> dict | None:
+        """Extra inputs for :meth:`_probe`'s batch (zeros: token id 0 exists in any vocabulary)."""
+        if not self.extra_inputs:
+            return None
+        return {spec.name: np.zeros((n, *spec.shape), dtype=np.float32)
+                for spec in self.extra_inputs}
 
     def _check_input(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
+        if self.takes_tokens:
+            size = len(self.layout.vocabulary)
+            if x.ndim != 2 or x.shape[1] != self.layout.length:
+                raise InputError(f"input of shape {x.shape}: model {self.name!r} takes token "
+                                 f"ids (N, {self.layout.length})")
+            bad = (x != np.round(x)) | (x < 0) | (x >= size) | ~np.isfinite(x)
+            if bad.any():
+                row, col = np.argwhere(bad)[0]
+                raise InputError(f"sample {row}, token {col}: {x[row, col]!r} is not a token id "
+                                 f"(an integer 0 <= id < {size})")
+            return x
         if not self.takes_dna:
             if x.shape[1:] != tuple(self.layout.shape):
                 raise InputError(f"input of shape {x.shape}: model {self.name!r} takes "
@@ -466,6 +696,10 @@ class Model(ABC):
             raise InputError(f"input length {x.shape[1]}: model {self.name!r} takes "
                              f"{self.input_length}")
         return x
+
+
+def _described(spec: ExtraInput) -> str:
+    return f"{spec.name!r} ({spec.kind}, {', '.join(map(str, spec.shape))})"
 
 
 def probe(length: int | None, n: int = 2) -> np.ndarray:

@@ -58,7 +58,7 @@ class CallableModel(Model):
     framework = "callable"
     differentiable = False
 
-    def _forward(self, x):
+    def _forward(self, x, context=None):
         inputs = self.layout.to_model(x)
         if self.flatten:
             inputs = inputs.reshape(len(inputs), -1)
@@ -70,10 +70,10 @@ class CallableModel(Model):
                              f"{out.shape} for {len(x)} inputs; expected one row per input")
         return out
 
-    def _gradient(self, x, target):
+    def _gradient(self, x, target, context=None):
         raise UnsupportedOperation(no_gradients(self, "the gradient"))
 
-    def _deeplift(self, x, ref, target):
+    def _deeplift(self, x, ref, target, context=None):
         raise UnsupportedOperation(no_gradients(self, "DeepLIFT"))
 
     def _parameters(self):

@@ -46,7 +46,7 @@ class KerasModel(Model):
         picked = tf.gather(tf.reshape(out, (tf.shape(out)[0], -1)), list(target.columns), axis=1)
         return tf.reduce_sum(picked, 1) if target.reduce == "sum" else tf.reduce_mean(picked, 1)
 
-    def _forward(self, x):
+    def _forward(self, x, context=None):
         return np.asarray(self._call(self.layout.to_model(x)))
 
     def _call(self, inputs, model=None):
@@ -57,7 +57,7 @@ class KerasModel(Model):
                              "output tensors are not supported yet")
         return out
 
-    def _gradient(self, x, target):
+    def _gradient(self, x, target, context=None):
         import tensorflow as tf
 
         inputs = tf.convert_to_tensor(self.layout.to_model(x))
@@ -67,7 +67,7 @@ class KerasModel(Model):
         grad = tape.gradient(value, inputs)
         return self.layout.from_model(grad.numpy()), value.numpy()
 
-    def _deeplift(self, x, ref, target):
+    def _deeplift(self, x, ref, target, context=None):
         from .keras_deeplift import deeplift_multipliers
 
         mult, f_x, f_ref = deeplift_multipliers(
@@ -82,7 +82,7 @@ class KerasModel(Model):
         return [layer.name for layer in self.keras_model.layers
                 if type(layer).__name__ != "InputLayer"]
 
-    def _activations(self, x, layer):
+    def _activations(self, x, layer, context=None):
         out = np.asarray(self._head(layer)([self.layout.to_model(x)], training=False))
         return out.transpose(0, 2, 1) if out.ndim == 3 and self._channels_first(layer) else out
 
@@ -182,7 +182,7 @@ class KerasModel(Model):
         for variable, array in zip(self.keras_model.get_layer(layer).trainable_weights, arrays, strict=True):
             variable.assign(array)
 
-    def _ablated_forward(self, x, layer, keep, fill):
+    def _ablated_forward(self, x, layer, keep, fill, context=None):
         import tensorflow as tf
 
         hidden = self._head(layer)([self.layout.to_model(x)], training=False)
@@ -199,7 +199,7 @@ class KerasModel(Model):
                             dtype=hidden.dtype)
         return np.asarray(self._call(hidden * kept + value * (1 - kept), self._tail(layer)))
 
-    def _layer_gradient(self, x, layer, target, values=None):
+    def _layer_gradient(self, x, layer, target, values=None, context=None):
         import tensorflow as tf
 
         if values is None:
@@ -217,7 +217,7 @@ class KerasModel(Model):
             grad, hidden = grad.transpose(0, 2, 1), hidden.transpose(0, 2, 1)
         return grad, hidden, np.asarray(value)
 
-    def _layer_gradient_norms(self, x, layers, target):
+    def _layer_gradient_norms(self, x, layers, target, context=None):
         import tensorflow as tf
 
         inputs = [self.layout.to_model(x)]
@@ -244,19 +244,19 @@ class KerasModel(Model):
                               [self.keras_model.get_layer(name) for name in layers],
                               self.layout.to_model(x))
 
-    def _attention_qk(self, x, layer):
+    def _attention_qk(self, x, layer, context=None):
         from .keras_attention import queries_and_keys
 
         return queries_and_keys(self.keras_model.get_layer(layer),
                                 *self._attention_calls(x, [layer])[layer])
 
-    def _attention_maps(self, x, layers):
+    def _attention_maps(self, x, layers, context=None):
         from .keras_attention import probabilities
 
         calls = self._attention_calls(x, layers)
         return [probabilities(self.keras_model.get_layer(name), *calls[name]) for name in layers]
 
-    def _attention_tokens(self, x, layer):
+    def _attention_tokens(self, x, layer, context=None):
         from .keras_attention import token_inputs
 
         return token_inputs(self.keras_model.get_layer(layer),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 
 from ..errors import InputError
-from .base import FeatureLayout, InputLayout, Model
+from .base import EXTRA_KINDS, ExtraInput, FeatureLayout, InputLayout, Model, TokenLayout
 
 SUPPORTED_TYPES = {"kipoi.model.PyTorchModel": "pytorch", "pytorch": "pytorch",
                    "kipoi.model.KerasModel": "keras", "keras": "keras",
@@ -57,16 +57,19 @@ def kipoi_model(path: str | None = None, zoo: str | None = None, name: str | Non
     if kind is None:
         raise InputError(f"{where}: model type {descr.defined_as or descr.type} is not supported "
                          f"yet; supported: {', '.join(sorted(set(SUPPORTED_TYPES)))}")
-    layout, input_length = _layout(descr, where)
+    layout, input_length, extras, names, keyword = _inputs(descr, model_dir, where)
     output_shape, output_names = _outputs(descr, where)
     loaded = kipoi.get_model(ref, source=source, with_dataloader=False)
     info = {"type": "kipoi", "kipoi_class": descr.defined_as or descr.type, "path": model_dir,
             "doc": descr.info.doc}
+    if extras and kind != "pytorch":
+        raise InputError(f"{where}: models with several inputs are supported for PyTorch "
+                         f"only yet; this is a {kind} model")
     if kind == "pytorch":
         from .torch_model import torch_model
 
         model = torch_model(loaded.model, input_length, output_names or None, layout, name,
-                            device, batch_size, info)
+                            device, batch_size, info, extras, names, keyword)
     elif kind == "keras":
         from .keras_model import keras_model
 
@@ -83,11 +86,105 @@ def kipoi_model(path: str | None = None, zoo: str | None = None, name: str | Non
     return model
 
 
-def _layout(descr, where: str) -> tuple[InputLayout | FeatureLayout, int | None]:
+#: Optional file beside model.yaml saying what kind each input is, where the schema cannot:
+#: ``{input name: {kind: dna | track | features | tokens, vocabulary: FILE, pad: TOKEN}}``.
+INPUTS_FILE = "inputs.yaml"
+
+
+def _inputs(descr, model_dir: str, where: str):
+    """The main input's layout and length, the extra inputs, every input's name in call order,
+    and whether the model takes its inputs by keyword (a dict schema)."""
     schema = descr.schema.inputs
-    if not hasattr(schema, "shape"):
-        raise InputError(f"{where}: models with several inputs are not supported yet")
+    declared = _declared_kinds(model_dir, where)
     args = dict(getattr(descr.default_dataloader, "default_args", None) or {})
+    if hasattr(schema, "shape"):
+        layout, length = _main_layout(schema, declared.get(schema.name), model_dir, where, args)
+        return layout, length, (), (), False
+    keyword = isinstance(schema, dict)
+    fields = list(schema.items()) if keyword else [(f.name, f) for f in schema]
+    unnamed = [i for i, (name, _) in enumerate(fields) if not name]
+    if unnamed:
+        raise InputError(f"{where}: input {unnamed[0]} of the schema has no name")
+    unknown = sorted(set(declared) - {name for name, _ in fields})
+    if unknown:
+        raise InputError(f"{where}: {INPUTS_FILE} declares input(s) {', '.join(unknown)} the "
+                         f"schema does not have; it has {', '.join(n for n, _ in fields)}")
+    kinds = {name: (declared.get(name) or {}).get("kind") or
+             ("dna" if _is_dna(field, args) else None) for name, field in fields}
+    main = next((name for name, _ in fields if kinds[name] == "dna"),
+                next((name for name, _ in fields if kinds[name] == "tokens"), fields[0][0]))
+    field_of = dict(fields)
+    layout, length = _main_layout(field_of[main], declared.get(main), model_dir, where, args)
+    extras = []
+    for name, field in fields:
+        if name == main:
+            continue
+        shape = tuple(field.shape)
+        if None in shape:
+            raise InputError(f"{where}: input {name!r} of shape {shape}: extra inputs need a "
+                             "fixed shape")
+        kind = kinds[name] or ("track" if length in shape and len(shape) == 2 else "features")
+        if kind == "dna":
+            raise InputError(f"{where}: inputs {main!r} and {name!r} are both DNA; one DNA "
+                             "input is supported")
+        if kind == "track" and layout.channels_first:
+            shape = shape[::-1]
+        extras.append(ExtraInput(name, shape, kind))
+    return layout, length, tuple(extras), tuple(n for n, _ in fields), keyword
+
+
+def _declared_kinds(model_dir: str, where: str) -> dict:
+    path = os.path.join(model_dir, INPUTS_FILE)
+    if not os.path.isfile(path):
+        return {}
+    import yaml
+
+    with open(path) as handle:
+        content = yaml.safe_load(handle) or {}
+    if not isinstance(content, dict) or not all(isinstance(v, dict) for v in content.values()):
+        raise InputError(f"{where}: {INPUTS_FILE}: expected a mapping of input names to "
+                         "{kind: ..., ...}")
+    for name, entry in content.items():
+        if entry.get("kind") not in ("dna", *EXTRA_KINDS):
+            raise InputError(f"{where}: {INPUTS_FILE}, input {name!r}: kind "
+                             f"{entry.get('kind')!r}, expected one of dna, "
+                             f"{', '.join(EXTRA_KINDS)}")
+    return content
+
+
+def _main_layout(schema, declared: dict | None, model_dir: str, where: str, args: dict):
+    if (declared or {}).get("kind") == "tokens":
+        return _token_layout(schema, declared, model_dir, where), None
+    return _layout(schema, where, args)
+
+
+def _token_layout(schema, declared: dict, model_dir: str, where: str) -> TokenLayout:
+    shape = tuple(schema.shape)
+    if len(shape) != 1 or shape[0] is None:
+        raise InputError(f"{where}: token input {schema.name!r} of shape {shape}: expected "
+                         "(length,)")
+    vocab_file = declared.get("vocabulary")
+    path = os.path.join(model_dir, str(vocab_file))
+    if not vocab_file or not os.path.isfile(path):
+        raise InputError(f"{where}: {INPUTS_FILE}, input {schema.name!r}: vocabulary "
+                         f"{vocab_file!r} must name a file beside model.yaml, one token per line")
+    with open(path) as handle:
+        vocabulary = tuple(line.strip() for line in handle if line.strip())
+    pad = declared.get("pad", vocabulary[0])
+    if pad not in vocabulary:
+        raise InputError(f"{where}: {INPUTS_FILE}, input {schema.name!r}: pad token {pad!r} is "
+                         f"not in the vocabulary {vocab_file}")
+    return TokenLayout(int(shape[0]), vocabulary, vocabulary.index(pad))
+
+
+def _is_dna(schema, args: dict) -> bool:
+    shape = tuple(schema.shape)
+    sample = [s for i, s in enumerate(shape) if i != args.get("dummy_axis")]
+    return _special_type(schema) == "DNASeq" or (len(sample) == 2 and 4 in sample and
+                                                 _special_type(schema) is None)
+
+
+def _layout(schema, where: str, args: dict) -> tuple[InputLayout | FeatureLayout, int | None]:
     shape = tuple(schema.shape)
     dummy_axis = args.get("dummy_axis")
     sample = [s for i, s in enumerate(shape) if i != dummy_axis]

@@ -49,9 +49,9 @@ def _layers_called():
                 torch.backends.mha.set_fastpath_enabled(_FASTPATH_USERS[1])
 
 
-def call_arguments(model, layers: dict, inputs) -> dict[str, tuple[tuple, dict]]:
-    """Run ``model`` on ``inputs`` and return the ``(args, kwargs)`` each of ``layers`` (name ->
-    module) received on its first call. The forward pass stops once all have been called."""
+def call_arguments(run, layers: dict) -> dict[str, tuple[tuple, dict]]:
+    """Run the forward pass ``run()`` and return the ``(args, kwargs)`` each of ``layers``
+    (name -> module) received on its first call. The pass stops once all have been called."""
     import torch
 
     captured = {}
@@ -66,7 +66,7 @@ def call_arguments(model, layers: dict, inputs) -> dict[str, tuple[tuple, dict]]
         for name, module in layers.items()]
     try:
         with torch.no_grad(), _layers_called():
-            model(inputs)
+            run()
     except _Captured:
         pass
     finally:

@@ -48,6 +48,7 @@ def deeplift_multipliers(
     x: torch.Tensor,
     ref: torch.Tensor,
     output_fn: Callable[[torch.Tensor], torch.Tensor],
+    call: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """DeepLIFT rescale-rule multipliers of ``output_fn(module(x))`` w.r.t. ``x``.
 
@@ -63,6 +64,9 @@ def deeplift_multipliers(
         Maps the module output (for ``n`` samples) to an ``(n,)`` tensor, e.g.
         selecting a target. It must be linear (selection, sum, mean, scaling):
         it runs under the same guard as the module.
+    call : callable, optional
+        Runs the module on the stacked inputs and references (default: ``module(both)``);
+        for a module taking other inputs too, which it must hold the same for both halves.
 
     Returns
     -------
@@ -96,7 +100,7 @@ def deeplift_multipliers(
             handles.append(sub.register_forward_pre_hook(_pre_hook(state, name)))
             handles.append(sub.register_forward_hook(_post_hook(state)))
         with torch.enable_grad(), _Guard(state):
-            out = module(both)
+            out = module(both) if call is None else call(both)
             state.location = "output_fn"
             f_x, f_ref = output_fn(out[:n]), output_fn(out[n:])
         for f in (f_x, f_ref):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, UnsupportedOperation
 from ..targets import Target
 from .base import ConvLayer, FeatureLayout, InputLayout, Model, output_names_for, probe
 
@@ -51,6 +51,28 @@ class TorchModel(Model):
         return torch.tensor(self.layout.to_model(x), device=self.device,
                             requires_grad=requires_grad)
 
+    def _extra_tensors(self, context: dict | None, requires_grad: bool = False) -> dict:
+        """The extra inputs as tensors in the model's layout; differentiable ones track their
+        gradient when ``requires_grad``."""
+        import torch
+
+        if not self.extra_inputs:
+            return {}
+        if context is None:
+            self.rows(slice(0))
+        return {spec.name: torch.tensor(
+            spec.to_model(context[spec.name], self.layout.channels_first), device=self.device,
+            requires_grad=requires_grad and spec.differentiable) for spec in self.extra_inputs}
+
+    def _run(self, main, context: dict | None = None, extras: dict | None = None):
+        """The module's output for the main input tensor ``main`` and the extra inputs (tensors
+        ``extras``, else made from ``context``)."""
+        if extras is None:
+            extras = self._extra_tensors(context)
+        inputs = self._framework_inputs(main, extras, lambda spec, tensor: tensor)
+        out = self.module(**inputs) if isinstance(inputs, dict) else self.module(*inputs)
+        return self._check_output(out)
+
     def _select(self, out, target: Target):
         import torch
 
@@ -58,28 +80,43 @@ class TorchModel(Model):
         picked = out.reshape(out.shape[0], -1).index_select(1, columns)
         return picked.sum(1) if target.reduce == "sum" else picked.mean(1)
 
-    def _forward(self, x):
+    def _forward(self, x, context=None):
         import torch
 
         with torch.no_grad():
-            out = self.module(self._tensor(x))
-        return self._check_output(out).detach().cpu().numpy()
+            out = self._run(self._tensor(x), context)
+        return out.detach().cpu().numpy()
 
-    def _gradient(self, x, target):
+    def _gradient(self, x, target, context=None):
         import torch
 
+        if self.takes_tokens:
+            raise InputError(f"model {self.name!r} takes token ids, which have no gradient; "
+                             "gradient methods attribute at the token embedding instead")
         inputs = self._tensor(x, requires_grad=True)
         with torch.enable_grad():
-            value = self._select(self._check_output(self.module(inputs)), target)
-            (grad,) = torch.autograd.grad(value.sum(), inputs)
-        return self.layout.from_model(grad.cpu().numpy()), value.detach().cpu().numpy()
+            extras = self._extra_tensors(context, requires_grad=True)
+            wrt = [extras[spec.name] for spec in self.differentiable_extras()]
+            value = self._select(self._run(inputs, extras=extras), target)
+            grads = torch.autograd.grad(value.sum(), [inputs, *wrt], allow_unused=True)
+        grads = [torch.zeros_like(t) if g is None else g for g, t in zip(grads, [inputs, *wrt])]
+        extra_grads = [spec.from_model(g.cpu().numpy(), self.layout.channels_first)
+                       for spec, g in zip(self.differentiable_extras(), grads[1:])]
+        return (self.layout.from_model(grads[0].cpu().numpy()), value.detach().cpu().numpy(),
+                *extra_grads)
 
-    def _deeplift(self, x, ref, target):
+    def _deeplift(self, x, ref, target, context=None):
+        import torch
+
         from .torch_deeplift import deeplift_multipliers
 
+        # The references see the same extra inputs as the inputs: the difference from
+        # reference is in the main input alone.
+        extras = {name: torch.cat([t, t]) for name, t in self._extra_tensors(context).items()}
         mult, f_x, f_ref = deeplift_multipliers(
             self.module, self._tensor(x), self._tensor(ref),
-            lambda out: self._select(self._check_output(out), target))
+            lambda out: self._select(self._check_output(out), target),
+            call=lambda both: self._run(both, extras=extras))
         return (self.layout.from_model(mult.detach().cpu().numpy()),
                 f_x.detach().cpu().numpy(), f_ref.detach().cpu().numpy())
 
@@ -97,7 +134,7 @@ class TorchModel(Model):
     def layers(self):
         return list(self._layers)
 
-    def _activations(self, x, layer):
+    def _activations(self, x, layer, context=None):
         import torch
 
         captured = []
@@ -105,7 +142,7 @@ class TorchModel(Model):
             lambda module, args, output: captured.append(output.detach()))
         try:
             with torch.no_grad():
-                self.module(self._tensor(x))
+                self._run(self._tensor(x), context)
         finally:
             handle.remove()
         out = captured[0].cpu().numpy()
@@ -130,7 +167,7 @@ class TorchModel(Model):
                 for name, mod in self._layers.items()]
             try:
                 with torch.no_grad():
-                    self.module(self._tensor(self._probe(1)))
+                    self._run(self._tensor(self._probe(1)), self._probe_context(1))
             finally:
                 for hook in hooks:
                     hook.remove()
@@ -176,7 +213,7 @@ class TorchModel(Model):
             for param, array in zip(params, arrays, strict=True):
                 param.copy_(torch.as_tensor(array))
 
-    def _ablated_forward(self, x, layer, keep, fill):
+    def _ablated_forward(self, x, layer, keep, fill, context=None):
         import torch
 
         def replace(module, args, output):
@@ -191,12 +228,12 @@ class TorchModel(Model):
         handle = self._layers[layer].register_forward_hook(replace)
         try:
             with torch.no_grad():
-                out = self.module(self._tensor(x))
+                out = self._run(self._tensor(x), context)
         finally:
             handle.remove()
-        return self._check_output(out).detach().cpu().numpy()
+        return out.detach().cpu().numpy()
 
-    def _layer_gradient(self, x, layer, target, values=None):
+    def _layer_gradient(self, x, layer, target, values=None, context=None):
         import torch
 
         captured = []
@@ -215,8 +252,8 @@ class TorchModel(Model):
         handle = self._layers[layer].register_forward_hook(capture)
         try:
             with torch.enable_grad():
-                inputs = self._tensor(x, requires_grad=True)
-                value = self._select(self._check_output(self.module(inputs)), target)
+                inputs = self._tensor(x, requires_grad=not self.takes_tokens)
+                value = self._select(self._run(inputs, context), target)
                 (grad,) = torch.autograd.grad(value.sum(), captured, allow_unused=True)
         finally:
             handle.remove()
@@ -227,7 +264,7 @@ class TorchModel(Model):
             grad, output = grad.transpose(0, 2, 1), output.transpose(0, 2, 1)
         return grad, output, value.detach().cpu().numpy()
 
-    def _layer_gradient_norms(self, x, layers, target):
+    def _layer_gradient_norms(self, x, layers, target, context=None):
         import torch
 
         captured = {}
@@ -239,8 +276,8 @@ class TorchModel(Model):
             lambda mod, args, out, name=name: keep_first(mod, args, out, name)) for name in layers]
         try:
             with torch.enable_grad():
-                inputs = self._tensor(x, requires_grad=True)
-                value = self._select(self._check_output(self.module(inputs)), target)
+                inputs = self._tensor(x, requires_grad=not self.takes_tokens)
+                value = self._select(self._run(inputs, context), target)
                 present = [name for name in layers if name in captured]
                 grads = torch.autograd.grad(value.sum(), [captured[name] for name in present],
                                             allow_unused=True)
@@ -253,32 +290,44 @@ class TorchModel(Model):
                 norms[:, layers.index(name)] = grad.reshape(len(x), -1).norm(dim=1).cpu().numpy()
         return norms
 
+    def embedding_layer(self):
+        import torch
+
+        found = [name for name in self._call_order()
+                 if isinstance(self._layers[name], torch.nn.Embedding)]
+        if not found:
+            raise UnsupportedOperation(f"model {self.name!r} has no torch.nn.Embedding layer to "
+                                       "attribute token ids at")
+        return found[0]
+
     def attention_layers(self):
         from .torch_attention import is_attention
 
         return [name for name in self._call_order() if is_attention(self._layers[name])]
 
-    def _attention_calls(self, x, layers):
+    def _attention_calls(self, x, layers, context):
         from .torch_attention import call_arguments
 
-        return call_arguments(self.module, {name: self._layers[name] for name in layers},
-                              self._tensor(x))
+        return call_arguments(lambda: self._run(self._tensor(x), context),
+                              {name: self._layers[name] for name in layers})
 
-    def _attention_qk(self, x, layer):
+    def _attention_qk(self, x, layer, context=None):
         from .torch_attention import queries_and_keys
 
-        return queries_and_keys(self._layers[layer], *self._attention_calls(x, [layer])[layer])
+        return queries_and_keys(self._layers[layer],
+                                *self._attention_calls(x, [layer], context)[layer])
 
-    def _attention_maps(self, x, layers):
+    def _attention_maps(self, x, layers, context=None):
         from .torch_attention import probabilities
 
-        calls = self._attention_calls(x, layers)
+        calls = self._attention_calls(x, layers, context)
         return [probabilities(self._layers[name], *calls[name]) for name in layers]
 
-    def _attention_tokens(self, x, layer):
+    def _attention_tokens(self, x, layer, context=None):
         from .torch_attention import token_inputs
 
-        return token_inputs(self._layers[layer], *self._attention_calls(x, [layer])[layer])
+        return token_inputs(self._layers[layer],
+                            *self._attention_calls(x, [layer], context)[layer])
 
     def conv_layers(self):
         import torch
@@ -298,7 +347,7 @@ class TorchModel(Model):
             for name, mod in candidates.items()]
         try:
             with torch.no_grad():
-                self.module(self._tensor(x))
+                self._run(self._tensor(x), self._probe_context(len(x)))
         finally:
             for hook in hooks:
                 hook.remove()
@@ -326,21 +375,36 @@ def _per_unit(array: np.ndarray, ndim: int, axis: int) -> np.ndarray:
 def torch_model(module, input_length: int | None = None, output_names=None,
                 layout: InputLayout | FeatureLayout | None = None, name: str | None = None,
                 device: str | None = None, batch_size: int | None = None,
-                source: dict | None = None) -> TorchModel:
+                source: dict | None = None, extra_inputs=(), input_names=(),
+                keyword_inputs: bool = False) -> TorchModel:
     """Wrap a ``torch.nn.Module``.
 
     ``layout`` defaults to channels first ``(N, 4, L)``, the PyTorch convention; a
-    :class:`FeatureLayout` declares an input that is no DNA. The output shape and, if not
-    given, the output names (``output_0``, ...) are read from one forward pass.
+    :class:`FeatureLayout` declares an input that is no DNA, a :class:`TokenLayout` token ids.
+    The output shape and, if not given, the output names (``output_0``, ...) are read from one
+    forward pass.
+
+    A module of several inputs takes the main one and ``extra_inputs``
+    (:class:`~kipoi_explain.adapters.base.ExtraInput`), positionally in the order of
+    ``input_names`` or, with ``keyword_inputs``, by those names; ``input_names`` defaults to
+    ``("x", *extra names)``: the main input first.
     """
     layout = layout or InputLayout(alphabet_axis=0)
+    extra_inputs = tuple(extra_inputs)
+    if extra_inputs and not input_names:
+        input_names = ("x", *(spec.name for spec in extra_inputs))
+    if extra_inputs and len(input_names) != len(extra_inputs) + 1:
+        raise InputError(f"input_names {tuple(input_names)}: expected the main input's name and "
+                         f"each extra input's ({len(extra_inputs) + 1} names)")
     if input_length is None and isinstance(layout, InputLayout):
         raise InputError("input_length is needed for a torch.nn.Module (e.g. "
                          "load_model(module, input_length=1000)), or layout=FeatureLayout(shape) "
                          "for an input that is no DNA")
     model = TorchModel(name or type(module).__name__, layout, input_length, (), (),
                        batch_size or 128, source or {"type": "torch.nn.Module"},
+                       tuple(extra_inputs), tuple(input_names), keyword_inputs,
                        module=module, device=device)
-    model.output_shape = tuple(model._forward(model._probe(1)).shape[1:]) or (1,)
+    model.output_shape = tuple(model._forward(model._probe(1), model._probe_context(1)
+                                              ).shape[1:]) or (1,)
     model.output_names = output_names_for(output_names, model.output_shape)
     return model

@@ -59,7 +59,7 @@ def receptive_spans(model, layer: str, batch_size: int) -> tuple[np.ndarray, np.
     """
     probes = model._probe(N_PROBES)
     n, length = probes.shape[:2]
-    query, key = model._attention_tokens(probes, layer)
+    query, key = model._attention_tokens(probes, layer, context=model._probe_context(n))
     # Rows: probe-major, then position, then the three substitutions.
     probe = np.repeat(np.arange(n), 3 * length)
     position = np.tile(np.repeat(np.arange(length), 3), n)
@@ -68,7 +68,8 @@ def receptive_spans(model, layer: str, batch_size: int) -> tuple[np.ndarray, np.
     def changed(lo, hi):
         mutants = probes[probe[lo:hi]].copy()
         mutants[np.arange(hi - lo), position[lo:hi]] = np.eye(4, dtype=np.float32)[bases[lo:hi]]
-        mutant_query, mutant_key = model._attention_tokens(mutants, layer)
+        mutant_query, mutant_key = model._attention_tokens(
+            mutants, layer, context=model._probe_context(len(mutants)))
         which = probe[lo:hi]
         return _moved(mutant_query, query[which]), _moved(mutant_key, key[which])
 

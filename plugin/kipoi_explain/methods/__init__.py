@@ -25,6 +25,8 @@ from .gradients import grad_x_input, saliency, smoothgrad
 from .integrated_gradients import expected_gradients, integrated_gradients
 from .ism import ism
 from .occlusion import occlusion
+from ..sequences.tokens import read_tokens
+from .tokens import TOKEN_METHODS
 
 METHODS = {
     "saliency": saliency,
@@ -48,14 +50,19 @@ FEATURE_METHODS = ("saliency", "grad_x_input", "smoothgrad", "integrated_gradien
                    "occlusion")
 
 
-def method_options(method: str) -> dict:
-    """The options a method takes, with their defaults."""
-    return keyword_defaults(METHODS[method])
+#: Methods that attribute to a model's differentiable extra inputs as well as its main input.
+EXTRA_INPUT_METHODS = ("saliency", "grad_x_input", "smoothgrad")
+
+
+def method_options(method: str, tokens: bool = False) -> dict:
+    """The options a method takes (on a model of token ids, if ``tokens``), with defaults."""
+    return keyword_defaults((TOKEN_METHODS if tokens else METHODS)[method])
 
 
 def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | None = None,
             progress: bool = False, reverse_complement: bool = False, reduce: str = "sum",
-            bins=None, ambiguous: str = "uniform", **options) -> Attribution:
+            bins=None, ambiguous: str = "uniform", inputs: dict | None = None,
+            **options) -> Attribution:
     """Explain a model's predictions for some sequences with one attribution method.
 
     Parameters
@@ -86,6 +93,11 @@ def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | N
         Window of output bins for binned / profile outputs.
     ambiguous : {"uniform", "zeros", "error"}
         Encoding of IUPAC codes such as N in string input.
+    inputs : dict of str to array or path, optional
+        The model's extra inputs (tracks ``(N, L, C)``, feature arrays, token ids), by name,
+        one row per sequence: held at each sequence's values while the main input is
+        perturbed; :data:`EXTRA_INPUT_METHODS` also attribute to the differentiable ones
+        (``Attribution.extra_scores``).
     **options
         Method options: ``n_steps``, ``baseline``, ``quadrature_rule`` (integrated gradients);
         ``n_samples``, ``noise`` (smoothgrad); ``n_references``, ``seed`` (deepshap,
@@ -108,8 +120,9 @@ def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | N
     UnsupportedOperation
         When the model has an operation the method has no correct rule for.
     """
-    allowed = checked_options("method", METHODS, method, options)
     model = load_model(model)
+    methods = TOKEN_METHODS if model.takes_tokens else METHODS
+    allowed = checked_options("method", methods, method, options)
     if method in GRADIENT_METHODS and not model.differentiable:
         raise InputError(no_gradients(model, f"method {method!r}"))
     if model.takes_dna:
@@ -117,13 +130,15 @@ def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | N
         x, names, intervals = sequences.onehot, sequences.names, sequences.intervals
     else:
         _check_feature_options(model, method, reverse_complement, options)
-        x, names = _feature_samples(model, seqs)
+        x, names = read_tokens(seqs, model.layout) if model.takes_tokens else \
+            _feature_samples(model, seqs)
         intervals = None
     spec = model.target(target, reduce, bins)
     if batch_size is not None and batch_size < 1:
         raise InputError(f"batch_size={batch_size}: expected a positive integer")
     batch_size = batch_size or model.batch_size
-    run = METHODS[method]
+    model = model.with_inputs(inputs, len(x))
+    run = methods[method]
     result = run(model, x, spec, batch_size, progress, **options)
     if reverse_complement:
         result = _average_strands(result, run(model, alphabet.reverse_complement(x), spec,
@@ -136,13 +151,14 @@ def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | N
                   "reduce": reduce, "bins": bins, "ambiguous": ambiguous,
                   "batch_size": batch_size, "version": __version__},
         delta=result.delta, hypothetical=result.hypothetical if model.takes_dna else None,
-        names=names, intervals=intervals, model=model.describe())
+        names=names, intervals=intervals, model=model.describe(), extra_scores=result.extra)
 
 
 def _check_feature_options(model, method: str, reverse_complement: bool, options: dict) -> None:
     """Refuse, by name, what only means something for one-hot DNA."""
-    where = f"model {model.name!r} takes features of shape {model.layout.shape}"
-    if method not in FEATURE_METHODS:
+    kind = "token ids" if model.takes_tokens else "features"
+    where = f"model {model.name!r} takes {kind} of shape {model.layout.shape}"
+    if not model.takes_tokens and method not in FEATURE_METHODS:
         usable = [m for m in FEATURE_METHODS if model.differentiable or m not in GRADIENT_METHODS]
         raise InputError(f"method {method!r} needs one-hot DNA input; {where}: use "
                          f"{', '.join(usable)}")

@@ -10,9 +10,10 @@ from .over_references import attribute_over_references
 from .references import references
 
 
-def _multipliers(model, target):
+def _multipliers(model, target, n_references):
     def multipliers(x_rows, ref_rows, pairs):
-        mult, _, f_ref = model._deeplift(x_rows, ref_rows, target)
+        mult, _, f_ref = model._deeplift(x_rows, ref_rows, target,
+                                         context=model.rows(pairs // n_references))
         return mult, f_ref
 
     return multipliers
@@ -28,7 +29,7 @@ def deeplift(model, x, target, batch_size, progress, baseline="zeros",
         The reference; see :func:`~kipoi_explain.methods.references.references`.
     """
     refs = references(x, baseline, 1, 0)
-    return attribute_over_references(model, x, refs, target, _multipliers(model, target),
+    return attribute_over_references(model, x, refs, target, _multipliers(model, target, refs.shape[1]),
                                      batch_size, progress, "deeplift", correct_gradients)
 
 
@@ -46,5 +47,5 @@ def deepshap(model, x, target, batch_size, progress, n_references: int = 20, see
         Other references to average over instead of shuffles.
     """
     refs = references(x, baseline, n_references, seed)
-    return attribute_over_references(model, x, refs, target, _multipliers(model, target),
+    return attribute_over_references(model, x, refs, target, _multipliers(model, target, refs.shape[1]),
                                      batch_size, progress, "deepshap", correct_gradients)

@@ -9,8 +9,19 @@ from .contributions import contributions, correct
 
 
 def _gradients(model, x, target, batch_size, progress, desc):
-    return run_batches(lambda lo, hi: model._gradient(x[lo:hi], target)[0], len(x), batch_size,
-                       progress, desc)
+    """The gradient with respect to ``x`` and a dict of those with respect to the model's
+    differentiable extra inputs (empty for a model of one input)."""
+    def block(lo, hi):
+        grad, _, *extra = model._gradient(x[lo:hi], target, context=model.rows(slice(lo, hi)))
+        return (grad, *extra)
+
+    grad, *extra = run_batches(block, len(x), batch_size, progress, desc)
+    return grad, {spec.name: g for spec, g in zip(model.differentiable_extras(), extra)}
+
+
+def _times_inputs(model, grads: dict) -> dict | None:
+    """Gradient times input for each extra input (the bound values of every sample)."""
+    return {name: g * model.context[name] for name, g in grads.items()} or None
 
 
 def saliency(model, x, target, batch_size, progress, correct_gradients: bool = False,
@@ -24,20 +35,22 @@ def saliency(model, x, target, batch_size, progress, correct_gradients: bool = F
     absolute : bool
         Return ``|gradient|`` (Captum's ``Saliency`` default) instead of the signed gradient.
     """
-    grad = _gradients(model, x, target, batch_size, progress, "saliency")
+    grad, extra = _gradients(model, x, target, batch_size, progress, "saliency")
     if correct_gradients:
         grad = correct(grad)
-    return MethodScores(np.abs(grad) if absolute else grad, hypothetical=grad)
+    magnitude = np.abs if absolute else np.asarray
+    return MethodScores(magnitude(grad), hypothetical=grad,
+                        extra={name: magnitude(g) for name, g in extra.items()} or None)
 
 
 def grad_x_input(model, x, target, batch_size, progress,
                  correct_gradients: bool = False) -> MethodScores:
     """Gradient times input: the first-order contribution of each present base."""
-    grad = _gradients(model, x, target, batch_size, progress, "grad_x_input")
+    grad, extra = _gradients(model, x, target, batch_size, progress, "grad_x_input")
     if correct_gradients:
         grad = correct(grad)
     scores, hypothetical = contributions(grad, x, np.zeros_like(x))
-    return MethodScores(scores, hypothetical)
+    return MethodScores(scores, hypothetical, extra=_times_inputs(model, extra))
 
 
 def smoothgrad(model, x, target, batch_size, progress, n_samples: int = 25, noise: float = 0.1,
@@ -47,7 +60,8 @@ def smoothgrad(model, x, target, batch_size, progress, n_samples: int = 25, nois
     Parameters
     ----------
     n_samples : int
-        Noisy copies per sequence.
+        Noisy copies per sequence (noise is added to the main input; the gradients of extra
+        inputs are averaged over the same copies).
     noise : float
         Standard deviation of the noise added to the input.
     seed : int
@@ -56,17 +70,23 @@ def smoothgrad(model, x, target, batch_size, progress, n_samples: int = 25, nois
     """
     n = len(x)
     total = np.zeros(x.shape, dtype=np.float64)
+    extras = model.differentiable_extras()
+    extra_total = {spec.name: np.zeros((n, *spec.shape)) for spec in extras}
 
     def block(lo, hi):
         rows = np.arange(lo, hi)
         seq = rows // n_samples
         eps = np.stack([np.random.default_rng((seed, int(r))).standard_normal(x.shape[1:])
                         for r in rows]).astype(np.float32)
-        grad = model._gradient(x[seq] + noise * eps, target)[0]
+        grad, _, *extra = model._gradient(x[seq] + noise * eps, target,
+                                          context=model.rows(seq))
         accumulate_sorted(total, seq, grad)
+        for spec, g in zip(extras, extra):
+            accumulate_sorted(extra_total[spec.name], seq, g)
 
     run_batches(block, n * n_samples, batch_size, progress, "smoothgrad")
     grad = (total / n_samples).astype(np.float32)
     if correct_gradients:
         grad = correct(grad)
-    return MethodScores(grad, hypothetical=grad)
+    return MethodScores(grad, hypothetical=grad, extra={
+        name: (g / n_samples).astype(np.float32) for name, g in extra_total.items()} or None)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..engine import accumulate_sorted, run_batches
 from ..errors import InputError
 from ..results import MethodScores
 from .over_references import attribute_over_references
@@ -59,7 +60,8 @@ def integrated_gradients(model, x, target, batch_size, progress, baseline="zeros
         n, shape = len(x_rows), x_rows.shape[1:]
         steps = alphas.reshape(n_steps, *(1,) * len(shape))
         path = ref_rows[:, None] + steps * (x_rows - ref_rows)[:, None]
-        grads, values = model._gradient(path.reshape(n * n_steps, *shape), target)
+        grads = model._gradient(path.reshape(n * n_steps, *shape), target,
+                                context=model.rows(np.repeat(pairs // len(refs[0]), n_steps)))[0]
         grads = grads.reshape(n, n_steps, *shape)
         return np.einsum("s,ns...->n...", weights, grads), None
 
@@ -82,8 +84,63 @@ def expected_gradients(model, x, target, batch_size, progress, baseline="shuffle
 
     def multipliers(x_rows, ref_rows, pairs):
         alpha = alphas[pairs].reshape(-1, *(1,) * (x_rows.ndim - 1))
-        grads, _ = model._gradient(ref_rows + alpha * (x_rows - ref_rows), target)
+        grads = model._gradient(ref_rows + alpha * (x_rows - ref_rows), target,
+                                context=model.rows(pairs // refs.shape[1]))[0]
         return grads, None
 
     return attribute_over_references(model, x, refs, target, multipliers, batch_size, progress,
                                      "expected_gradients", correct_gradients)
+
+
+def layer_integrated_gradients(model, x, layer, target, act, ref, batch_size, progress,
+                               n_steps: int = 50, quadrature_rule: str = "gausslegendre"):
+    """Integrated gradients in the activation space of ``layer`` (at the input if None): the
+    layer outputs points of the straight path from ``ref`` to ``act`` and the rest of the model
+    runs from there (Captum's ``LayerIntegratedGradients``).
+
+    Parameters
+    ----------
+    layer : str or None
+    act : numpy.ndarray
+        The layer's activations for ``x`` (:meth:`~kipoi_explain.Model.activations` layout),
+        or ``x`` itself at the input.
+    ref : numpy.ndarray
+        One sample's baseline activations, or one per sample.
+
+    Returns
+    -------
+    attributions : numpy.ndarray
+        Same shape as ``act``.
+    delta : numpy.ndarray
+        ``(N,)`` completeness gap ``sum(attributions) - (f(x) - f(baseline))``.
+    """
+    alphas, weights = quadrature(quadrature_rule, n_steps)
+    alphas, weights = alphas.astype(np.float32), weights.astype(np.float32)
+    refs = np.ascontiguousarray(np.broadcast_to(ref, act.shape), dtype=np.float32)
+    total = np.zeros_like(act)
+    sample = np.repeat(np.arange(len(x)), n_steps)
+    step = np.tile(np.arange(n_steps), len(x))
+
+    def gradients(lo, hi):
+        rows = sample[lo:hi]
+        alpha = alphas[step[lo:hi]].reshape(-1, *[1] * (act.ndim - 1))
+        path = refs[rows] + alpha * (act[rows] - refs[rows])
+        if layer is None:
+            grad = model._gradient(path, target, context=model.rows(rows))[0]
+        else:
+            grad = model._layer_gradient(x[rows], layer, target, path,
+                                         context=model.rows(rows))[0]
+        weight = weights[step[lo:hi]].reshape(alpha.shape)
+        accumulate_sorted(total, rows, grad * weight)
+
+    run_batches(gradients, len(sample), batch_size, progress, "integrated gradients")
+    attributions = total * (act - refs)
+    f_x = target.apply(model.predict(x, batch_size))
+    if layer is None:
+        f_ref = target.apply(model.predict(refs, batch_size))
+    else:
+        f_ref = run_batches(lambda lo, hi: model._layer_gradient(
+            x[lo:hi], layer, target, refs[lo:hi], context=model.rows(slice(lo, hi)))[2],
+            len(x), batch_size)
+    delta = attributions.reshape(len(x), -1).sum(axis=1) - (f_x - f_ref)
+    return attributions.astype(np.float32), delta

@@ -36,7 +36,7 @@ def ism(model, x, target, batch_size, progress, start: int = 0,
     def block(lo, hi):
         mutants = x[seq[lo:hi]].copy()
         mutants[np.arange(hi - lo), pos[lo:hi]] = eye[base[lo:hi]]
-        return target.apply(model._forward(mutants))
+        return target.apply(model._forward(mutants, context=model.rows(seq[lo:hi])))
 
     f_mut = run_batches(block, len(seq), batch_size, progress, "ism")
     scores = np.zeros(x.shape, dtype=np.float32)

@@ -25,7 +25,7 @@ def screen(model, seqs, window: int = 50, stride: int | None = None,
            perturbation: str = "shuffle", target=0, start: int = 0, end: int | None = None,
            n_shuffles: int = 1, seed: int = 0, genome=None, reduce: str = "sum", bins=None,
            batch_size: int | None = None, progress: bool = False,
-           ambiguous: str = "uniform") -> Screen:
+           ambiguous: str = "uniform", inputs: dict | None = None) -> Screen:
     """Perturb each window of a region of every sequence and report the target's change.
 
     Windows are ``[s, s + window)`` for ``s`` in ``range(start, end - window + 1, stride)``:
@@ -67,6 +67,9 @@ def screen(model, seqs, window: int = 50, stride: int | None = None,
         sequences must carry intervals, e.g. from :func:`~kipoi_explain.from_bed`).
     reduce : {"sum", "mean"}
         How several target outputs (or bins) combine into one number.
+    inputs : dict of str to array, optional
+        The model's extra inputs (tracks, features, token ids), one row per sequence; they
+        stay at each sequence's own values while its DNA is perturbed.
     bins : (int, int), optional
         Window of output bins for binned / profile outputs.
     batch_size : int, optional
@@ -98,7 +101,7 @@ def screen(model, seqs, window: int = 50, stride: int | None = None,
     if genome is not None and perturbation != "delete":
         raise InputError(f"genome: fills deleted windows only; perturbation {perturbation!r} "
                          "takes no genome")
-    model, sequences, x = _inputs(model, seqs, ambiguous, "a region screen")
+    model, sequences, x = _inputs(model, seqs, ambiguous, "a region screen", inputs)
     length = x.shape[1]
     end = length if end is None else end
     if not 0 <= start < end <= length:
@@ -130,7 +133,7 @@ def screen(model, seqs, window: int = 50, stride: int | None = None,
 def insertion(model, seqs, sequence: str, positions=None, stride: int = 1,
               mode: str = "replace", target=0, reduce: str = "sum", bins=None,
               batch_size: int | None = None, progress: bool = False,
-              ambiguous: str = "uniform") -> Screen:
+              ambiguous: str = "uniform", inputs: dict | None = None) -> Screen:
     """Implant a DNA sequence (a motif consensus, an enhancer) at each position and report the
     target's change.
 
@@ -151,7 +154,7 @@ def insertion(model, seqs, sequence: str, positions=None, stride: int = 1,
     mode : {"replace", "insert"}
         ``replace``: the element's bases substitute ``[p, p + k)``. ``insert``: the bases from
         ``p`` on move right by ``k`` and the last ``k`` drop off the end, keeping the length.
-    target, reduce, bins, batch_size, progress, ambiguous
+    target, reduce, bins, batch_size, progress, ambiguous, inputs
         As for :func:`screen`.
 
     Returns
@@ -170,7 +173,7 @@ def insertion(model, seqs, sequence: str, positions=None, stride: int = 1,
         raise InputError(f"mode {mode!r}: expected one of {', '.join(INSERTION_MODES)}")
     if not isinstance(sequence, str) or not sequence:
         raise InputError("sequence: expected a non-empty DNA string to implant")
-    model, sequences, x = _inputs(model, seqs, ambiguous, "an insertion screen")
+    model, sequences, x = _inputs(model, seqs, ambiguous, "an insertion screen", inputs)
     length, width = x.shape[1], len(sequence)
     if width > length:
         raise InputError(f"sequence: {width} bases, longer than the model's input length "
@@ -199,11 +202,11 @@ def insertion(model, seqs, sequence: str, positions=None, stride: int = 1,
                 ambiguous, settings)
 
 
-def _inputs(model, seqs, ambiguous: str, what: str):
+def _inputs(model, seqs, ambiguous: str, what: str, extra: dict | None):
     model = load_model(model)
     model.require_dna(what)
     sequences = as_sequences(seqs, model.input_length, ambiguous)
-    return model, sequences, sequences.onehot
+    return model.with_inputs(extra, len(sequences)), sequences, sequences.onehot
 
 
 def _run(model, sequences, x, spec: Perturbation, starts: np.ndarray, target, reduce, bins,
@@ -221,7 +224,7 @@ def _run(model, sequences, x, spec: Perturbation, starts: np.ndarray, target, re
 
     def block(lo, hi):
         rows = spec.apply(x, seq[lo:hi], starts[win[lo:hi]], rep[lo:hi])
-        return target_spec.apply(model._forward(rows))
+        return target_spec.apply(model._forward(rows, context=model.rows(seq[lo:hi])))
 
     perturbed = run_batches(block, len(seq), batch_size, progress, f"screen ({spec.name})")
     perturbed = perturbed.reshape(n, n_windows, replicates).astype(np.float32)

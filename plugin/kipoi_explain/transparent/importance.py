@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine import accumulate_sorted, run_batches
+from ..engine import run_batches
 from ..errors import InputError
-from ..methods.integrated_gradients import quadrature
+from ..methods.integrated_gradients import layer_integrated_gradients
 from .mapping import INPUT
 
 
@@ -63,36 +63,13 @@ def integrated_gradients(model, x, layer, target, batch_size, progress, baseline
     ``LayerIntegratedGradients`` default; for genotype dosages, a homozygous-reference
     sample), a number, or an array of one sample's activations.
     """
-    alphas, weights = quadrature(quadrature_rule, n_steps)
-    alphas, weights = alphas.astype(np.float32), weights.astype(np.float32)
     act = _activations(model, x, layer, batch_size)
     ref = _reference(act, baseline, "baseline", lambda: _activations(
         model, np.zeros_like(x[:1]), layer, batch_size)[0])
-    total = np.zeros_like(act)
-    sample = np.repeat(np.arange(len(x)), n_steps)
-    step = np.tile(np.arange(n_steps), len(x))
-
-    def gradients(lo, hi):
-        rows = sample[lo:hi]
-        alpha = alphas[step[lo:hi]].reshape(-1, *[1] * (act.ndim - 1))
-        path = ref + alpha * (act[rows] - ref)
-        if layer == INPUT:
-            grad, _ = model._gradient(path, target)
-        else:
-            grad = model._layer_gradient(x[rows], layer, target, path)[0]
-        weight = weights[step[lo:hi]].reshape(alpha.shape)
-        accumulate_sorted(total, rows, grad * weight)
-
-    run_batches(gradients, len(sample), batch_size, progress, "integrated gradients")
-    scores = _per_unit(total * (act - ref))
-    f_x = target.apply(model.predict(x, batch_size))
-    refs = np.broadcast_to(ref, act.shape)
-    if layer == INPUT:
-        f_ref = target.apply(model.predict(refs, batch_size))
-    else:
-        f_ref = run_batches(lambda lo, hi: model._layer_gradient(
-            x[lo:hi], layer, target, np.ascontiguousarray(refs[lo:hi]))[2], len(x), batch_size)
-    return scores, scores.sum(axis=1) - (f_x - f_ref)
+    scores, delta = layer_integrated_gradients(model, x, None if layer == INPUT else layer,
+                                               target, act, ref, batch_size, progress, n_steps,
+                                               quadrature_rule)
+    return _per_unit(scores), delta
 
 
 def ablation(model, x, layer, target, batch_size, progress, fill="zeros"):
@@ -120,10 +97,11 @@ def ablation(model, x, layer, target, batch_size, progress, fill="zeros"):
             inputs = x[rows].copy()
             where = (np.arange(len(rows)), Ellipsis, units)
             inputs[where] = fill[:, units].T.reshape(inputs[where].shape)
-            return target.apply(model._forward(inputs))
+            return target.apply(model._forward(inputs, context=model.rows(rows)))
         keep = np.ones((len(rows), n_units), dtype=np.float32)
         keep[np.arange(len(rows)), units] = 0
-        return target.apply(model._ablated_forward(x[rows], layer, keep, fill[0]))
+        return target.apply(model._ablated_forward(x[rows], layer, keep, fill[0],
+                                                   context=model.rows(rows)))
 
     values = run_batches(ablated, len(sample), batch_size, progress, "ablation")
     return (f_x[:, None] - values.reshape(len(x), n_units)).astype(np.float32), None
