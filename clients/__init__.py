@@ -19,11 +19,13 @@ import grpc
 import numpy as np
 
 from kipoi_explain import wire
+from kipoi_explain.adapters.base import TokenLayout
 from kipoi_explain.errors import InputError
 from kipoi_explain.results import (AttentionMaps, Attribution, Diagnosis, EntityImportance,
                                    Interval, MotifSet, Screen, VariantEffect)
 from kipoi_explain.sequences import FASTA_SUFFIXES, SequenceSet
 from kipoi_explain.sequences.features import read_features
+from kipoi_explain.sequences.tokens import read_tokens
 from kipoi_explain.sequences.genome import read_bed, read_fasta
 from kipoi_explain.v1 import explain_pb2 as pb
 from kipoi_explain.v1 import explain_pb2_grpc as pb_grpc
@@ -108,9 +110,11 @@ class Client:
     # ---- the service --------------------------------------------------------------------
     def models(self) -> list[dict]:
         """The server's models: name, framework, input length, outputs, attribution methods,
-        fingerprint; ``input`` (``"dna"`` or ``"features"``) and ``input_shape`` (of one sample
-        of features), ``attention_layers``, ``entity_levels`` and ``input_features`` (names of
-        the input features, in input order)."""
+        fingerprint; ``input`` (``"dna"``, ``"features"`` or ``"tokens"``) and ``input_shape``
+        (of one sample of features or tokens), ``attention_layers``, ``entity_levels``,
+        ``input_features`` (names of the input features, in input order), ``extra_inputs``
+        (``{name, shape, kind}`` of each input besides the main one) and ``vocabulary`` (token
+        names by id)."""
         reply = self._call(self._stub.ListModels, pb.ListModelsRequest())
         infos = [{"name": m.name, "framework": m.framework, "input_length": m.input_length,
                   "output_names": list(m.output_names), "output_shape": list(m.output_shape),
@@ -118,7 +122,10 @@ class Client:
                   "input_shape": list(m.input_shape),
                   "attention_layers": list(m.attention_layers),
                   "entity_levels": list(m.entity_levels),
-                  "input_features": list(m.input_features)}
+                  "input_features": list(m.input_features),
+                  "extra_inputs": [{"name": e.name, "shape": list(e.shape), "kind": e.kind}
+                                   for e in m.extra_inputs],
+                  "vocabulary": list(m.vocabulary), "pad": m.pad}
                  for m in reply.models]
         self._infos = {info["name"]: info for info in infos}
         return infos
@@ -142,20 +149,29 @@ class Client:
 
     def explain(self, model: str, seqs, method: str = "deepshap", target=0,
                 ambiguous: str = "uniform", samples: list[str] | None = None,
-                **options) -> Attribution:
+                inputs: dict | None = None, **options) -> Attribution:
         """:func:`kipoi_explain.explain` on the server: the same arguments (a model name instead
         of a model), the same :class:`Attribution`.
 
         For a model of features, ``seqs`` is an array ``(N, *shape)`` or a local ``.npy`` or
         TSV/CSV file, read here as :meth:`entities` reads it (a table's columns put in the
         model's input order), and ``samples`` names the samples (default: a table's first
-        column, else ``sample0``, ...).
+        column, else ``sample0``, ...). For a model of tokens, ``seqs`` is what
+        :func:`~kipoi_explain.sequences.tokens.read_tokens` reads (ids, lists of token names, a
+        local file), mapped to ids here with the server's vocabulary. ``inputs`` holds the
+        model's extra inputs by name (arrays, one row per sample).
         """
         request = pb.ExplainRequest(model=model, method=method,
-                                    options=wire.to_values({"target": target, **options}))
+                                    options=wire.to_values({"target": target, **options}),
+                                    inputs=self._extra_inputs(model, inputs))
         local = None
         info = None if _is_sequences(seqs) else self._model_info(model)
-        if info is not None and info["input"] == "features":
+        if info is not None and info["input"] == "tokens":
+            layout = TokenLayout(info["input_shape"][0], tuple(info["vocabulary"]), info["pad"])
+            ids, names = read_tokens(seqs, layout)
+            request.features.CopyFrom(wire.to_array(ids))
+            request.sample_names.extend(samples if samples is not None else names)
+        elif info is not None and info["input"] == "features":
             self._features(request, seqs, info, samples)
         else:
             if samples is not None:
@@ -167,6 +183,23 @@ class Client:
         result.intervals = _intervals(local, result.intervals)
         return result
 
+    def _extra_inputs(self, model: str, inputs: dict | None) -> dict:
+        """The extra inputs for a request: arrays as given, local files read here with the
+        shapes the server declares."""
+        if not inputs:
+            return {}
+        info = self._model_info(model) or {"extra_inputs": []}
+        shapes = {e["name"]: tuple(e["shape"]) for e in info["extra_inputs"]}
+        arrays = {}
+        for name, values in inputs.items():
+            if isinstance(values, (str, Path)):
+                if name not in shapes:
+                    raise InputError(f"input {name!r}: model {model!r} takes no such input; it "
+                                     f"takes {', '.join(shapes) or 'none'}")
+                values = read_features(values, shapes[name])[0]
+            arrays[name] = values
+        return wire.to_inputs(arrays)
+
     @staticmethod
     def _features(request, x, info: dict, samples: list[str] | None) -> None:
         """Put the feature samples ``x`` (array or local file) and their names on ``request``."""
@@ -177,17 +210,19 @@ class Client:
 
     def screen(self, model: str, seqs, window: int = 50, stride: int | None = None,
                perturbation: str = "shuffle", target=0, genome: str | None = None,
-               ambiguous: str = "uniform", **options) -> Screen:
+               ambiguous: str = "uniform", inputs: dict | None = None, **options) -> Screen:
         """:func:`kipoi_explain.screen` on the server, the same :class:`Screen`.
 
         ``genome`` (perturbation ``delete``) names one of the server's FASTA files
         (:meth:`fastas`), never a local path: the bases after each interval are read there,
         so ``seqs`` must then be :class:`GenomeIntervals` the server reads (from the same
         FASTA, for the fill to continue the sequences). ``options``: ``start``, ``end``,
-        ``n_shuffles`` (at most the server's max_samples), ``seed``, ``reduce``, ``bins``.
+        ``n_shuffles`` (at most the server's max_samples), ``seed``, ``reduce``, ``bins``;
+        ``inputs``: the model's extra inputs by name.
         """
         message, local = _sequences(seqs, ambiguous)
         request = pb.ScreenRequest(model=model, sequences=message, genome=genome or "",
+                                   inputs=self._extra_inputs(model, inputs),
                                    options=wire.to_values({
                                        "window": window, "stride": stride,
                                        "perturbation": perturbation, "target": target,
@@ -198,15 +233,16 @@ class Client:
 
     def insertion(self, model: str, seqs, sequence: str, positions=None, stride: int = 1,
                   mode: str = "replace", target=0, ambiguous: str = "uniform",
-                  **options) -> Screen:
+                  inputs: dict | None = None, **options) -> Screen:
         """:func:`kipoi_explain.insertion` on the server, the same :class:`Screen`;
-        ``options``: ``reduce``, ``bins``."""
+        ``options``: ``reduce``, ``bins``; ``inputs``: the model's extra inputs by name."""
         message, local = _sequences(seqs, ambiguous)
         if isinstance(positions, np.ndarray):
             # Positions travel as integers, as the in-process call reads them (an array Value
             # is float32).
             positions = positions.tolist()
         request = pb.ScreenRequest(model=model, sequences=message, insert=sequence,
+                                   inputs=self._extra_inputs(model, inputs),
                                    options=wire.to_values({
                                        "positions": positions, "stride": stride, "mode": mode,
                                        "target": target, **options}))

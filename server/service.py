@@ -20,6 +20,7 @@ from kipoi_explain import wire
 from kipoi_explain.errors import InputError, UnsupportedOperation
 from kipoi_explain.options import keyword_defaults
 from kipoi_explain.methods import FEATURE_METHODS, GRADIENT_METHODS, METHODS, method_options
+from kipoi_explain.methods.tokens import TOKEN_METHODS
 from kipoi_explain.transparent import METHODS as ENTITY_METHODS
 from kipoi_explain.transparent import entity_map
 from kipoi_explain.transparent import method_options as entity_method_options
@@ -180,15 +181,19 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
         dna = model.takes_dna
         shape = () if dna else model.layout.shape
         inputs = [level for level in levels if level.layer == INPUT]
+        methods = TOKEN_METHODS if model.takes_tokens else METHODS if dna else FEATURE_METHODS
         return pb.ModelInfo(
             name=name, framework=model.framework, input_length=model.input_length or 0,
             output_names=model.output_names, output_shape=model.output_shape,
-            methods=[m for m in (METHODS if dna else FEATURE_METHODS)
-                     if model.differentiable or m not in GRADIENT_METHODS],
-            fingerprint=worker.fingerprint(name), input="dna" if dna else "features",
+            methods=[m for m in methods if model.differentiable or m not in GRADIENT_METHODS],
+            fingerprint=worker.fingerprint(name), input=model.layout.describe()["input"],
             input_shape=shape, attention_layers=model.attention_layers(),
             entity_levels=[level.name for level in levels],
-            input_features=inputs[0].units if inputs and len(shape) == 1 else [])
+            input_features=inputs[0].units if inputs and len(shape) == 1 else [],
+            extra_inputs=[pb.ExtraInputInfo(name=spec.name, shape=spec.shape, kind=spec.kind)
+                          for spec in model.extra_inputs],
+            vocabulary=model.layout.vocabulary if model.takes_tokens else [],
+            pad=model.layout.pad if model.takes_tokens else 0)
 
     # ---- RPCs ---------------------------------------------------------------------------
     @_rpc
@@ -210,11 +215,18 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
     @_rpc
     def Explain(self, request, context):
         kind = request.WhichOneof("samples")
-        with self._request(context, request.model, *_n_samples(request, kind)) as (_, _, model):
+        with self._request(context, request.model, *_n_samples(request, kind)) as (
+                worker, state, model):
             if not request.method:
                 raise InputError(f"method: none given; expected one of {', '.join(METHODS)}")
             samples, names = self._samples(request, kind, model, "explain")
-            result = kx.explain(model, samples, request.method, **self._options(request.options))
+            run = functools.partial(kx.explain, seqs=samples, method=request.method,
+                                    inputs=wire.from_inputs(request.inputs),
+                                    **self._options(request.options))
+            # Token models' gradients are read at the embedding through hooks on the shared
+            # layers: they run alone on the worker, as attention maps do.
+            result = worker.exclusive(state, request.model, run) if model.takes_tokens \
+                else run(model)
             if names:
                 result.names = names
             return wire.attribution_response(result)
@@ -326,8 +338,10 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
                                  "(sequences.names)")
             return self._sequences(request.sequences, model), None
         if kind != "features":
-            raise InputError(f"{rpc}: {kind or 'samples'}: model {name!r} takes features of "
-                             f"shape {tuple(model.layout.shape)}, not DNA; send features")
+            what = "token ids" if model.takes_tokens else "features"
+            raise InputError(f"{rpc}: {kind or 'samples'}: model {name!r} takes {what} of "
+                             f"shape {tuple(model.layout.shape)}, not DNA; send them as "
+                             "features")
         features = wire.from_array(request.features, "features")
         names = list(request.sample_names) or None
         if names is not None and len(names) != len(features):
@@ -350,7 +364,8 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
                     request.options, _allowed_options(kx.insertion, *SERVER_OWNED, "ambiguous"),
                     "an insertion screen")
                 seqs = self._sequences(request.sequences, model)
-                result = kx.insertion(model, seqs, request.insert, ambiguous=ambiguous, **options)
+                result = kx.insertion(model, seqs, request.insert, ambiguous=ambiguous,
+                                      inputs=wire.from_inputs(request.inputs), **options)
             else:
                 options = self._options(
                     request.options,
@@ -360,7 +375,8 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
                 # deleted window are read from the server's own copy.
                 genome = self._fasta(request.genome, "genome") if request.genome else None
                 seqs = self._sequences(request.sequences, model)
-                result = kx.screen(model, seqs, genome=genome, ambiguous=ambiguous, **options)
+                result = kx.screen(model, seqs, genome=genome, ambiguous=ambiguous,
+                                   inputs=wire.from_inputs(request.inputs), **options)
             return wire.screen_response(result)
 
     @staticmethod

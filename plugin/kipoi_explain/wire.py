@@ -183,7 +183,20 @@ def attribution_response(result: Attribution) -> pb.ExplainResponse:
         settings_json=_json(result.settings), delta=_optional_array(result.delta),
         hypothetical=_optional_array(result.hypothetical), names=result.names,
         intervals=[to_interval(i) for i in result.intervals or []],
-        model_json=_json(result.model))
+        model_json=_json(result.model),
+        extra_scores={name: to_array(v) for name, v in (result.extra_scores or {}).items()})
+
+
+def to_inputs(inputs: dict | None) -> dict:
+    """A model's extra inputs (name -> array) for a request's ``inputs`` map."""
+    return {str(name): to_array(np.asarray(values, dtype=np.float32))
+            for name, values in (inputs or {}).items()}
+
+
+def from_inputs(inputs) -> dict | None:
+    """A request's ``inputs`` map back to arrays (None when empty)."""
+    return {name: from_array(values, f"inputs.{name}") for name, values in inputs.items()} \
+        or None
 
 
 def from_attribution_response(message: pb.ExplainResponse) -> Attribution:
@@ -196,7 +209,8 @@ def from_attribution_response(message: pb.ExplainResponse) -> Attribution:
         if message.HasField("hypothetical") else None,
         names=list(message.names),
         intervals=[from_interval(i) for i in message.intervals] or None,
-        model=from_json(message.model_json))
+        model=from_json(message.model_json),
+        extra_scores={name: from_array(v) for name, v in message.extra_scores.items()} or None)
 
 
 def prediction_response(predictions: np.ndarray, output_names, sequences: SequenceSet,

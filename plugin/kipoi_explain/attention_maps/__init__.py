@@ -21,7 +21,7 @@ __all__ = ["REDUCTIONS", "TokenPositions", "attention", "rollout"]
 
 def attention(model, seqs, layers=None, heads=None, reduce: str | None = None, query=None,
               batch_size: int | None = None, progress: bool = False,
-              ambiguous: str = "uniform") -> AttentionMaps:
+              ambiguous: str = "uniform", inputs: dict | None = None) -> AttentionMaps:
     """Attention probabilities of a model's attention layers for some sequences.
 
     Parameters
@@ -49,6 +49,9 @@ def attention(model, seqs, layers=None, heads=None, reduce: str | None = None, q
         Show a progress bar.
     ambiguous : {"uniform", "zeros", "error"}
         Encoding of IUPAC codes such as N in string input.
+    inputs : dict of str to array, optional
+        The model's extra inputs by name, one row per sequence (see
+        :func:`~kipoi_explain.explain`).
 
     Returns
     -------
@@ -72,6 +75,7 @@ def attention(model, seqs, layers=None, heads=None, reduce: str | None = None, q
     names = _layers(model, layers)
     sequences = as_sequences(seqs, model.input_length, ambiguous)
     x, batch_size = sequences.onehot, batch_size or model.batch_size
+    model = model.with_inputs(inputs, len(x))
     per_layer = model.attention_maps(x, names, batch_size, progress)
     shapes = {name: m.shape[1:] for name, m in zip(names, per_layer)}
     if len(set(shapes.values())) > 1:

@@ -81,6 +81,51 @@ def add_sequence_arguments(parser) -> None:
                        help="encoding of N and other IUPAC codes (default: uniform, 0.25 for N)")
 
 
+def add_input_arguments(parser, samples: bool = True) -> None:
+    """``--input NAME=FILE`` for a model's extra inputs and, with ``samples``, ``--samples`` for
+    a model whose main input is no DNA."""
+    group = parser.add_argument_group("inputs that are no DNA")
+    if samples:
+        group.add_argument("--samples", metavar="FILE",
+                           help="samples of a model of features (.npy, or a TSV/CSV table: "
+                                "sample name, then one column per feature) or of token ids "
+                                "(.npy, or text: name TAB tokens separated by spaces)")
+    group.add_argument("--input", action="append", default=[], metavar="NAME=FILE",
+                       help="an extra input of the model (a track (N, L, C) or features), one "
+                            "row per sequence, as .npy (or a TSV/CSV table of features); "
+                            "repeat for each")
+
+
+def extra_inputs(args) -> dict | None:
+    """The ``--input NAME=FILE`` pairs, as the ``inputs=`` of the library's functions."""
+    inputs = {}
+    for item in args.input:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise InputError(f"--input {item!r}: expected NAME=FILE")
+        if name in inputs:
+            raise InputError(f"--input {name}: given twice")
+        if not Path(path).is_file():
+            raise InputError(f"--input {name}: no such file {path!r}")
+        inputs[name] = path
+    return inputs or None
+
+
+def samples(args, model):
+    """What the command explains: the sequences the arguments name for a model of DNA, the
+    ``--samples`` file for a model of features or tokens."""
+    if model.takes_dna:
+        if getattr(args, "samples", None):
+            raise InputError(f"--samples: model {model.name!r} takes DNA; give --bed with "
+                             "--fasta, or --sequences")
+        return sequences(args, model.input_length)
+    if args.bed or args.sequences:
+        raise InputError(f"model {model.name!r} takes no DNA: give its samples with --samples")
+    if not args.samples:
+        raise InputError(f"model {model.name!r} takes no DNA: give its samples with --samples")
+    return args.samples
+
+
 def load(args):
     """The model named on the command line, loaded in this process."""
     from ..adapters import load_model
@@ -110,6 +155,8 @@ class LocalModel:
         self.input_length = self.model.input_length
         self.output_names = list(self.model.output_names)
         self.takes_dna = self.model.takes_dna
+        self.takes_tokens = self.model.takes_tokens
+        self.vocabulary = self.model.layout.vocabulary if self.takes_tokens else None
 
     def __enter__(self) -> LocalModel:
         return self
@@ -212,7 +259,9 @@ class RemoteModel:
         self.name = args.model
         self.input_length = self.info["input_length"] or None
         self.output_names = self.info["output_names"]
-        self.takes_dna = self.info.get("input") != "features"
+        self.takes_dna = self.info.get("input") == "dna"
+        self.takes_tokens = self.info.get("input") == "tokens"
+        self.vocabulary = self.info.get("vocabulary") or None
 
     def __enter__(self) -> RemoteModel:
         return self

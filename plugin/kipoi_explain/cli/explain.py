@@ -6,14 +6,15 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
-from .common import (add_model_arguments, add_sequence_arguments, open_model, parse_target,
-                     sequences)
+from .common import (add_input_arguments, add_model_arguments, add_sequence_arguments,
+                     extra_inputs, open_model, parse_target, samples)
 
 FORMATS = ("hdf5", "modisco")
 
 
 def add_parser(commands) -> None:
     from ..methods import METHODS
+    from ..methods.tokens import TOKEN_METHODS
 
     p = commands.add_parser(
         "explain", help="attribution maps for sequences or BED intervals",
@@ -23,8 +24,10 @@ def add_parser(commands) -> None:
                     "kipoi-explain server computes them (same options, same files).")
     add_model_arguments(p)
     add_sequence_arguments(p)
-    p.add_argument("--method", default="deepshap", choices=list(METHODS),
-                   help="attribution method (default: deepshap)")
+    add_input_arguments(p)
+    p.add_argument("--method", default="deepshap",
+                   choices=list(dict.fromkeys([*METHODS, *TOKEN_METHODS])),
+                   help="attribution method (default: deepshap; deletion for models of tokens)")
     p.add_argument("--target", default="0",
                    help="output index or name, a comma-separated list (summed), or 'all' "
                         "(default: 0)")
@@ -54,13 +57,16 @@ def add_parser(commands) -> None:
                              help="remove the per-position mean over bases from gradients")
 
 
-def _method_options(args) -> dict:
+def _method_options(args, tokens: bool) -> dict:
     from ..methods import method_options
 
     names = ("baseline", "n_steps", "n_references", "n_samples", "noise", "seed", "start", "end",
              "window", "stride", "correct_gradients")
     given = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
-    allowed = method_options(args.method)
+    try:
+        allowed = method_options(args.method, tokens)
+    except KeyError:
+        raise InputError(f"--method {args.method}: not a method for this model") from None
     misplaced = sorted(set(given) - set(allowed))
     if misplaced:
         flags = ", ".join("--" + name.replace("_", "-") for name in misplaced)
@@ -69,14 +75,15 @@ def _method_options(args) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..writers import plot_attribution, write_hdf5, write_modisco
+    from ..writers import plot_attribution, plot_scores, write_hdf5, write_modisco
 
     started = time.perf_counter()
-    options = _method_options(args)
     with open_model(args) as model:
-        result = model.explain(sequences(args, model.input_length), args.method,
+        options = _method_options(args, getattr(model, "takes_tokens", False))
+        result = model.explain(samples(args, model), args.method,
                                target=parse_target(args.target),
-                               reverse_complement=args.reverse_complement, **options)
+                               reverse_complement=args.reverse_complement,
+                               inputs=extra_inputs(args), **options)
     out = Path(args.output)
     if args.format == "modisco":
         written = list(write_modisco(result, out))
@@ -87,9 +94,13 @@ def run(args: argparse.Namespace) -> int:
     write_hdf5(result, h5)
     written.insert(0, h5)
     if not args.no_plot:
-        written.append(plot_attribution(result, h5.with_suffix(".png"),
-                                        max_sequences=args.plot_sequences))
-    print(f"explained {len(result)} sequences of {model.name!r} with {args.method} "
+        png = h5.with_suffix(".png")
+        written.append(plot_attribution(result, png, max_sequences=args.plot_sequences)
+                       if model.takes_dna else
+                       plot_scores(result, png, max_sequences=args.plot_sequences,
+                                   vocabulary=model.vocabulary))
+    print(f"explained {len(result)} {'sequences' if model.takes_dna else 'samples'} of "
+          f"{model.name!r} with {args.method} "
           f"(target {'+'.join(result.target['names'])}) in "
           f"{time.perf_counter() - started:.1f} s")
     for path in written:

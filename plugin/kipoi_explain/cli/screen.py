@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
-from .common import add_model_arguments, add_sequence_arguments, open_model, parse_target, sequences
+from .common import (add_input_arguments, add_model_arguments, add_sequence_arguments,
+                     extra_inputs, open_model, parse_target, sequences)
 
 #: Window options and their defaults; they do not apply with --insert.
 WINDOW_DEFAULTS = {"window": 50, "perturbation": "shuffle", "n_shuffles": 1}
@@ -57,6 +58,7 @@ def add_parser(commands) -> None:
                         help="replace the bases (default) or insert, shifting them right")
     insert.add_argument("--positions", help="comma-separated 0-based positions to implant at "
                                             "(default: every --stride-th)")
+    add_input_arguments(p, samples=False)
     p.add_argument("--no-plot", action="store_true", help="do not write the PNG")
     p.add_argument("--plot-sequences", type=int, default=4,
                    help="sequences drawn in the PNG, the first ones (default: 4)")
@@ -74,7 +76,8 @@ def _positions(text: str | None):
 def _compute(args, model, seqs):
     """The screen on ``model``, a LocalModel or RemoteModel (which set the batch size and the
     progress bar themselves)."""
-    common = {"target": parse_target(args.target), "ambiguous": args.ambiguous}
+    common = {"target": parse_target(args.target), "ambiguous": args.ambiguous,
+              "inputs": extra_inputs(args)}
     if args.insert is not None:
         given = [f"--{name.replace('_', '-')}" for name in WINDOW_DEFAULTS
                  if getattr(args, name) is not None]

@@ -30,6 +30,8 @@ def write_hdf5(result: Attribution, path) -> None:
                            dtype=h5py.string_dtype())
         if result.intervals is not None:
             write_intervals(out.create_group("intervals"), result.intervals)
+        for name, scores in (result.extra_scores or {}).items():
+            out.create_dataset(f"extra_scores/{name}", data=scores, compression="gzip")
         out.attrs["method"] = result.method
         out.attrs["target"] = json.dumps(result.target)
         out.attrs["settings"] = json.dumps(result.settings, default=jsonable)
@@ -45,10 +47,12 @@ def read_hdf5(path) -> Attribution:
         arrays = {name: src[name][()] if name in src else None for name in _ARRAYS}
         names = [as_text(n) for n in src["names"][()]]
         intervals = read_intervals(src["intervals"]) if "intervals" in src else None
+        extra = {name: data[()] for name, data in src["extra_scores"].items()} \
+            if "extra_scores" in src else None
         return Attribution(method=src.attrs["method"], target=json.loads(src.attrs["target"]),
                            settings=json.loads(src.attrs["settings"]),
                            model=json.loads(src.attrs["model"]), names=names,
-                           intervals=intervals, **arrays)
+                           intervals=intervals, extra_scores=extra, **arrays)
 
 
 def write_intervals(group, intervals: list[Interval]) -> None:

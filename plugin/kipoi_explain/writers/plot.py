@@ -70,3 +70,48 @@ def plot_attribution(result: Attribution, path, indices=None, max_sequences: int
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
+
+
+def plot_scores(result: Attribution, path, indices=None, max_sequences: int = 4,
+                dpi: int = 120, vocabulary=None) -> Path:
+    """Draw the scores of a model whose input is no DNA (features or tokens) and save a PNG:
+    one bar chart per sample for a vector of features or tokens, one heat map per sample for
+    2-D features.
+
+    Parameters are those of :func:`plot_attribution`, and ``vocabulary``: token names by id,
+    to label the bars of a model of tokens.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    target = Target(tuple(result.target["columns"]), tuple(result.target["names"]),
+                    result.target["reduce"])
+    values = target.apply(result.predictions)
+    if indices is None:
+        indices = np.argsort(-values, kind="stable")[:max_sequences]
+    width = result.scores.shape[1]
+    fig, axes = plt.subplots(len(indices), 1, squeeze=False, layout="constrained",
+                             figsize=(max(6.0, min(width / 4, 24.0)), 2.6 * len(indices)))
+    for ax, i in zip(axes[:, 0], indices):
+        scores = result.scores[i]
+        if scores.ndim == 1:
+            ax.bar(np.arange(width), scores, color=np.where(scores >= 0, "tab:red", "tab:blue"))
+            ax.axhline(0, color="grey", linewidth=0.5)
+            if vocabulary:
+                ax.set_xticks(np.arange(width),
+                              [vocabulary[int(t)] for t in result.inputs[i]], rotation=90,
+                              fontsize=7)
+            ax.set_ylabel("score")
+        else:
+            bound = float(np.abs(scores).max()) or 1.0
+            image = ax.imshow(scores.reshape(width, -1).T, aspect="auto", cmap="RdBu_r",
+                              vmin=-bound, vmax=bound, interpolation="nearest")
+            fig.colorbar(image, ax=ax, pad=0.01, fraction=0.03, label="score")
+        ax.set_title(f"{result.names[i]} - {result.method}, target {'+'.join(target.names)} = "
+                     f"{values[i]:.3g}", fontsize=10)
+    path = Path(path)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path

@@ -106,7 +106,7 @@ class ListModelsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "framework", "input_length", "output_names", "output_shape", "methods", "fingerprint", "input", "input_shape", "attention_layers", "entity_levels", "input_features")
+    __slots__ = ("name", "framework", "input_length", "output_names", "output_shape", "methods", "fingerprint", "input", "input_shape", "attention_layers", "entity_levels", "input_features", "extra_inputs", "vocabulary", "pad")
     NAME_FIELD_NUMBER: _ClassVar[int]
     FRAMEWORK_FIELD_NUMBER: _ClassVar[int]
     INPUT_LENGTH_FIELD_NUMBER: _ClassVar[int]
@@ -119,6 +119,9 @@ class ModelInfo(_message.Message):
     ATTENTION_LAYERS_FIELD_NUMBER: _ClassVar[int]
     ENTITY_LEVELS_FIELD_NUMBER: _ClassVar[int]
     INPUT_FEATURES_FIELD_NUMBER: _ClassVar[int]
+    EXTRA_INPUTS_FIELD_NUMBER: _ClassVar[int]
+    VOCABULARY_FIELD_NUMBER: _ClassVar[int]
+    PAD_FIELD_NUMBER: _ClassVar[int]
     name: str
     framework: str
     input_length: int
@@ -131,7 +134,20 @@ class ModelInfo(_message.Message):
     attention_layers: _containers.RepeatedScalarFieldContainer[str]
     entity_levels: _containers.RepeatedScalarFieldContainer[str]
     input_features: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., framework: _Optional[str] = ..., input_length: _Optional[int] = ..., output_names: _Optional[_Iterable[str]] = ..., output_shape: _Optional[_Iterable[int]] = ..., methods: _Optional[_Iterable[str]] = ..., fingerprint: _Optional[str] = ..., input: _Optional[str] = ..., input_shape: _Optional[_Iterable[int]] = ..., attention_layers: _Optional[_Iterable[str]] = ..., entity_levels: _Optional[_Iterable[str]] = ..., input_features: _Optional[_Iterable[str]] = ...) -> None: ...
+    extra_inputs: _containers.RepeatedCompositeFieldContainer[ExtraInputInfo]
+    vocabulary: _containers.RepeatedScalarFieldContainer[str]
+    pad: int
+    def __init__(self, name: _Optional[str] = ..., framework: _Optional[str] = ..., input_length: _Optional[int] = ..., output_names: _Optional[_Iterable[str]] = ..., output_shape: _Optional[_Iterable[int]] = ..., methods: _Optional[_Iterable[str]] = ..., fingerprint: _Optional[str] = ..., input: _Optional[str] = ..., input_shape: _Optional[_Iterable[int]] = ..., attention_layers: _Optional[_Iterable[str]] = ..., entity_levels: _Optional[_Iterable[str]] = ..., input_features: _Optional[_Iterable[str]] = ..., extra_inputs: _Optional[_Iterable[_Union[ExtraInputInfo, _Mapping]]] = ..., vocabulary: _Optional[_Iterable[str]] = ..., pad: _Optional[int] = ...) -> None: ...
+
+class ExtraInputInfo(_message.Message):
+    __slots__ = ("name", "shape", "kind")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    shape: _containers.RepeatedScalarFieldContainer[int]
+    kind: str
+    def __init__(self, name: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., kind: _Optional[str] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
     __slots__ = ("models", "fastas", "server_version", "max_sequences")
@@ -168,7 +184,7 @@ class PredictResponse(_message.Message):
     def __init__(self, predictions: _Optional[_Union[Array, _Mapping]] = ..., output_names: _Optional[_Iterable[str]] = ..., names: _Optional[_Iterable[str]] = ..., intervals: _Optional[_Iterable[_Union[Interval, _Mapping]]] = ..., model_json: _Optional[str] = ...) -> None: ...
 
 class ExplainRequest(_message.Message):
-    __slots__ = ("model", "sequences", "features", "method", "options", "sample_names")
+    __slots__ = ("model", "sequences", "features", "method", "options", "sample_names", "inputs")
     class OptionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -176,22 +192,38 @@ class ExplainRequest(_message.Message):
         key: str
         value: Value
         def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[Value, _Mapping]] = ...) -> None: ...
+    class InputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: Array
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[Array, _Mapping]] = ...) -> None: ...
     MODEL_FIELD_NUMBER: _ClassVar[int]
     SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     FEATURES_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_NAMES_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
     model: str
     sequences: Sequences
     features: Array
     method: str
     options: _containers.MessageMap[str, Value]
     sample_names: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, model: _Optional[str] = ..., sequences: _Optional[_Union[Sequences, _Mapping]] = ..., features: _Optional[_Union[Array, _Mapping]] = ..., method: _Optional[str] = ..., options: _Optional[_Mapping[str, Value]] = ..., sample_names: _Optional[_Iterable[str]] = ...) -> None: ...
+    inputs: _containers.MessageMap[str, Array]
+    def __init__(self, model: _Optional[str] = ..., sequences: _Optional[_Union[Sequences, _Mapping]] = ..., features: _Optional[_Union[Array, _Mapping]] = ..., method: _Optional[str] = ..., options: _Optional[_Mapping[str, Value]] = ..., sample_names: _Optional[_Iterable[str]] = ..., inputs: _Optional[_Mapping[str, Array]] = ...) -> None: ...
 
 class ExplainResponse(_message.Message):
-    __slots__ = ("scores", "method", "target_json", "predictions", "inputs", "settings_json", "delta", "hypothetical", "names", "intervals", "model_json")
+    __slots__ = ("scores", "method", "target_json", "predictions", "inputs", "settings_json", "delta", "hypothetical", "names", "intervals", "model_json", "extra_scores")
+    class ExtraScoresEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: Array
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[Array, _Mapping]] = ...) -> None: ...
     SCORES_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     TARGET_JSON_FIELD_NUMBER: _ClassVar[int]
@@ -203,6 +235,7 @@ class ExplainResponse(_message.Message):
     NAMES_FIELD_NUMBER: _ClassVar[int]
     INTERVALS_FIELD_NUMBER: _ClassVar[int]
     MODEL_JSON_FIELD_NUMBER: _ClassVar[int]
+    EXTRA_SCORES_FIELD_NUMBER: _ClassVar[int]
     scores: Array
     method: str
     target_json: str
@@ -214,7 +247,8 @@ class ExplainResponse(_message.Message):
     names: _containers.RepeatedScalarFieldContainer[str]
     intervals: _containers.RepeatedCompositeFieldContainer[Interval]
     model_json: str
-    def __init__(self, scores: _Optional[_Union[Array, _Mapping]] = ..., method: _Optional[str] = ..., target_json: _Optional[str] = ..., predictions: _Optional[_Union[Array, _Mapping]] = ..., inputs: _Optional[_Union[Array, _Mapping]] = ..., settings_json: _Optional[str] = ..., delta: _Optional[_Union[Array, _Mapping]] = ..., hypothetical: _Optional[_Union[Array, _Mapping]] = ..., names: _Optional[_Iterable[str]] = ..., intervals: _Optional[_Iterable[_Union[Interval, _Mapping]]] = ..., model_json: _Optional[str] = ...) -> None: ...
+    extra_scores: _containers.MessageMap[str, Array]
+    def __init__(self, scores: _Optional[_Union[Array, _Mapping]] = ..., method: _Optional[str] = ..., target_json: _Optional[str] = ..., predictions: _Optional[_Union[Array, _Mapping]] = ..., inputs: _Optional[_Union[Array, _Mapping]] = ..., settings_json: _Optional[str] = ..., delta: _Optional[_Union[Array, _Mapping]] = ..., hypothetical: _Optional[_Union[Array, _Mapping]] = ..., names: _Optional[_Iterable[str]] = ..., intervals: _Optional[_Iterable[_Union[Interval, _Mapping]]] = ..., model_json: _Optional[str] = ..., extra_scores: _Optional[_Mapping[str, Array]] = ...) -> None: ...
 
 class MotifsRequest(_message.Message):
     __slots__ = ("model", "sequences", "options")
@@ -521,7 +555,7 @@ class EntitiesResponse(_message.Message):
     def __init__(self, level: _Optional[str] = ..., layer: _Optional[str] = ..., method: _Optional[str] = ..., entities: _Optional[_Iterable[str]] = ..., scores: _Optional[_Union[Array, _Mapping]] = ..., target_json: _Optional[str] = ..., predictions: _Optional[_Union[Array, _Mapping]] = ..., samples: _Optional[_Iterable[str]] = ..., delta: _Optional[_Union[Array, _Mapping]] = ..., settings_json: _Optional[str] = ..., model_json: _Optional[str] = ...) -> None: ...
 
 class ScreenRequest(_message.Message):
-    __slots__ = ("model", "sequences", "insert", "genome", "options")
+    __slots__ = ("model", "sequences", "insert", "genome", "options", "inputs")
     class OptionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -529,17 +563,26 @@ class ScreenRequest(_message.Message):
         key: str
         value: Value
         def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[Value, _Mapping]] = ...) -> None: ...
+    class InputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: Array
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[Array, _Mapping]] = ...) -> None: ...
     MODEL_FIELD_NUMBER: _ClassVar[int]
     SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     INSERT_FIELD_NUMBER: _ClassVar[int]
     GENOME_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
     model: str
     sequences: Sequences
     insert: str
     genome: str
     options: _containers.MessageMap[str, Value]
-    def __init__(self, model: _Optional[str] = ..., sequences: _Optional[_Union[Sequences, _Mapping]] = ..., insert: _Optional[str] = ..., genome: _Optional[str] = ..., options: _Optional[_Mapping[str, Value]] = ...) -> None: ...
+    inputs: _containers.MessageMap[str, Array]
+    def __init__(self, model: _Optional[str] = ..., sequences: _Optional[_Union[Sequences, _Mapping]] = ..., insert: _Optional[str] = ..., genome: _Optional[str] = ..., options: _Optional[_Mapping[str, Value]] = ..., inputs: _Optional[_Mapping[str, Array]] = ...) -> None: ...
 
 class ScreenResponse(_message.Message):
     __slots__ = ("effects", "perturbed", "starts", "ends", "reference", "perturbation", "target_json", "predictions", "names", "intervals", "settings_json", "model_json")

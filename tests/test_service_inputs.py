@@ -1,0 +1,232 @@
+"""Models of several inputs and of token ids, loaded through Kipoi's own loader (dict schemas,
+inputs.yaml) and explained in process and through the gRPC service: the real client against a
+real server on a loopback port. Remote results must equal in-process ones exactly."""
+import grpc
+import numpy as np
+import pytest
+import torch
+import yaml
+
+import kipoi_explain as kx
+from kipoi_explain import InputError
+from kipoi_explain.client import Client
+
+from conftest import random_onehot, serve
+from test_service import check_error
+
+LENGTH, CHANNELS, BINS = 60, 2, 6
+VOCAB = ["<pad>"] + [f"GENE{i:02d}" for i in range(1, 16)]
+TOKENS = 6
+
+MULTI = '''
+import torch
+from torch import nn
+
+
+class DnaTrackProfile(nn.Module):
+    """DNA and a two-channel track, plus covariates, to a profile of 6 bins x 2 tasks."""
+
+    def __init__(self):
+        super().__init__()
+        self.dna = nn.Conv1d(4, 4, 7, padding=3)
+        self.track = nn.Conv1d(2, 4, 5, padding=2)
+        self.relu = nn.ReLU()
+        self.pool = nn.AvgPool1d(10)
+        self.scale = nn.Linear(3, 4)
+        self.head = nn.Conv1d(4, 2, 1)
+
+    def forward(self, seq, signal, covariates):
+        h = self.pool(self.relu(self.dna(seq) + self.track(signal)))
+        h = h * self.scale(covariates)[:, :, None]
+        return self.head(h).transpose(1, 2)
+'''
+
+RANKS = '''
+import torch
+from torch import nn
+
+
+class RankClassifier(nn.Module):
+    """Gene tokens in rank order: embedding plus position, mean, two logits."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(16, 8)
+        self.position = nn.Parameter(torch.zeros(6, 8))
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, ids):
+        return self.head(torch.tanh(self.embed(ids) + self.position).mean(1))
+'''
+
+
+def write_model(directory, source, cls, inputs, targets, extra_files=None):
+    directory.mkdir()
+    (directory / "model.py").write_text(source)
+    namespace = {}
+    exec(compile(source, str(directory / "model.py"), "exec"), namespace)
+    torch.manual_seed(0)
+    module = namespace[cls]()
+    with torch.no_grad():
+        for p in module.parameters():
+            p.normal_(0, 0.5)
+    torch.save(module.state_dict(), directory / "weights.pt")
+    (directory / "model.yaml").write_text(yaml.safe_dump({
+        "defined_as": "kipoi.model.PyTorchModel",
+        "args": {"module_file": "model.py", "module_class": cls, "weights": "weights.pt"},
+        "default_dataloader": ".",
+        "info": {"authors": [{"name": "kipoi-explain tests"}], "doc": "A test model."},
+        "schema": {"inputs": inputs, "targets": targets},
+        "dependencies": {"pip": ["torch"]}}, sort_keys=False))
+    for name, text in (extra_files or {}).items():
+        (directory / name).write_text(text)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def multi_dir(tmp_path_factory):
+    return write_model(
+        tmp_path_factory.mktemp("multi") / "dna_track_profile", MULTI, "DnaTrackProfile",
+        {"seq": {"shape": f"(4, {LENGTH})", "special_type": "DNASeq", "doc": "DNA."},
+         "signal": {"shape": f"({CHANNELS}, {LENGTH})", "doc": "Two tracks."},
+         "covariates": {"shape": "(3,)", "doc": "Covariates."}},
+        {"shape": f"({BINS}, 2)", "doc": "Profile.", "column_labels": ["plus", "minus"]})
+
+
+@pytest.fixture(scope="module")
+def token_dir(tmp_path_factory):
+    return write_model(
+        tmp_path_factory.mktemp("tokens") / "rank_classifier", RANKS, "RankClassifier",
+        {"name": "ids", "shape": f"({TOKENS},)", "doc": "Gene tokens in rank order."},
+        {"shape": "(2,)", "doc": "Logits.", "column_labels": ["healthy", "disease"]},
+        {"inputs.yaml": yaml.safe_dump({"ids": {"kind": "tokens",
+                                                "vocabulary": "vocabulary.txt",
+                                                "pad": "<pad>"}}),
+         "vocabulary.txt": "\n".join(VOCAB) + "\n"})
+
+
+@pytest.fixture(scope="module")
+def server(multi_dir, token_dir):
+    running = serve(models={"multi": multi_dir, "ranks": token_dir})
+    yield running
+    running.stop(0)
+
+
+@pytest.fixture
+def client(server):
+    with Client(f"127.0.0.1:{server.port}", timeout=120) as connection:
+        yield connection
+
+
+def samples(n=4, seed=0):
+    rng = np.random.default_rng(seed)
+    return random_onehot(n, LENGTH, seed), {
+        "signal": rng.normal(size=(n, LENGTH, CHANNELS)).astype(np.float32),
+        "covariates": rng.normal(size=(n, 3)).astype(np.float32)}
+
+
+def cells(n=4, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = np.stack([rng.permutation(np.arange(1, len(VOCAB)))[:TOKENS] for _ in range(n)])
+    ids[1, -3:] = 0
+    return ids
+
+
+def test_kipoi_dict_schema_gives_named_extra_inputs_called_by_keyword(multi_dir):
+    model = kx.load_model(multi_dir)
+    assert [(s.name, s.shape, s.kind) for s in model.extra_inputs] == [
+        ("signal", (LENGTH, CHANNELS), "track"), ("covariates", (3,), "features")]
+    assert model.keyword_inputs and model.output_shape == (BINS, 2)
+    x, extra = samples()
+    namespace = {}
+    exec(MULTI, namespace)
+    module = namespace["DnaTrackProfile"]()
+    module.load_state_dict(torch.load(multi_dir / "weights.pt"))
+    with torch.no_grad():
+        expected = module(seq=torch.tensor(x.transpose(0, 2, 1)),
+                          signal=torch.tensor(extra["signal"].transpose(0, 2, 1)),
+                          covariates=torch.tensor(extra["covariates"])).numpy()
+    np.testing.assert_allclose(model.with_inputs(extra, len(x)).predict(x), expected,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_kipoi_token_model_reads_its_vocabulary(token_dir):
+    model = kx.load_model(token_dir)
+    assert model.takes_tokens and model.layout.vocabulary == tuple(VOCAB)
+    assert model.embedding_layer() == "embed"
+
+
+def test_inputs_yaml_errors_name_the_input(tmp_path, token_dir):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("model.py", "model.yaml", "weights.pt", "vocabulary.txt"):
+        (broken / name).write_bytes((token_dir / name).read_bytes())
+    (broken / "inputs.yaml").write_text("ids: {kind: tokens, vocabulary: vocabulary.txt, "
+                                        "pad: PAD}\n")
+    with pytest.raises(InputError, match="pad token 'PAD' is not in the vocabulary"):
+        kx.load_model(broken)
+    (broken / "inputs.yaml").write_text("ids: {kind: words}\n")
+    with pytest.raises(InputError, match="input 'ids': kind 'words'"):
+        kx.load_model(broken)
+
+
+def test_model_info_lists_extra_inputs_and_vocabulary(client):
+    infos = {info["name"]: info for info in client.models()}
+    assert infos["multi"]["extra_inputs"] == [
+        {"name": "signal", "shape": [LENGTH, CHANNELS], "kind": "track"},
+        {"name": "covariates", "shape": [3], "kind": "features"}]
+    assert infos["ranks"]["input"] == "tokens" and infos["ranks"]["vocabulary"] == VOCAB
+    assert "deletion" in infos["ranks"]["methods"]
+
+
+@pytest.mark.parametrize("method", ["grad_x_input", "ism", "deepshap"])
+def test_remote_explain_with_extra_inputs_equals_in_process(client, multi_dir, method):
+    x, extra = samples()
+    bins = {"plus": [0, 2], "minus": [3, 6]}
+    options = {"n_references": 3} if method == "deepshap" else {}
+    local = kx.explain(kx.load_model(multi_dir), x, method, target="all", bins=bins,
+                       inputs=extra, **options)
+    remote = client.explain("multi", x, method, target="all", bins=bins, inputs=extra,
+                            **options)
+    np.testing.assert_array_equal(remote.scores, local.scores)
+    assert remote.target == local.target
+    if method == "grad_x_input":
+        assert set(remote.extra_scores) == {"signal", "covariates"}
+        for name in remote.extra_scores:
+            np.testing.assert_array_equal(remote.extra_scores[name], local.extra_scores[name])
+    else:
+        assert remote.extra_scores is None
+
+
+def test_remote_screen_with_extra_inputs_equals_in_process(client, multi_dir):
+    x, extra = samples(3)
+    local = kx.screen(kx.load_model(multi_dir), x, window=10, perturbation="mask",
+                      target="plus", bins=(1, 3), inputs=extra)
+    remote = client.screen("multi", x, window=10, perturbation="mask", target="plus",
+                           bins=[1, 3], inputs=extra)
+    np.testing.assert_array_equal(remote.effects, local.effects)
+    inserted = client.insertion("multi", x, "ACGTACGT", positions=[5, 30], target="minus",
+                                inputs=extra)
+    np.testing.assert_array_equal(inserted.effects, kx.insertion(
+        kx.load_model(multi_dir), x, "ACGTACGT", positions=[5, 30], target="minus",
+        inputs=extra).effects)
+
+
+def test_remote_missing_extra_input_is_invalid_argument(client):
+    x, extra = samples(2)
+    with pytest.raises(grpc.RpcError) as err:
+        client.explain("multi", x, "saliency", inputs={"signal": extra["signal"]})
+    check_error(err.value, grpc.StatusCode.INVALID_ARGUMENT, "missing 'covariates'")
+
+
+@pytest.mark.parametrize("method", ["deletion", "grad_x_input", "integrated_gradients",
+                                    "occlusion"])
+def test_remote_token_explanations_equal_in_process(client, token_dir, method):
+    ids = cells()
+    local = kx.explain(kx.load_model(token_dir), ids, method, target="disease")
+    names = [[VOCAB[i] for i in row if i] for row in ids]
+    remote = client.explain("ranks", names, method, target="disease")
+    np.testing.assert_array_equal(remote.inputs, ids)
+    np.testing.assert_array_equal(remote.scores, local.scores)
+    if method == "deletion":
+        assert (remote.scores[1, -3:] == 0).all() and (remote.scores[1, :3] != 0).all()
