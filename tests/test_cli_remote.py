@@ -416,3 +416,20 @@ def test_screen_remote_refuses_to_fill_deletions_from_a_local_fasta(server, inpu
                          "-o", output)
     assert status == 2 and "own FASTA files" in err and "Traceback" not in err
     assert err.startswith("kipoi-explain screen: error: ") and not output.exists()
+
+
+def test_screen_remote_deletion_reads_and_fills_from_the_server_fasta(server, inputs, tmp_path,
+                                                                      capsys):
+    args = ["--bed", inputs / "regions.bed", "--perturbation", "delete", "--window", 40,
+            "--use-strand", "--no-progress", "--no-plot"]
+    assert cli(capsys, "screen", MODEL, *args, "--fasta", GENOME,
+               "-o", tmp_path / "local.tsv")[0] == 0
+    status, _, err = cli(capsys, "screen", "cnn", *args, "--server-fasta", "genome",
+                         *remote(server), "-o", tmp_path / "remote.tsv")
+    assert status == 0, err
+    local = pd.read_csv(tmp_path / "local.tsv", sep="\t")
+    there = pd.read_csv(tmp_path / "remote.tsv", sep="\t")
+    pd.testing.assert_frame_equal(there, local)
+    status, _, err = cli(capsys, "screen", MODEL, *args, "--server-fasta", "genome",
+                         "-o", tmp_path / "x.tsv")
+    assert status == 2 and "with --remote and --bed" in err

@@ -326,15 +326,18 @@ class RemoteModel:
         return self.client.entities(self.name, x, level, method, **options)
 
     def screen(self, seqs, genome=None, **options):
-        """The sequences are read here and sent; ``genome`` (a local FASTA to fill deleted
-        windows from) cannot be given: a server fills them only from its own FASTA files, for
-        intervals it reads itself (:class:`kipoi_explain.client.GenomeIntervals`)."""
-        if genome is not None:
+        """``genome`` names a FASTA of the server, which fills deleted windows only for
+        intervals it reads itself (``seqs`` a :class:`kipoi_explain.client.GenomeIntervals`);
+        a local FASTA cannot be given."""
+        from ..client import GenomeIntervals
+
+        if genome is not None and not isinstance(seqs, GenomeIntervals):
             raise InputError("--perturbation delete of --bed intervals: a server fills deleted "
                              "windows only from its own FASTA files, not from the local "
-                             "--fasta; use the Python client (GenomeIntervals, genome=NAME), "
-                             "give --sequences (filled with N), or run without --remote")
-        return self.client.screen(self.name, seqs, **options)
+                             "--fasta; give --server-fasta NAME instead of --fasta (the server "
+                             "reads the intervals there), give --sequences (filled with N), "
+                             "or run without --remote")
+        return self.client.screen(self.name, seqs, genome=genome, **options)
 
     def insertion(self, seqs, sequence: str, **options):
         return self.client.insertion(self.name, seqs, sequence, **options)

@@ -23,8 +23,8 @@ def add_parser(commands) -> None:
         description="Slide a window of --window bases with --stride across each sequence (or "
                     "the region --start..--end) and shuffle (dinucleotide), randomise, mask "
                     "(N) or delete it (the rest shifts left; with --bed the genome's next "
-                    "bases fill the end, else N; with --remote, a deletion takes "
-                    "--sequences), recording the change of the target "
+                    "bases fill the end, else N; with --remote, --server-fasta NAME has the "
+                    "server read --bed from its FASTA NAME and fill from it), recording the change of the target "
                     "(C.Origami's in-silico genetic screen, Orca-style perturbation). With "
                     "--insert SEQ, implant SEQ at each position instead (--mode replace "
                     "substitutes the bases, insert shifts them right). Writes a TSV (one row "
@@ -32,6 +32,9 @@ def add_parser(commands) -> None:
                     "settings and a PNG track of the effect along the first sequences.")
     add_model_arguments(p)
     add_sequence_arguments(p)
+    p.add_argument("--server-fasta", metavar="NAME",
+                   help="with --remote and --bed: the server reads the intervals from its own "
+                        "FASTA NAME (and fills deleted windows from it) instead of --fasta")
     p.add_argument("-o", "--output", required=True,
                    help="TSV to write; the settings (.json) and the PNG (.png) go beside it")
     p.add_argument("--target", default="0",
@@ -73,6 +76,21 @@ def _positions(text: str | None):
     return [int(t) for t in items]
 
 
+def _sequences(args, model):
+    """The sequences to screen: read here, or by the server from its FASTA ``--server-fasta``."""
+    if args.server_fasta is None:
+        return sequences(args, model.input_length)
+    from ..client import GenomeIntervals
+
+    if not args.remote or not args.bed:
+        raise InputError("--server-fasta: names a FASTA of the --remote server to read --bed "
+                         "intervals from; give it with --remote and --bed")
+    if args.fasta:
+        raise InputError("--server-fasta and --fasta: the intervals are read from one FASTA; "
+                         "give one")
+    return GenomeIntervals(args.server_fasta, args.bed, args.use_strand)
+
+
 def _compute(args, model, seqs):
     """The screen on ``model``, a LocalModel or RemoteModel (which set the batch size and the
     progress bar themselves)."""
@@ -92,7 +110,9 @@ def _compute(args, model, seqs):
         raise InputError("--positions: applies with --insert only")
     options = {name: default if getattr(args, name) is None else getattr(args, name)
                for name, default in WINDOW_DEFAULTS.items()}
-    genome = args.fasta if args.bed and options["perturbation"] == "delete" else None
+    genome = None
+    if args.bed and options["perturbation"] == "delete":
+        genome = args.server_fasta or args.fasta
     return model.screen(seqs, stride=args.stride, start=args.start, end=args.end,
                         seed=args.seed, genome=genome, **options, **common)
 
@@ -107,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--plot-sequences {args.plot_sequences}: expected at least 1")
     started = time.perf_counter()
     with open_model(args) as model:
-        result = _compute(args, model, sequences(args, model.input_length))
+        result = _compute(args, model, _sequences(args, model))
     out.parent.mkdir(parents=True, exist_ok=True)
     written = [write_screen_table(result, out),
                write_screen_metadata(result, out.with_suffix(".json"))]
