@@ -102,6 +102,25 @@ def test_integrated_gradients_and_deeplift_hold_extra_inputs_fixed(model, net):
     assert np.abs(dl.delta).max() < 1e-4
 
 
+def test_joint_integrated_gradients_equal_captum_over_the_tuple_of_inputs(model, net):
+    x, track, cov = data()
+    inputs = captum_inputs(x, track, cov)
+    result = kx.explain(model, x, "integrated_gradients", target=1, batch_size=64,
+                        inputs={"signal": track, "covariates": cov}, inputs_baseline="zeros")
+    expected, delta = IntegratedGradients(net).attribute(
+        inputs, baselines=tuple(torch.zeros_like(t) for t in inputs), target=1, n_steps=50,
+        return_convergence_delta=True)
+    np.testing.assert_allclose(result.scores, expected[0].numpy().transpose(0, 2, 1), atol=1e-5)
+    np.testing.assert_allclose(result.extra_scores["signal"],
+                               expected[1].numpy().transpose(0, 2, 1), atol=1e-5)
+    np.testing.assert_allclose(result.extra_scores["covariates"], expected[2].numpy(),
+                               atol=1e-5)
+    np.testing.assert_allclose(result.delta, delta.numpy(), atol=1e-5)
+    fixed = kx.explain(model, x, "integrated_gradients", target=1,
+                       inputs={"signal": track, "covariates": cov})
+    assert fixed.extra_scores is None
+
+
 def test_ism_and_screens_perturb_the_dna_only(model, net):
     x, track, cov = data(3)
     inputs = {"signal": track, "covariates": cov}

@@ -89,7 +89,8 @@ class Attribution:
         Genomic source of each sequence, when the inputs were BED intervals.
     extra_scores : dict of str to numpy.ndarray, or None
         For a model with differentiable extra inputs (tracks, features) and a method that
-        attributes to them (saliency, grad_x_input, smoothgrad): each such input's scores,
+        attributes to them (saliency, grad_x_input, smoothgrad, integrated_gradients with
+        ``inputs_baseline="zeros"``): each such input's scores,
         ``(N, *shape)`` in the public layout (tracks ``(N, L, C)``).
     """
 

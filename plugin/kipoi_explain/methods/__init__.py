@@ -50,8 +50,9 @@ FEATURE_METHODS = ("saliency", "grad_x_input", "smoothgrad", "integrated_gradien
                    "occlusion")
 
 
-#: Methods that attribute to a model's differentiable extra inputs as well as its main input.
-EXTRA_INPUT_METHODS = ("saliency", "grad_x_input", "smoothgrad")
+#: Methods that attribute to a model's differentiable extra inputs as well as its main input
+#: (integrated gradients with ``inputs_baseline="zeros"``).
+EXTRA_INPUT_METHODS = ("saliency", "grad_x_input", "smoothgrad", "integrated_gradients")
 
 
 def method_options(method: str, tokens: bool = False) -> dict:
@@ -99,7 +100,8 @@ def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | N
         perturbed; :data:`EXTRA_INPUT_METHODS` also attribute to the differentiable ones
         (``Attribution.extra_scores``).
     **options
-        Method options: ``n_steps``, ``baseline``, ``quadrature_rule`` (integrated gradients);
+        Method options: ``n_steps``, ``baseline``, ``quadrature_rule``, ``inputs_baseline``
+        (integrated gradients);
         ``n_samples``, ``noise`` (smoothgrad); ``n_references``, ``seed`` (deepshap,
         expected gradients, shuffled baselines); ``start``, ``end`` (ism); ``window``,
         ``stride`` (occlusion); ``absolute`` (saliency); ``correct_gradients`` (every

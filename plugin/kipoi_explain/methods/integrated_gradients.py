@@ -38,7 +38,8 @@ def quadrature(name: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
 def integrated_gradients(model, x, target, batch_size, progress, baseline="zeros",
                          n_steps: int = 50, quadrature_rule: str = "gausslegendre",
                          n_references: int = 1, seed: int = 0,
-                         correct_gradients: bool = False) -> MethodScores:
+                         correct_gradients: bool = False,
+                         inputs_baseline: str | None = None) -> MethodScores:
     """Integrated gradients (Sundararajan et al. 2017) from each reference to the input.
 
     Parameters
@@ -51,22 +52,53 @@ def integrated_gradients(model, x, target, batch_size, progress, baseline="zeros
         One of :data:`QUADRATURES` (Captum's default is ``"gausslegendre"``).
     n_references, seed : int
         Dinucleotide shuffles per sequence and their seed, for ``baseline="shuffle"``.
+    inputs_baseline : {None, "zeros"}
+        For a model with differentiable extra inputs: None holds them at each sample's values
+        (the main input alone is attributed); ``"zeros"`` integrates them too, from all-zero
+        values along the same path as the main input (Captum's integrated gradients over a
+        tuple of inputs), and attributes to each of them; completeness then covers every
+        input, ``f(x, e) - f(reference, 0)``.
     """
+    if inputs_baseline not in (None, "zeros"):
+        raise InputError(f"inputs_baseline={inputs_baseline!r}: expected None or 'zeros'")
     alphas, weights = quadrature(quadrature_rule, n_steps)
     alphas, weights = alphas.astype(np.float32), weights.astype(np.float32)
     refs = references(x, baseline, n_references, seed)
+    k = refs.shape[1]
+    joint = model.differentiable_extras() if inputs_baseline == "zeros" else []
+    extra_total = {spec.name: np.zeros((len(x), *spec.shape)) for spec in joint}
 
     def multipliers(x_rows, ref_rows, pairs):
         n, shape = len(x_rows), x_rows.shape[1:]
         steps = alphas.reshape(n_steps, *(1,) * len(shape))
         path = ref_rows[:, None] + steps * (x_rows - ref_rows)[:, None]
-        grads = model._gradient(path.reshape(n * n_steps, *shape), target,
-                                context=model.rows(np.repeat(pairs // len(refs[0]), n_steps)))[0]
+        seq = pairs // k
+        context = model.rows(np.repeat(seq, n_steps))
+        for spec in joint:
+            scale = np.tile(alphas, n).reshape(-1, *(1,) * len(spec.shape))
+            context[spec.name] = context[spec.name] * scale
+        grads, _, *extra = model._gradient(path.reshape(n * n_steps, *shape), target,
+                                           context=context)
         grads = grads.reshape(n, n_steps, *shape)
-        return np.einsum("s,ns...->n...", weights, grads), None
+        f_ref = None
+        if joint:
+            values = model.rows(seq)
+            for spec, grad in zip(model.differentiable_extras(), extra):
+                mean = np.einsum("s,ns...->n...", weights, grad.reshape(n, n_steps, *spec.shape))
+                accumulate_sorted(extra_total[spec.name], seq, mean * values[spec.name])
+            at_zero = {**values, **{spec.name: np.zeros_like(values[spec.name])
+                                    for spec in joint}}
+            f_ref = target.apply(model._forward(ref_rows, context=at_zero))
+        return np.einsum("s,ns...->n...", weights, grads), f_ref
 
-    return attribute_over_references(model, x, refs, target, multipliers, batch_size, progress,
-                                     "integrated_gradients", correct_gradients, n_steps)
+    result = attribute_over_references(model, x, refs, target, multipliers, batch_size,
+                                       progress, "integrated_gradients", correct_gradients,
+                                       n_steps)
+    if not joint:
+        return result
+    extra = {name: (total / k).astype(np.float32) for name, total in extra_total.items()}
+    delta = result.delta + sum(v.reshape(len(x), -1).sum(axis=1) for v in extra.values())
+    return MethodScores(result.scores, result.hypothetical, delta.astype(np.float32), extra)
 
 
 def expected_gradients(model, x, target, batch_size, progress, baseline="shuffle",
