@@ -12,6 +12,8 @@ import numpy as np
 
 #: Rows per block when neither the caller nor the model sets one.
 DEFAULT_BATCH_SIZE = 128
+#: Share of the free device memory an automatically sized block may fill, and the most rows.
+MEMORY_FRACTION, MAX_AUTO_BATCH = 0.25, 8192
 
 
 def run_batches(fn: Callable[[int, int], np.ndarray | tuple], n_rows: int, batch_size: int,
@@ -63,3 +65,33 @@ def accumulate_sorted(total: np.ndarray, index: np.ndarray, values: np.ndarray) 
     """
     starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
     total[index[starts]] += np.add.reduceat(values, starts, axis=0)
+
+
+def auto_batch_size(bytes_per_row: int, available: int, fraction: float = MEMORY_FRACTION,
+                    cap: int = MAX_AUTO_BATCH) -> int:
+    """Rows per block so that a block's memory, ``bytes_per_row`` each, fills at most
+    ``fraction`` of ``available`` bytes: a multiple of 8 where possible, at least 1, at most
+    ``cap``."""
+    rows = int(available * fraction // max(bytes_per_row, 1))
+    if rows >= 8:
+        rows -= rows % 8
+    return max(1, min(rows, cap))
+
+
+def available_memory(device=None) -> int:
+    """Free bytes on a CUDA ``device`` (torch), else the memory the operating system reports
+    available to new processes (Linux ``MemAvailable``, else free physical pages)."""
+    if device is not None and getattr(device, "type", None) == "cuda":
+        import torch
+
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import os
+
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

@@ -27,7 +27,9 @@ def load_model(source, **options) -> Model:
         :mod:`~kipoi_explain.adapters.callable_model`). A :class:`Model` is returned unchanged.
     **options
         ``zoo`` (Kipoi zoo checkout), ``device`` (PyTorch: "cpu", "cuda", "auto"),
-        ``batch_size``, ``input_length`` (needed for a bare torch module or a callable of
+        ``batch_size`` (rows per block, or ``"auto"`` for PyTorch models: sized to the device's
+        free memory), ``precision`` (PyTorch: ``"float32"``, or ``"mixed"`` for bfloat16
+        autocast), ``input_length`` (needed for a bare torch module or a callable of
         DNA), ``output_names``, ``layout`` (:class:`InputLayout`, to override what is
         inferred; a callable defaults to one-hot ``(N, L, 4)`` A, C, G, T; give
         ``FeatureLayout((F,))`` for features, ``TokenLayout(length, vocabulary)`` for token
@@ -51,7 +53,7 @@ def load_model(source, **options) -> Model:
 
         return torch_model(source, **_only(options, "input_length", "output_names", "layout",
                                            "name", "device", "batch_size", "extra_inputs",
-                                           "input_names", "keyword_inputs"))
+                                           "input_names", "keyword_inputs", "precision"))
     if _is_instance(source, "keras", "Model"):
         from .keras_model import keras_model
 
@@ -62,10 +64,11 @@ def load_model(source, **options) -> Model:
 
         zoo = options.pop("zoo", None)
         if zoo is not None:
-            return kipoi_model(zoo=zoo, name=str(source), **_only(options, "device", "batch_size"))
+            return kipoi_model(zoo=zoo, name=str(source),
+                               **_only(options, "device", "batch_size", "precision"))
         path = Path(source)
         if path.is_dir():
-            return kipoi_model(str(path), **_only(options, "device", "batch_size"))
+            return kipoi_model(str(path), **_only(options, "device", "batch_size", "precision"))
         if path.suffix in KERAS_SUFFIXES:
             from .keras_model import keras_model
 

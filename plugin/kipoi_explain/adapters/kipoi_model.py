@@ -25,7 +25,8 @@ SUPPORTED_TYPES = {"kipoi.model.PyTorchModel": "pytorch", "pytorch": "pytorch",
 
 
 def kipoi_model(path: str | None = None, zoo: str | None = None, name: str | None = None,
-                device: str | None = None, batch_size: int | None = None) -> Model:
+                device: str | None = None, batch_size: int | str | None = None,
+                precision: str = "float32") -> Model:
     """Load a Kipoi model directory, or model ``name`` of a local zoo checkout ``zoo``.
 
     Raises
@@ -62,6 +63,9 @@ def kipoi_model(path: str | None = None, zoo: str | None = None, name: str | Non
     loaded = kipoi.get_model(ref, source=source, with_dataloader=False)
     info = {"type": "kipoi", "kipoi_class": descr.defined_as or descr.type, "path": model_dir,
             "doc": descr.info.doc}
+    if kind != "pytorch" and (batch_size == "auto" or precision != "float32"):
+        raise InputError(f"{where}: batch_size='auto' and precision='mixed' apply to PyTorch "
+                         f"models only; this is a {kind} model")
     if extras and kind != "pytorch":
         raise InputError(f"{where}: models with several inputs are supported for PyTorch "
                          f"only yet; this is a {kind} model")
@@ -69,7 +73,7 @@ def kipoi_model(path: str | None = None, zoo: str | None = None, name: str | Non
         from .torch_model import torch_model
 
         model = torch_model(loaded.model, input_length, output_names or None, layout, name,
-                            device, batch_size, info, extras, names, keyword)
+                            device, batch_size, info, extras, names, keyword, precision)
     elif kind == "keras":
         from .keras_model import keras_model
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..engine import auto_batch_size, available_memory
 from ..errors import InputError, UnsupportedOperation
 from ..targets import Target
 from .base import ConvLayer, FeatureLayout, InputLayout, Model, output_names_for, probe
@@ -25,6 +26,10 @@ def _device(requested: str | None):
     return device
 
 
+#: ``float32``, or ``mixed``: bfloat16 autocast.
+PRECISIONS = ("float32", "mixed")
+
+
 @dataclass
 class TorchModel(Model):
     """A ``torch.nn.Module`` (put in eval mode) taking one input tensor.
@@ -34,6 +39,7 @@ class TorchModel(Model):
 
     module: object = None
     device: object = None
+    precision: str = "float32"
     _layers: dict = field(default_factory=dict, repr=False)
     _order: list = field(default_factory=list, repr=False)
 
@@ -66,12 +72,40 @@ class TorchModel(Model):
 
     def _run(self, main, context: dict | None = None, extras: dict | None = None):
         """The module's output for the main input tensor ``main`` and the extra inputs (tensors
-        ``extras``, else made from ``context``)."""
+        ``extras``, else made from ``context``), in float32 whatever the precision."""
+        import torch
+
         if extras is None:
             extras = self._extra_tensors(context)
         inputs = self._framework_inputs(main, extras, lambda spec, tensor: tensor)
-        out = self.module(**inputs) if isinstance(inputs, dict) else self.module(*inputs)
-        return self._check_output(out)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16,
+                            enabled=self.precision == "mixed"):
+            out = self.module(**inputs) if isinstance(inputs, dict) else self.module(*inputs)
+        return self._check_output(out).float()
+
+    def _bytes_per_row(self) -> int:
+        """Memory one input row takes in a gradient call: every module's output (kept for the
+        backward pass) and its gradient, measured on a probe batch."""
+        import torch
+
+        total = [0]
+        leaves = [mod for mod in self._layers.values() if not list(mod.children())]
+
+        def count(module, args, output):
+            if isinstance(output, torch.Tensor):
+                total[0] += output.numel() * output.element_size()
+
+        hooks = [mod.register_forward_hook(count) for mod in leaves]
+        try:
+            with torch.no_grad():
+                self._run(self._tensor(self._probe(2)), self._probe_context(2))
+        finally:
+            for hook in hooks:
+                hook.remove()
+        inputs = self._probe(1).nbytes + sum(
+            v.nbytes for v in (self._probe_context(1) or {}).values())
+        # Two probe rows' outputs: one row's outputs and their gradients.
+        return total[0] + 2 * inputs
 
     def _select(self, out, target: Target):
         import torch
@@ -145,7 +179,7 @@ class TorchModel(Model):
                 self._run(self._tensor(x), context)
         finally:
             handle.remove()
-        out = captured[0].cpu().numpy()
+        out = captured[0].float().cpu().numpy()
         return out.transpose(0, 2, 1) if out.ndim == 3 and self._unit_axis(3) == 1 else out
 
     def _unit_axis(self, ndim: int) -> int:
@@ -259,7 +293,7 @@ class TorchModel(Model):
             handle.remove()
         if grad is None:
             grad = torch.zeros_like(captured[0])
-        grad, output = grad.cpu().numpy(), captured[0].detach().cpu().numpy()
+        grad, output = grad.float().cpu().numpy(), captured[0].detach().float().cpu().numpy()
         if output.ndim == 3 and self._unit_axis(3) == 1:
             grad, output = grad.transpose(0, 2, 1), output.transpose(0, 2, 1)
         return grad, output, value.detach().cpu().numpy()
@@ -376,7 +410,7 @@ def torch_model(module, input_length: int | None = None, output_names=None,
                 layout: InputLayout | FeatureLayout | None = None, name: str | None = None,
                 device: str | None = None, batch_size: int | None = None,
                 source: dict | None = None, extra_inputs=(), input_names=(),
-                keyword_inputs: bool = False) -> TorchModel:
+                keyword_inputs: bool = False, precision: str = "float32") -> TorchModel:
     """Wrap a ``torch.nn.Module``.
 
     ``layout`` defaults to channels first ``(N, 4, L)``, the PyTorch convention; a
@@ -396,15 +430,21 @@ def torch_model(module, input_length: int | None = None, output_names=None,
     if extra_inputs and len(input_names) != len(extra_inputs) + 1:
         raise InputError(f"input_names {tuple(input_names)}: expected the main input's name and "
                          f"each extra input's ({len(extra_inputs) + 1} names)")
+    if precision not in PRECISIONS:
+        raise InputError(f"precision={precision!r}: expected one of {', '.join(PRECISIONS)}")
     if input_length is None and isinstance(layout, InputLayout):
         raise InputError("input_length is needed for a torch.nn.Module (e.g. "
                          "load_model(module, input_length=1000)), or layout=FeatureLayout(shape) "
                          "for an input that is no DNA")
+    auto = batch_size == "auto"
     model = TorchModel(name or type(module).__name__, layout, input_length, (), (),
-                       batch_size or 128, source or {"type": "torch.nn.Module"},
+                       128 if auto else batch_size or 128, source or {"type": "torch.nn.Module"},
                        tuple(extra_inputs), tuple(input_names), keyword_inputs,
-                       module=module, device=device)
+                       module=module, device=device, precision=precision)
     model.output_shape = tuple(model._forward(model._probe(1), model._probe_context(1)
                                               ).shape[1:]) or (1,)
     model.output_names = output_names_for(output_names, model.output_shape)
+    if auto:
+        model.batch_size = auto_batch_size(model._bytes_per_row(),
+                                           available_memory(model.device))
     return model

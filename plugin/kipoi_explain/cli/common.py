@@ -6,6 +6,7 @@ and then writes it with the same writers: a remote run writes the same files as 
 """
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -46,7 +47,9 @@ def add_model_arguments(parser):
                                       "a .keras/.h5 Keras model file; with --remote, the name "
                                       "of a model the server serves")
     parser.add_argument("--zoo", help="local checkout of the Kipoi model zoo holding MODEL")
-    parser.add_argument("--batch-size", type=int, help="model rows per batch")
+    parser.add_argument("--batch-size", type=_batch_size,
+                        help="model rows per batch, or 'auto' (PyTorch: sized to the device's "
+                             "free memory)")
     parser.add_argument("--device", help="PyTorch device: cpu, cuda, cuda:1, auto")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     remote = parser.add_argument_group(
@@ -79,6 +82,16 @@ def add_sequence_arguments(parser) -> None:
                        help="reverse-complement '-' strand BED intervals")
     group.add_argument("--ambiguous", default="uniform", choices=("uniform", "zeros", "error"),
                        help="encoding of N and other IUPAC codes (default: uniform, 0.25 for N)")
+
+
+def _batch_size(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of rows or 'auto'") \
+            from None
 
 
 def add_input_arguments(parser, samples: bool = True) -> None:
@@ -165,7 +178,9 @@ class LocalModel:
         pass
 
     def _run(self) -> dict:
-        return {"batch_size": self.args.batch_size, "progress": not self.args.no_progress}
+        # With "auto", the model's own block size (set when it was loaded) applies.
+        batch_size = None if self.args.batch_size == "auto" else self.args.batch_size
+        return {"batch_size": batch_size, "progress": not self.args.no_progress}
 
     def target_names(self, target) -> tuple[str, ...]:
         return self.model.target(target).names
