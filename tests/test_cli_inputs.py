@@ -1,5 +1,5 @@
-"""``kipoi-explain explain`` and ``screen`` on models of several inputs (``--input NAME=FILE``)
-and of token ids (``--samples``), in process and with ``--remote``: the files hold the library's
+"""``kipoi-explain explain`` and ``screen`` on models of several inputs (``--extra-input NAME=FILE``)
+and of token ids (``--input``), in process and with ``--remote``: the files hold the library's
 results, and misuse is a one-line error with exit status 2."""
 import numpy as np
 import pytest
@@ -43,8 +43,8 @@ def run(capsys, *args):
 
 
 def input_flags(files):
-    return ["--input", f"signal={files['root'] / 'signal.npy'}",
-            "--input", f"covariates={files['root'] / 'covariates.npy'}"]
+    return ["--extra-input", f"signal={files['root'] / 'signal.npy'}",
+            "--extra-input", f"covariates={files['root'] / 'covariates.npy'}"]
 
 
 @pytest.mark.parametrize("remote", [False, True])
@@ -84,7 +84,7 @@ def test_explain_tokens_from_a_text_file(capsys, files, token_dir, server, tmp_p
                                          remote):
     out = tmp_path / "deletion.h5"
     where = ["--remote", f"127.0.0.1:{server.port}", "ranks"] if remote else [token_dir]
-    status, stdout, err = run(capsys, "explain", *where, "--samples", files["cells"],
+    status, stdout, err = run(capsys, "explain", *where, "--input", files["cells"],
                               "--method", "deletion", "--target", "disease", "-o", out)
     assert status == 0, err
     assert "explained 3 samples" in stdout
@@ -99,15 +99,15 @@ def test_explain_tokens_from_a_text_file(capsys, files, token_dir, server, tmp_p
 def test_misuse_is_a_one_line_error(capsys, files, multi_dir, token_dir, tmp_path):  # noqa: F811
     out = tmp_path / "x.h5"
     status, _, err = run(capsys, "explain", multi_dir, "--sequences", files["fasta"],
-                         "--method", "saliency", "--input", "signal", "-o", out)
-    assert status == 2 and "--input 'signal': expected NAME=FILE" in err
+                         "--method", "saliency", "--extra-input", "signal", "-o", out)
+    assert status == 2 and "--extra-input 'signal': expected NAME=FILE" in err
     status, _, err = run(capsys, "explain", multi_dir, "--sequences", files["fasta"],
-                         "--method", "saliency", "--input",
+                         "--method", "saliency", "--extra-input",
                          f"signal={files['root'] / 'signal.npy'}", "-o", out)
     assert status == 2 and "missing 'covariates'" in err
     status, _, err = run(capsys, "explain", token_dir, "--sequences", files["fasta"],
                          "--method", "deletion", "-o", out)
-    assert status == 2 and "give its samples with --samples" in err
-    status, _, err = run(capsys, "explain", token_dir, "--samples", files["cells"],
+    assert status == 2 and "give its samples with --input" in err
+    status, _, err = run(capsys, "explain", token_dir, "--input", files["cells"],
                          "--method", "deepshap", "-o", out)
     assert status == 2 and "deepshap" in err

@@ -95,47 +95,45 @@ def _batch_size(text: str) -> int | str:
 
 
 def add_input_arguments(parser, samples: bool = True) -> None:
-    """``--input NAME=FILE`` for a model's extra inputs and, with ``samples``, ``--samples`` for
-    a model whose main input is no DNA."""
+    """``--extra-input NAME=FILE`` for a model's extra inputs and, with ``samples``,
+    ``--input FILE`` for a model whose main input is no DNA (as ``entities`` takes it)."""
     group = parser.add_argument_group("inputs that are no DNA")
     if samples:
-        group.add_argument("--samples", metavar="FILE",
+        group.add_argument("--input", dest="samples", metavar="FILE",
                            help="samples of a model of features (.npy, or a TSV/CSV table: "
                                 "sample name, then one column per feature) or of token ids "
                                 "(.npy, or text: name TAB tokens separated by spaces)")
-    group.add_argument("--input", action="append", default=[], metavar="NAME=FILE",
+    group.add_argument("--extra-input", action="append", default=[], metavar="NAME=FILE",
                        help="an extra input of the model (a track (N, L, C) or features), one "
                             "row per sequence, as .npy (or a TSV/CSV table of features); "
                             "repeat for each")
 
 
 def extra_inputs(args) -> dict | None:
-    """The ``--input NAME=FILE`` pairs, as the ``inputs=`` of the library's functions."""
+    """The ``--extra-input NAME=FILE`` pairs, as the ``inputs=`` of the library's functions."""
     inputs = {}
-    for item in args.input:
+    for item in args.extra_input:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
-            raise InputError(f"--input {item!r}: expected NAME=FILE")
+            raise InputError(f"--extra-input {item!r}: expected NAME=FILE")
         if name in inputs:
-            raise InputError(f"--input {name}: given twice")
+            raise InputError(f"--extra-input {name}: given twice")
         if not Path(path).is_file():
-            raise InputError(f"--input {name}: no such file {path!r}")
+            raise InputError(f"--extra-input {name}: no such file {path!r}")
         inputs[name] = path
     return inputs or None
 
 
 def samples(args, model):
     """What the command explains: the sequences the arguments name for a model of DNA, the
-    ``--samples`` file for a model of features or tokens."""
+    ``--input`` file for a model of features or tokens."""
     if model.takes_dna:
         if getattr(args, "samples", None):
-            raise InputError(f"--samples: model {model.name!r} takes DNA; give --bed with "
+            raise InputError(f"--input: model {model.name!r} takes DNA; give --bed with "
                              "--fasta, or --sequences")
         return sequences(args, model.input_length)
-    if args.bed or args.sequences:
-        raise InputError(f"model {model.name!r} takes no DNA: give its samples with --samples")
-    if not args.samples:
-        raise InputError(f"model {model.name!r} takes no DNA: give its samples with --samples")
+    if args.bed or args.sequences or not args.samples:
+        raise InputError(f"model {model.name!r} takes no DNA: give its samples with --input")
     return args.samples
 
 
