@@ -340,8 +340,8 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
         if kind != "features":
             what = "token ids" if model.takes_tokens else "features"
             raise InputError(f"{rpc}: {kind or 'samples'}: model {name!r} takes {what} of "
-                             f"shape {tuple(model.layout.shape)}, not DNA; send them as "
-                             "features")
+                             f"shape {tuple(model.layout.shape)}, not DNA; send "
+                             f"{'the ids as ' if model.takes_tokens else ''}features")
         features = wire.from_array(request.features, "features")
         names = list(request.sample_names) or None
         if names is not None and len(names) != len(features):

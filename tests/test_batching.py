@@ -396,9 +396,9 @@ def test_worker_respects_max_batch_size(cnn):
         sizes = []
         forward = model._forward
 
-        def recorded(x):
+        def recorded(x, context=None):
             sizes.append(len(x))
-            return forward(x)
+            return forward(x, context=context)
 
         # Record the rows of every device call the worker makes.
         model._forward = recorded
