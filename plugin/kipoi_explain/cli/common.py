@@ -137,6 +137,19 @@ def samples(args, model):
     return args.samples
 
 
+def _input_entities(model) -> list[str] | None:
+    """Names of a model's input features, from the input level of its entities.yaml."""
+    from ..transparent import INPUT, entity_map
+
+    if model.takes_dna or model.takes_tokens or len(model.layout.shape) != 1:
+        return None
+    try:
+        levels = entity_map(model).levels
+    except InputError:
+        return None
+    return next((level.units for level in levels if level.layer == INPUT), None)
+
+
 def load(args):
     """The model named on the command line, loaded in this process."""
     from ..adapters import load_model
@@ -168,6 +181,7 @@ class LocalModel:
         self.takes_dna = self.model.takes_dna
         self.takes_tokens = self.model.takes_tokens
         self.vocabulary = self.model.layout.vocabulary if self.takes_tokens else None
+        self.feature_names = _input_entities(self.model)
 
     def __enter__(self) -> LocalModel:
         return self
@@ -275,6 +289,7 @@ class RemoteModel:
         self.takes_dna = self.info.get("input") == "dna"
         self.takes_tokens = self.info.get("input") == "tokens"
         self.vocabulary = self.info.get("vocabulary") or None
+        self.feature_names = self.info.get("input_features") or None
 
     def __enter__(self) -> RemoteModel:
         return self

@@ -98,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
         written.append(plot_attribution(result, png, max_sequences=args.plot_sequences)
                        if model.takes_dna else
                        plot_scores(result, png, max_sequences=args.plot_sequences,
-                                   vocabulary=model.vocabulary))
+                                   vocabulary=model.vocabulary,
+                                   feature_names=model.feature_names))
     print(f"explained {len(result)} {'sequences' if model.takes_dna else 'samples'} of "
           f"{model.name!r} with {args.method} "
           f"(target {'+'.join(result.target['names'])}) in "

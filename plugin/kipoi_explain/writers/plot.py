@@ -73,13 +73,13 @@ def plot_attribution(result: Attribution, path, indices=None, max_sequences: int
 
 
 def plot_scores(result: Attribution, path, indices=None, max_sequences: int = 4,
-                dpi: int = 120, vocabulary=None) -> Path:
+                dpi: int = 120, vocabulary=None, feature_names=None) -> Path:
     """Draw the scores of a model whose input is no DNA (features or tokens) and save a PNG:
     one bar chart per sample for a vector of features or tokens, one heat map per sample for
     2-D features.
 
     Parameters are those of :func:`plot_attribution`, and ``vocabulary``: token names by id,
-    to label the bars of a model of tokens.
+    to label the bars of a model of tokens; ``feature_names``: names of a vector's features.
     """
     import matplotlib
 
@@ -99,10 +99,10 @@ def plot_scores(result: Attribution, path, indices=None, max_sequences: int = 4,
         if scores.ndim == 1:
             ax.bar(np.arange(width), scores, color=np.where(scores >= 0, "tab:red", "tab:blue"))
             ax.axhline(0, color="grey", linewidth=0.5)
-            if vocabulary:
-                ax.set_xticks(np.arange(width),
-                              [vocabulary[int(t)] for t in result.inputs[i]], rotation=90,
-                              fontsize=7)
+            labels = [vocabulary[int(t)] for t in result.inputs[i]] if vocabulary else \
+                feature_names
+            if labels:
+                ax.set_xticks(np.arange(width), labels, rotation=90, fontsize=7)
             ax.set_ylabel("score")
         else:
             bound = float(np.abs(scores).max()) or 1.0
