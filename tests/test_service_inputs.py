@@ -230,3 +230,35 @@ def test_remote_token_explanations_equal_in_process(client, token_dir, method):
     np.testing.assert_array_equal(remote.scores, local.scores)
     if method == "deletion":
         assert (remote.scores[1, -3:] == 0).all() and (remote.scores[1, :3] != 0).all()
+
+
+def test_inputs_yaml_declares_features_that_look_like_dna(tmp_path, token_dir):
+    """A (6, 4) matrix of features would be read as 6 bp of one-hot DNA from the shape alone."""
+    directory = write_model(
+        tmp_path / "matrix", MATRIX, "MatrixNet",
+        {"name": "scores", "shape": "(6, 4)", "doc": "Region x mark scores."},
+        {"shape": "(1,)", "doc": "Expression.", "column_labels": ["expression"]})
+    assert kx.load_model(directory).takes_dna
+    (directory / "inputs.yaml").write_text("scores: {kind: features}\n")
+    model = kx.load_model(directory)
+    assert not model.takes_dna and model.layout.shape == (6, 4)
+    result = kx.explain(model, np.random.default_rng(0).normal(size=(3, 6, 4)), "saliency")
+    assert result.scores.shape == (3, 6, 4)
+    (directory / "inputs.yaml").write_text("scores: {kind: track}\n")
+    with pytest.raises(InputError, match="a track is an extra input"):
+        kx.load_model(directory)
+
+
+MATRIX = '''
+import torch
+from torch import nn
+
+
+class MatrixNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(24, 1)
+
+    def forward(self, x):
+        return self.fc(x.reshape(len(x), -1))
+'''

@@ -157,8 +157,19 @@ def _declared_kinds(model_dir: str, where: str) -> dict:
 
 
 def _main_layout(schema, declared: dict | None, model_dir: str, where: str, args: dict):
-    if (declared or {}).get("kind") == "tokens":
+    kind = (declared or {}).get("kind")
+    if kind == "tokens":
         return _token_layout(schema, declared, model_dir, where), None
+    if kind == "track":
+        raise InputError(f"{where}: {INPUTS_FILE}, input {schema.name!r}: a track is an extra "
+                         "input along a DNA input; the model's main input is DNA, features or "
+                         "tokens")
+    if kind == "features":
+        shape = tuple(schema.shape)
+        if None in shape:
+            raise InputError(f"{where}: input {schema.name!r} of shape {shape}: features need "
+                             "a fixed shape")
+        return FeatureLayout(shape), None
     return _layout(schema, where, args)
 
 
