@@ -111,3 +111,30 @@ def test_misuse_is_a_one_line_error(capsys, files, multi_dir, token_dir, tmp_pat
     status, _, err = run(capsys, "explain", token_dir, "--input", files["cells"],
                          "--method", "deepshap", "-o", out)
     assert status == 2 and "deepshap" in err
+
+
+def test_bins_and_reduce_reach_the_target(capsys, files, multi_dir, tmp_path):  # noqa: F811
+    out = tmp_path / "bins.h5"
+    status, stdout, err = run(capsys, "explain", multi_dir, "--sequences", files["fasta"],
+                              "--method", "saliency", "--target", "all", "--bins",
+                              "plus=0,2;minus=3,6", "--reduce", "mean", *input_flags(files),
+                              "-o", out, "--no-plot")
+    assert status == 0, err
+    expected = kx.explain(kx.load_model(multi_dir), files["x"], "saliency", target="all",
+                          bins={"plus": (0, 2), "minus": (3, 6)}, reduce="mean",
+                          inputs=files["extra"])
+    result = read_hdf5(out)
+    assert result.target == expected.target and len(result.target["names"]) == 5
+    np.testing.assert_allclose(result.scores, expected.scores, rtol=1e-6, atol=1e-8)
+    assert "plus[0]+plus[1]+minus[3]+minus[4]+... (5 outputs)" in stdout
+
+
+def test_parse_bins():
+    from kipoi_explain.cli.common import parse_bins
+
+    assert parse_bins("10,20") == (10, 20)
+    assert parse_bins("4,8:10,14") == ((4, 8), (10, 14))
+    assert parse_bins("CAGE=16,17; DNase=3,5") == {"CAGE": (16, 17), "DNase": (3, 5)}
+    for bad in ("10", "a,b", "1,2:3,4:5,6", "=1,2"):
+        with pytest.raises(Exception, match="expected|at most"):
+            parse_bins(bad)

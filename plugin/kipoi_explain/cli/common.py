@@ -388,6 +388,51 @@ def sequences(args, length: int | None, required: bool = True):
     return None
 
 
+def add_target_arguments(parser) -> None:
+    """``--target``, ``--reduce`` and ``--bins``, as every method and screen takes them."""
+    parser.add_argument("--target", default="0",
+                        help="output index or name, a comma-separated list (summed), or 'all' "
+                             "(default: 0)")
+    parser.add_argument("--bins", type=parse_bins,
+                        help="window of a binned output: LO,HI (profile bins), R0,R1:C0,C1 (a "
+                             "window of a contact map), or per task TASK=WINDOW;TASK=WINDOW")
+    parser.add_argument("--reduce", choices=("sum", "mean"), default="sum",
+                        help="how several outputs or bins combine into the target (default: sum)")
+
+
+def parse_bins(text: str):
+    """``"10,20"``, ``"4,8:10,14"`` or ``"CAGE=16,17;DNase=3,5"`` as ``bins=`` takes them."""
+    def window(spec: str):
+        axes = []
+        for part in spec.split(":"):
+            bounds = part.split(",")
+            if len(bounds) != 2 or not all(b.strip().lstrip("-").isdigit() for b in bounds):
+                raise argparse.ArgumentTypeError(
+                    f"{text!r}: expected LO,HI or R0,R1:C0,C1 (integers), per task TASK=WINDOW")
+            axes.append(tuple(int(b) for b in bounds))
+        if len(axes) > 2:
+            raise argparse.ArgumentTypeError(f"{text!r}: at most two axes (R0,R1:C0,C1)")
+        return axes[0] if len(axes) == 1 else tuple(axes)
+
+    if "=" not in text:
+        return window(text)
+    per_task = {}
+    for item in text.split(";"):
+        task, sep, spec = item.partition("=")
+        if not sep or not task.strip():
+            raise argparse.ArgumentTypeError(f"{text!r}: expected TASK=WINDOW;TASK=WINDOW")
+        per_task[task.strip()] = window(spec)
+    return per_task
+
+
+def target_label(names, shown: int = 4) -> str:
+    """The target's output names joined for a summary line; long lists are cut."""
+    names = list(map(str, names))
+    if len(names) <= shown:
+        return "+".join(names)
+    return f"{'+'.join(names[:shown])}+... ({len(names)} outputs)"
+
+
 def parse_target(text: str):
     """``"0"``, ``"CTCF"``, ``"0,CTCF"`` or ``"all"`` as explain() takes it."""
     if text == "all":

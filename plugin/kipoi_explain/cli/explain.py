@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from .common import (add_input_arguments, add_model_arguments, add_sequence_arguments,
-                     extra_inputs, open_model, parse_target, samples)
+                     add_target_arguments, extra_inputs, open_model, parse_target, samples,
+                     target_label)
 
 FORMATS = ("hdf5", "modisco")
 
@@ -28,9 +29,7 @@ def add_parser(commands) -> None:
     p.add_argument("--method", default="deepshap",
                    choices=list(dict.fromkeys([*METHODS, *TOKEN_METHODS])),
                    help="attribution method (default: deepshap; deletion for models of tokens)")
-    p.add_argument("--target", default="0",
-                   help="output index or name, a comma-separated list (summed), or 'all' "
-                        "(default: 0)")
+    add_target_arguments(p)
     p.add_argument("-o", "--output", required=True,
                    help="HDF5 file to write (--format hdf5), or a directory (--format modisco)")
     p.add_argument("--format", default="hdf5", choices=FORMATS,
@@ -81,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
     with open_model(args) as model:
         options = _method_options(args, getattr(model, "takes_tokens", False))
         result = model.explain(samples(args, model), args.method,
-                               target=parse_target(args.target),
-                               reverse_complement=args.reverse_complement,
+                               target=parse_target(args.target), bins=args.bins,
+                               reduce=args.reduce, reverse_complement=args.reverse_complement,
                                inputs=extra_inputs(args), **options)
     out = Path(args.output)
     if args.format == "modisco":
@@ -102,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
                                    feature_names=model.feature_names))
     print(f"explained {len(result)} {'sequences' if model.takes_dna else 'samples'} of "
           f"{model.name!r} with {args.method} "
-          f"(target {'+'.join(result.target['names'])}) in "
+          f"(target {target_label(result.target['names'])}) in "
           f"{time.perf_counter() - started:.1f} s")
     for path in written:
         print(f"  wrote {path}")

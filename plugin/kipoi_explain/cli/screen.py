@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
-from .common import (add_input_arguments, add_model_arguments, add_sequence_arguments,
-                     extra_inputs, open_model, parse_target, sequences)
+from .common import (add_input_arguments, target_label, add_model_arguments, add_sequence_arguments,
+                     add_target_arguments, extra_inputs, open_model, parse_target, sequences)
 
 #: Window options and their defaults; they do not apply with --insert.
 WINDOW_DEFAULTS = {"window": 50, "perturbation": "shuffle", "n_shuffles": 1}
@@ -37,9 +37,7 @@ def add_parser(commands) -> None:
                         "FASTA NAME (and fills deleted windows from it) instead of --fasta")
     p.add_argument("-o", "--output", required=True,
                    help="TSV to write; the settings (.json) and the PNG (.png) go beside it")
-    p.add_argument("--target", default="0",
-                   help="output index or name, a comma-separated list (summed), or 'all' "
-                        "(default: 0)")
+    add_target_arguments(p)
     window = p.add_argument_group("window screen (without --insert)")
     window.add_argument("--window", type=int,
                         help=f"bases per window (default {WINDOW_DEFAULTS['window']})")
@@ -95,7 +93,7 @@ def _compute(args, model, seqs):
     """The screen on ``model``, a LocalModel or RemoteModel (which set the batch size and the
     progress bar themselves)."""
     common = {"target": parse_target(args.target), "ambiguous": args.ambiguous,
-              "inputs": extra_inputs(args)}
+              "inputs": extra_inputs(args), "bins": args.bins, "reduce": args.reduce}
     if args.insert is not None:
         given = [f"--{name.replace('_', '-')}" for name in WINDOW_DEFAULTS
                  if getattr(args, name) is not None]
@@ -136,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
                                    max_sequences=args.plot_sequences))
     print(f"screened {len(result)} sequences x {len(result.starts)} windows "
           f"({result.perturbation}) of {model.name!r}, target "
-          f"{'+'.join(map(str, result.target['names']))}: effects "
+          f"{target_label(result.target['names'])}: effects "
           f"{result.effects.min():+.4g} to {result.effects.max():+.4g} in "
           f"{time.perf_counter() - started:.1f} s")
     for path in written:
