@@ -11,7 +11,7 @@ import kipoi_explain as kx
 from kipoi_explain import InputError
 from kipoi_explain.client import Client
 
-from conftest import random_onehot, serve
+from conftest import EXAMPLE_DIR, random_onehot, serve
 from test_service import check_error
 
 LENGTH, CHANNELS, BINS = 60, 2, 6
@@ -105,9 +105,13 @@ def token_dir(tmp_path_factory):
          "vocabulary.txt": "\n".join(VOCAB) + "\n"})
 
 
+CORIGAMI = EXAMPLE_DIR / "models" / "standins" / "corigami_like"
+CORIGAMI_DATA = EXAMPLE_DIR / "data" / "standins" / "corigami_like"
+
+
 @pytest.fixture(scope="module")
 def server(multi_dir, token_dir):
-    running = serve(models={"multi": multi_dir, "ranks": token_dir})
+    running = serve(models={"multi": multi_dir, "ranks": token_dir, "corigami": CORIGAMI})
     yield running
     running.stop(0)
 
@@ -262,3 +266,24 @@ class MatrixNet(nn.Module):
     def forward(self, x):
         return self.fc(x.reshape(len(x), -1))
 '''
+
+
+def test_remote_contact_map_window_with_tracks_equals_in_process(client):
+    """A window of a contact map (nested bins) of a model of DNA plus two tracks: the C.Origami
+    stand-in's screen and attribution, remote and in process."""
+    seqs = kx.from_fasta(CORIGAMI_DATA / "sequences.fa").onehot[:3]
+    tracks = {name: np.load(CORIGAMI_DATA / f"{name}.npy")[:3] for name in ("ctcf", "atac")}
+    corner = ((2, 3), (9, 10))
+    model = kx.load_model(CORIGAMI)
+    local = kx.screen(model, seqs, window=64, perturbation="delete", bins=corner,
+                      inputs=tracks)
+    remote = client.screen("corigami", seqs, window=64, perturbation="delete",
+                           bins=corner, inputs=tracks)
+    np.testing.assert_array_equal(remote.effects, local.effects)
+    assert remote.target["names"] == local.target["names"] == ["contact[2,9]"]
+    local = kx.explain(model, seqs, "grad_x_input", bins=corner, inputs=tracks)
+    remote = client.explain("corigami", seqs, "grad_x_input", bins=corner,
+                            inputs=tracks)
+    np.testing.assert_array_equal(remote.scores, local.scores)
+    for name in tracks:
+        np.testing.assert_array_equal(remote.extra_scores[name], local.extra_scores[name])
