@@ -10,6 +10,8 @@ puts the folder of the script being run (``examples/``) on ``sys.path``.
 """
 import argparse
 import importlib.util
+import os
+import shutil
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -44,6 +46,12 @@ class Site:
     start: int
     end: int
     strand: str
+
+
+def spawn_rngs(seed: int, n: int) -> list[np.random.Generator]:
+    """``n`` independent generators from ``seed``, one per use (training data, test data,
+    evaluation data, ...), so that how much one use draws leaves the others' draws unchanged."""
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n)]
 
 
 def load_motifs(specs: tuple[tuple[str, str], ...], release: str = JASPAR_RELEASE) -> list[Motif]:
@@ -109,9 +117,75 @@ def sample_motif_instance(motif: Motif, strand: str, rng: np.random.Generator) -
     return reverse_complement(codes) if strand == "-" else codes
 
 
+def choose_site_starts(lengths: list[int], seq_len: int, margin: int,
+                       rng: np.random.Generator) -> list[int]:
+    """Pick non-overlapping start positions for sites of the given lengths.
+
+    Parameters
+    ----------
+    lengths : list of int
+        Length of every site to place.
+    seq_len : int
+        Length of the host sequence.
+    margin : int
+        Minimum distance between any site and either sequence end.
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    list of int
+        One start per entry of ``lengths``.
+    """
+    # Rejection sampling is fine: at most three ~15 bp sites in >= 160 bp.
+    while True:
+        starts = [int(rng.integers(margin, seq_len - margin - length + 1)) for length in lengths]
+        spans = sorted(zip(starts, lengths))
+        if all(s1 + l1 <= s2 for (s1, l1), (s2, _) in zip(spans, spans[1:])):
+            return starts
+
+
+def plant_sites(seq: np.ndarray, motif_indices: list[int], motifs: list[Motif], margin: int,
+                rng: np.random.Generator) -> list[Site]:
+    """Plant one instance of each listed motif into ``seq`` in place.
+
+    Parameters
+    ----------
+    seq : numpy.ndarray
+        Integer-coded sequence, modified in place.
+    motif_indices : list of int
+        Index into ``motifs`` of every site to plant; strands and positions
+        are random.
+    motifs : list of Motif
+        All motifs.
+    margin : int
+        Minimum distance between a site and the sequence ends.
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    list of Site
+        The planted sites, in the order they were drawn.
+    """
+    strands = [str(s) for s in rng.choice(["+", "-"], size=len(motif_indices))]
+    starts = choose_site_starts([len(motifs[i].probs) for i in motif_indices], len(seq), margin, rng)
+    sites = []
+    for motif_index, strand, start in zip(motif_indices, strands, starts):
+        instance = sample_motif_instance(motifs[motif_index], strand, rng)
+        seq[start:start + len(instance)] = instance
+        sites.append(Site(motif_index, start, start + len(instance), strand))
+    return sites
+
+
 def one_hot(codes: np.ndarray) -> np.ndarray:
     """One-hot encode integer-coded DNA to ``(..., length, 4)`` float32."""
     return np.eye(4, dtype=np.float32)[codes]
+
+
+def channels_first(codes: np.ndarray) -> np.ndarray:
+    """Integer-coded sequences to the ``(N, 4, L)`` float32 one-hot input of a PyTorch model."""
+    return np.ascontiguousarray(one_hot(codes).transpose(0, 2, 1))
 
 
 def decode(codes: np.ndarray) -> str:
@@ -202,8 +276,8 @@ def import_module_file(path: Path, name: str) -> ModuleType:
 
 def fit_torch(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, seed: int,
               batch_size: int, learning_rate: float, tag: str = "pytorch", weight_decay: float = 0.0,
-              log_every: int = 1) -> torch.nn.Module:
-    """Train a model ending in a sigmoid with Adam and binary cross-entropy.
+              log_every: int = 1, loss: str = "bce") -> torch.nn.Module:
+    """Train a model with Adam, by default one ending in a sigmoid on binary cross-entropy.
 
     Parameters
     ----------
@@ -212,7 +286,8 @@ def fit_torch(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, epochs: int,
     x : numpy.ndarray
         Float32 inputs, in the layout the model takes.
     y : numpy.ndarray
-        ``(N, outputs)`` float32 0/1 labels.
+        Float32 targets in the model's output shape: 0/1 labels (or probabilities) for
+        ``loss='bce'``, real values for ``loss='mse'``.
     epochs : int
         Passes over the data.
     seed : int
@@ -227,6 +302,9 @@ def fit_torch(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, epochs: int,
         Adam's L2 penalty on the weights; 0 disables it.
     log_every : int
         Print the loss every this many epochs, and after the last one.
+    loss : {'bce', 'mse'}
+        Binary cross-entropy on probabilities, or the mean squared error for models that
+        predict signal (profiles, contact maps, expression).
 
     Returns
     -------
@@ -236,7 +314,7 @@ def fit_torch(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, epochs: int,
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
     # The example models end in a Sigmoid module (kept for attribution
     # methods), hence BCELoss on probabilities rather than BCEWithLogitsLoss.
-    loss_fn = torch.nn.BCELoss()
+    loss_fn = {"bce": torch.nn.BCELoss, "mse": torch.nn.MSELoss}[loss]()
     batch_order = torch.Generator().manual_seed(seed)
     x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
     model.train()
@@ -245,12 +323,12 @@ def fit_torch(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, epochs: int,
         total = 0.0
         for idx in torch.randperm(len(x_t), generator=batch_order).split(batch_size):
             optimizer.zero_grad()
-            loss = loss_fn(model(x_t[idx]), y_t[idx])
-            loss.backward()
+            batch_loss = loss_fn(model(x_t[idx]), y_t[idx])
+            batch_loss.backward()
             optimizer.step()
-            total += loss.item() * len(idx)
+            total += batch_loss.item() * len(idx)
         if (epoch + 1) % log_every == 0 or epoch + 1 == epochs:
-            print(f"  [{tag}] epoch {epoch + 1}/{epochs} loss {total / len(x_t):.4f} "
+            print(f"  [{tag}] epoch {epoch + 1}/{epochs} {loss} {total / len(x_t):.5g} "
                   f"({time.perf_counter() - tic:.1f} s)", flush=True)
     return model.eval()
 
@@ -277,6 +355,59 @@ def predict_torch(model: torch.nn.Module, x: np.ndarray, batch_size: int | None 
     with torch.no_grad():
         return np.concatenate([model(torch.from_numpy(x[i:i + step])).numpy()
                                for i in range(0, len(x), step)])
+
+
+def save_torch_model(model: torch.nn.Module, model_dir: Path, source: Path, content: dict) -> None:
+    """Write a Kipoi PyTorchModel directory: ``model.py`` (a copy of ``source``), ``weights.pt``
+    (a plain state_dict) and ``model.yaml`` (``content``)."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    if (model_dir / "model.py").resolve() != source:
+        shutil.copyfile(source, model_dir / "model.py")
+    # A plain state_dict, because Kipoi calls torch.load with weights_only=True.
+    torch.save(model.state_dict(), model_dir / "weights.pt")
+    write_yaml(model_dir / "model.yaml", content)
+
+
+def check_through_kipoi(model_dir: Path, x: np.ndarray | dict[str, np.ndarray],
+                        expected: np.ndarray, atol: float = 1e-6) -> None:
+    """Load the written ``model_dir`` with Kipoi and check that it predicts ``expected`` for ``x``.
+
+    Parameters
+    ----------
+    model_dir : pathlib.Path
+        Kipoi model directory just written.
+    x : numpy.ndarray or dict of str to numpy.ndarray
+        The model's input, or its inputs by name where ``model.yaml`` declares a dict schema.
+    expected : numpy.ndarray
+        The in-memory model's predictions for ``x``.
+    atol : float
+        Largest difference tolerated.
+
+    Raises
+    ------
+    RuntimeError
+        If Kipoi's predictions differ from the in-memory model's.
+    """
+    import kipoi  # imported here: only this final check needs it
+
+    model = kipoi.get_model(str(model_dir), source="dir", with_dataloader=False)
+    predicted = np.asarray(model.predict_on_batch(x))
+    if predicted.shape != expected.shape or not np.allclose(predicted, expected, atol=atol):
+        raise RuntimeError(f"Kipoi predictions {predicted.shape} differ from the trained model's "
+                           f"{expected.shape}")
+    print(f"  Kipoi loaded {model_dir}; its predictions match", flush=True)
+
+
+def use_keras_with_tensorflow() -> None:
+    """Make the first ``import keras`` that follows safe, and TensorFlow-backed.
+
+    torch.optim lazily imports torch._dynamo, which loads Triton's native library; doing that
+    after TensorFlow is loaded segfaults (seen with torch 2.14 + triton 3.8 + TF 2.21), so it
+    is loaded here, up front. Kipoi's KerasModel expects TensorFlow as Keras' backend.
+    """
+    import torch._dynamo  # noqa: F401
+
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
 def parse_args(doc: str, quick_help: str, argv: list[str] | None = None) -> argparse.Namespace:

@@ -23,28 +23,21 @@ Usage::
     python examples/train_examples.py            # full run, writes examples/
     python examples/train_examples.py --quick --out /tmp/smoke
 """
-import os
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-# torch.optim lazily imports torch._dynamo, which loads Triton's native
-# library; doing that after TensorFlow is loaded segfaults (seen with
-# torch 2.14 + triton 3.8 + TF 2.21), so it is loaded up front.
-import torch._dynamo  # noqa: F401
+from synthetic import (JASPAR_RELEASE, Motif, decode, fit_torch, import_module_file,  # noqa: I001
+                       kipoiseq_dataloader, load_motifs, one_hot, parse_args, plant_sites,
+                       predict_torch, save_torch_model, spawn_rngs, use_keras_with_tensorflow,
+                       write_fasta, write_tsv, write_yaml)
 
-# Must precede the first keras import; Kipoi's KerasModel expects TensorFlow.
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+use_keras_with_tensorflow()
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
-from synthetic import (JASPAR_RELEASE, Motif, Site, decode, fit_torch,  # noqa: E402
-                       import_module_file, kipoiseq_dataloader, load_motifs, one_hot,
-                       parse_args, predict_torch, sample_motif_instance, write_fasta, write_tsv,
-                       write_yaml)
 
 EXAMPLES_DIR = Path(__file__).resolve().parent
 PYTORCH_MODEL_SOURCE = EXAMPLES_DIR / "models" / "pytorch_cnn" / "model.py"
@@ -81,67 +74,6 @@ LEARNING_RATE = 1e-3
 
 SITES_HEADER = ("region", "chrom", "start", "end", "window_start", "window_end",
                 "motif_id", "motif_name", "strand")
-
-
-def choose_site_starts(lengths: list[int], seq_len: int, margin: int,
-                       rng: np.random.Generator) -> list[int]:
-    """Pick non-overlapping start positions for sites of the given lengths.
-
-    Parameters
-    ----------
-    lengths : list of int
-        Length of every site to place.
-    seq_len : int
-        Length of the host sequence.
-    margin : int
-        Minimum distance between any site and either sequence end.
-    rng : numpy.random.Generator
-        Source of randomness.
-
-    Returns
-    -------
-    list of int
-        One start per entry of ``lengths``.
-    """
-    # Rejection sampling is fine: at most three ~15 bp sites in >= 160 bp.
-    while True:
-        starts = [int(rng.integers(margin, seq_len - margin - length + 1)) for length in lengths]
-        spans = sorted(zip(starts, lengths))
-        if all(s1 + l1 <= s2 for (s1, l1), (s2, _) in zip(spans, spans[1:])):
-            return starts
-
-
-def plant_sites(seq: np.ndarray, motif_indices: list[int], motifs: list[Motif], margin: int,
-                rng: np.random.Generator) -> list[Site]:
-    """Plant one instance of each listed motif into ``seq`` in place.
-
-    Parameters
-    ----------
-    seq : numpy.ndarray
-        Integer-coded sequence, modified in place.
-    motif_indices : list of int
-        Index into ``motifs`` of every site to plant; strands and positions
-        are random.
-    motifs : list of Motif
-        All motifs.
-    margin : int
-        Minimum distance between a site and the sequence ends.
-    rng : numpy.random.Generator
-        Source of randomness.
-
-    Returns
-    -------
-    list of Site
-        The planted sites, in the order they were drawn.
-    """
-    strands = [str(s) for s in rng.choice(["+", "-"], size=len(motif_indices))]
-    starts = choose_site_starts([len(motifs[i].probs) for i in motif_indices], len(seq), margin, rng)
-    sites = []
-    for motif_index, strand, start in zip(motif_indices, strands, starts):
-        instance = sample_motif_instance(motifs[motif_index], strand, rng)
-        seq[start:start + len(instance)] = instance
-        sites.append(Site(motif_index, start, start + len(instance), strand))
-    return sites
 
 
 def make_labelled_set(n: int, motifs: list[Motif], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -384,12 +316,7 @@ def model_yaml(motifs: list[Motif], framework: str, defined_as: str, args: dict,
 def save_pytorch_model(model: torch.nn.Module, model_dir: Path, motifs: list[Motif],
                        training: str) -> None:
     """Write ``model.py``, ``weights.pt`` (a plain state_dict) and ``model.yaml``."""
-    model_dir.mkdir(parents=True, exist_ok=True)
-    if (model_dir / "model.py").resolve() != PYTORCH_MODEL_SOURCE:
-        shutil.copyfile(PYTORCH_MODEL_SOURCE, model_dir / "model.py")
-    # A plain state_dict, because Kipoi calls torch.load with weights_only=True.
-    torch.save(model.state_dict(), model_dir / "weights.pt")
-    write_yaml(model_dir / "model.yaml", model_yaml(
+    save_torch_model(model, model_dir, PYTORCH_MODEL_SOURCE, model_yaml(
         motifs, "PyTorch", "kipoi.model.PyTorchModel",
         {"module_file": "model.py", "module_class": "TFBindingCNN", "weights": "weights.pt"},
         input_shape=(4, SEQ_LEN), alphabet_axis=0, pip_deps=["kipoiseq", "torch"], training=training))
@@ -411,8 +338,7 @@ def main(argv: list[str] | None = None) -> None:
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     # Independent streams, so changing e.g. the test-set size leaves the
     # training data and the genome unchanged.
-    train_rng, test_rng, genome_rng = (np.random.default_rng(s)
-                                       for s in np.random.SeedSequence(SEED).spawn(3))
+    train_rng, test_rng, genome_rng = spawn_rngs(SEED, 3)
 
     print(f"Loading motifs from {JASPAR_RELEASE}: "
           + ", ".join(f"{i} {n}" for i, n in MOTIFS), flush=True)

@@ -34,8 +34,8 @@ import numpy as np
 import torch
 import yaml
 from sklearn.metrics import roc_auc_score
-from synthetic import (fit_torch, import_module_file, parse_args, predict_torch, write_tsv,
-                       write_yaml)
+from synthetic import (fit_torch, import_module_file, parse_args, predict_torch, spawn_rngs,
+                       write_tsv, write_yaml)
 
 EXAMPLES_DIR = Path(__file__).resolve().parent
 MODEL_SOURCE_DIR = EXAMPLES_DIR / "models" / "gennet"
@@ -510,8 +510,7 @@ def main(argv: list[str] | None = None) -> None:
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     # Independent streams, so changing e.g. the test-set size leaves the
     # annotation and the training data unchanged.
-    layout_rng, maf_rng, train_rng, test_rng = (np.random.default_rng(s)
-                                                for s in np.random.SeedSequence(SEED).spawn(4))
+    layout_rng, maf_rng, train_rng, test_rng = spawn_rngs(SEED, 4)
     model_module = import_module_file(MODEL_SOURCE_DIR / "model.py", "gennet_model")
     annotation = make_annotation(model_module, layout_rng)
     causal = annotation.causal_snp_columns()

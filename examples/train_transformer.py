@@ -26,7 +26,6 @@ Usage::
     python examples/train_transformer.py            # full run, writes examples/
     python examples/train_transformer.py --quick --out /tmp/smoke
 """
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +33,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
-from synthetic import (JASPAR_RELEASE, Motif, Site, decode, fit_torch, import_module_file,
-                       kipoiseq_dataloader, load_motifs, one_hot, parse_args, predict_torch,
-                       sample_motif_instance, write_fasta, write_tsv, write_yaml)
+from synthetic import (JASPAR_RELEASE, Motif, Site, channels_first, check_through_kipoi, decode,
+                       fit_torch, import_module_file, kipoiseq_dataloader, load_motifs, parse_args,
+                       predict_torch, sample_motif_instance, save_torch_model, spawn_rngs,
+                       write_fasta, write_tsv)
 
 EXAMPLES_DIR = Path(__file__).resolve().parent
 MODEL_SOURCE = EXAMPLES_DIR / "models" / "pytorch_transformer" / "model.py"
@@ -223,11 +223,6 @@ def train(x: np.ndarray, y: np.ndarray, epochs: int) -> torch.nn.Module:
     torch.manual_seed(SEED)
     model = MODEL_MODULE.PairTransformer()
     return fit_torch(model, x, y, epochs, SEED, BATCH_SIZE, LEARNING_RATE, tag="transformer")
-
-
-def channels_first(codes: np.ndarray) -> np.ndarray:
-    """Integer-coded sequences to the model's ``(N, 4, SEQ_LEN)`` float32 input."""
-    return np.ascontiguousarray(one_hot(codes).transpose(0, 2, 1))
 
 
 def pair_sites(sites: list[Site]) -> tuple[Site, Site]:
@@ -549,51 +544,13 @@ def model_yaml(motifs: list[Motif], sizes: dict, auroc: float, attention: str) -
     }
 
 
-def save_model(model: torch.nn.Module, model_dir: Path, content: dict) -> None:
-    """Write ``model.py``, ``weights.pt`` (a plain state_dict) and ``model.yaml``."""
-    model_dir.mkdir(parents=True, exist_ok=True)
-    if (model_dir / "model.py").resolve() != MODEL_SOURCE:
-        shutil.copyfile(MODEL_SOURCE, model_dir / "model.py")
-    # A plain state_dict, because Kipoi calls torch.load with weights_only=True.
-    torch.save(model.state_dict(), model_dir / "weights.pt")
-    write_yaml(model_dir / "model.yaml", content)
-
-
-def check_through_kipoi(model_dir: Path, x: np.ndarray, expected: np.ndarray) -> None:
-    """Load the written model directory with Kipoi and compare its predictions.
-
-    Parameters
-    ----------
-    model_dir : pathlib.Path
-        Kipoi model directory just written.
-    x : numpy.ndarray
-        ``(N, 4, SEQ_LEN)`` inputs.
-    expected : numpy.ndarray
-        The in-memory model's predictions for ``x``.
-
-    Raises
-    ------
-    RuntimeError
-        If Kipoi's predictions differ from the in-memory model's.
-    """
-    import kipoi  # imported here: only this final check needs it
-
-    model = kipoi.get_model(str(model_dir), source="dir", with_dataloader=False)
-    predicted = np.asarray(model.predict_on_batch(x))
-    if predicted.shape != expected.shape or not np.allclose(predicted, expected, atol=1e-6):
-        raise RuntimeError(f"Kipoi predictions {predicted.shape} differ from the trained model's "
-                           f"{expected.shape}")
-    print(f"  Kipoi loaded {model_dir}; its predictions on {len(x)} sequences match", flush=True)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Generate data, train the transformer, check its attention and write everything."""
     args = parse_args(__doc__, "tiny data and one epoch, for a fast smoke test", argv)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     # Independent streams, so changing e.g. the test-set size leaves the
     # training data and the evaluation data unchanged.
-    train_rng, test_rng, evaluation_rng, check_rng = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(SEED).spawn(4))
+    train_rng, test_rng, evaluation_rng, check_rng = spawn_rngs(SEED, 4)
 
     print(f"Loading motifs from {JASPAR_RELEASE}: "
           + ", ".join(f"{i} {n}" for i, n in MOTIFS), flush=True)
@@ -634,7 +591,7 @@ def main(argv: list[str] | None = None) -> None:
                        motifs, f"{n_check} held-out positives", check_rng)
 
     model_dir = args.out / "models" / "pytorch_transformer"
-    save_model(model, model_dir, model_yaml(motifs, sizes, auroc, attention))
+    save_torch_model(model, model_dir, MODEL_SOURCE, model_yaml(motifs, sizes, auroc, attention))
     evaluation_x = channels_first(evaluation_codes)
     check_through_kipoi(model_dir, evaluation_x, predict_torch(model, evaluation_x))
     print(f"Done; outputs in {args.out}", flush=True)

@@ -28,7 +28,6 @@ Usage::
     python examples/standins/basset_like.py            # full run, writes examples/
     python examples/standins/basset_like.py --quick --out /tmp/smoke
 """
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -38,15 +37,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
-from synthetic import (JASPAR_RELEASE, Motif, decode, fit_torch, import_module_file,  # noqa: E402
-                       kipoiseq_dataloader, load_motifs, one_hot, parse_args, predict_torch,
-                       write_fasta, write_tsv, write_yaml)
-from train_examples import plant_sites  # noqa: E402
+from common import standin_model  # noqa: E402
+from synthetic import (JASPAR_RELEASE, Motif, channels_first, decode, fit_torch,  # noqa: E402
+                       kipoiseq_dataloader, load_motifs, parse_args, plant_sites, predict_torch,
+                       save_torch_model, spawn_rngs, write_fasta, write_tsv)
 
 NAME = "basset_like"
-EXAMPLES_DIR = Path(__file__).resolve().parents[1]
-MODEL_SOURCE = EXAMPLES_DIR / "models" / "standins" / NAME / "model.py"
-SEQ_LEN = import_module_file(MODEL_SOURCE, f"{NAME}_model").SEQ_LEN
+MODEL_SOURCE, MODEL_MODULE = standin_model(NAME)
+SEQ_LEN = MODEL_MODULE.SEQ_LEN
 
 # (cell type, (matrix ID, name)): the cell type is the output's column label.
 # All four motifs carry >= 20 bits, so chance matches in 300 bp of random
@@ -113,11 +111,6 @@ def make_evaluation_set(motifs: list[Motif], rng: np.random.Generator
     return [name for name, _ in plan], codes, rows
 
 
-def channels_first(codes: np.ndarray) -> np.ndarray:
-    """Integer-coded DNA to the model's ``(N, 4, L)`` float32 one-hot input."""
-    return one_hot(codes).transpose(0, 2, 1).copy()
-
-
 def model_yaml(motifs: list[Motif], sizes: dict, aurocs: list[float]) -> dict:
     """The content of the stand-in's Kipoi ``model.yaml``."""
     tasks = ", ".join(f"{task}: {m.name} ({m.matrix_id})" for (task, _), m in zip(TASKS, motifs))
@@ -159,24 +152,13 @@ def model_yaml(motifs: list[Motif], sizes: dict, aurocs: list[float]) -> dict:
     }
 
 
-def save_model(model: torch.nn.Module, model_dir: Path, content: dict) -> None:
-    """Write ``model.py``, ``weights.pt`` (a plain state_dict) and ``model.yaml``."""
-    model_dir.mkdir(parents=True, exist_ok=True)
-    if (model_dir / "model.py").resolve() != MODEL_SOURCE:
-        shutil.copyfile(MODEL_SOURCE, model_dir / "model.py")
-    # A plain state_dict, because Kipoi calls torch.load with weights_only=True.
-    torch.save(model.state_dict(), model_dir / "weights.pt")
-    write_yaml(model_dir / "model.yaml", content)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Write the evaluation data, train the model and save it under ``--out``."""
     args = parse_args(__doc__, "tiny data and one epoch, for a fast smoke test", argv)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     # Independent streams, so changing e.g. the training-set size leaves the
     # evaluation data unchanged.
-    train_rng, test_rng, evaluation_rng = (np.random.default_rng(s)
-                                           for s in np.random.SeedSequence(SEED).spawn(3))
+    train_rng, test_rng, evaluation_rng = spawn_rngs(SEED, 3)
     motifs = load_motifs(tuple(spec for _, spec in TASKS))
 
     names, codes, sites = make_evaluation_set(motifs, evaluation_rng)
@@ -190,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     test_codes, y_test = make_labelled_set(sizes["n_test"], motifs, test_rng)
     tic = time.perf_counter()
     torch.manual_seed(SEED)
-    model = import_module_file(MODEL_SOURCE, f"{NAME}_model").BassetLike()
+    model = MODEL_MODULE.BassetLike()
     model = fit_torch(model, channels_first(train_codes), y_train, sizes["epochs"], SEED,
                       BATCH_SIZE, LEARNING_RATE, tag=NAME)
     print(f"  trained in {time.perf_counter() - tic:.1f} s", flush=True)
@@ -198,7 +180,8 @@ def main(argv: list[str] | None = None) -> None:
     aurocs = [float(roc_auc_score(y_test[:, k], predicted[:, k])) for k in range(len(TASKS))]
     print("  held-out AUROC: " + ", ".join(f"{t}={a:.4f}" for (t, _), a in zip(TASKS, aurocs)),
           flush=True)
-    save_model(model, args.out / "models" / "standins" / NAME, model_yaml(motifs, sizes, aurocs))
+    save_torch_model(model, args.out / "models" / "standins" / NAME, MODEL_SOURCE,
+                     model_yaml(motifs, sizes, aurocs))
     print(f"Done; outputs in {args.out}", flush=True)
 
 

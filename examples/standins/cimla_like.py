@@ -37,7 +37,7 @@ import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from synthetic import parse_args, write_tsv, write_yaml  # noqa: E402
+from synthetic import parse_args, spawn_rngs, write_tsv, write_yaml  # noqa: E402
 
 NAME = "cimla_like"
 SEED = 8102
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     """Simulate cells, fit the forest and write the model directory and evaluation data."""
     args = parse_args(__doc__, "small data and five trees, for a fast smoke test", argv)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
-    train_rng, test_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(SEED).spawn(2))
+    train_rng, test_rng = spawn_rngs(SEED, 2)
     x_train, y_train = simulate(sizes["n_train"], train_rng)
     x_test, y_test = simulate(sizes["n_test"], test_rng)
 

@@ -35,7 +35,6 @@ Usage::
     python examples/standins/corigami_like.py              # full run, writes examples/
     python examples/standins/corigami_like.py --quick --out /tmp/smoke
 """
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -44,15 +43,13 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from epiverse_like import check_through_kipoi  # noqa: E402
-from synthetic import (JASPAR_RELEASE, Motif, decode, fit_torch,  # noqa: E402
-                       import_module_file, load_motifs, one_hot, parse_args, predict_torch,
-                       sample_motif_instance, write_fasta, write_tsv, write_yaml)
+from common import JoinedInputs, joined, standin_model  # noqa: E402
+from synthetic import (JASPAR_RELEASE, Motif, check_through_kipoi, decode, fit_torch,  # noqa: E402
+                       load_motifs, parse_args, predict_torch, sample_motif_instance,
+                       save_torch_model, spawn_rngs, write_fasta, write_tsv)
 
 NAME = "corigami_like"
-MODEL_SOURCE = Path(__file__).resolve().parents[1] / "models" / "standins" / NAME / "model.py"
-MODEL_MODULE = import_module_file(MODEL_SOURCE, f"{NAME}_model")
+MODEL_SOURCE, MODEL_MODULE = standin_model(NAME)
 SEQ_LEN, BIN_SIZE, N_BINS = MODEL_MODULE.SEQ_LEN, MODEL_MODULE.BIN_SIZE, MODEL_MODULE.N_BINS
 
 MOTIF = ("MA0139.2", "CTCF")
@@ -81,19 +78,6 @@ BATCH_SIZE = 32
 LEARNING_RATE = 5e-3
 SITES_HEADER = ("record", "kind", "motif_id", "motif_name", "start", "end", "strand", "bin",
                 "ctcf_signal")
-
-
-class JoinedInputs(torch.nn.Module):
-    """The model with its three inputs stacked on the channel axis, ``(N, 4 + 1 + 1, L)``: the
-    form :func:`synthetic.fit_torch` and :func:`synthetic.predict_torch` feed (one array)."""
-
-    def __init__(self, model: torch.nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Split ``x`` into DNA, CTCF and ATAC and run the model."""
-        return self.model(x[:, :4], x[:, 4:5], x[:, 5:6])
 
 
 def peak(centre: float, height: float) -> np.ndarray:
@@ -179,11 +163,6 @@ def make_set(kinds: list[str], motif: Motif, rng: np.random.Generator):
             [d[3] for d in drawn])
 
 
-def joined(codes: np.ndarray, tracks: np.ndarray) -> np.ndarray:
-    """DNA and tracks as the channels-first array :class:`JoinedInputs` takes."""
-    return np.ascontiguousarray(np.concatenate([one_hot(codes), tracks], axis=2).transpose(0, 2, 1))
-
-
 def model_yaml(sizes: dict, r: float, corner: dict) -> dict:
     """Content of the stand-in's Kipoi ``model.yaml``."""
     motif = f"{MOTIF[1]} ({MOTIF[0]})"
@@ -248,8 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     """Generate regions, train the model and write everything under ``--out``."""
     args = parse_args(__doc__, "tiny data and one epoch, for a fast smoke test", argv)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
-    train_rng, test_rng, evaluation_rng = (np.random.default_rng(s)
-                                           for s in np.random.SeedSequence(SEED).spawn(3))
+    train_rng, test_rng, evaluation_rng = spawn_rngs(SEED, 3)
     (motif,) = load_motifs((MOTIF,))
 
     evaluation_kinds = [k for k, n in N_EVALUATION.items() for _ in range(n)]
@@ -276,8 +254,9 @@ def main(argv: list[str] | None = None) -> None:
     test_codes, test_tracks, _, y_test, test_sites = make_set(test_kinds, motif, test_rng)
     tic = time.perf_counter()
     torch.manual_seed(SEED)
-    model = fit_torch(JoinedInputs(MODEL_MODULE.COrigamiLike()), joined(train_codes, train_tracks),
-                      y_train, sizes["epochs"], SEED, BATCH_SIZE, LEARNING_RATE, tag=NAME)
+    model = fit_torch(JoinedInputs(MODEL_MODULE.COrigamiLike(), (4, 1, 1)),
+                      joined(train_codes, train_tracks), y_train, sizes["epochs"], SEED,
+                      BATCH_SIZE, LEARNING_RATE, tag=NAME)
     predicted = predict_torch(model, joined(test_codes, test_tracks), batch_size=256)
     upper = np.triu_indices(N_BINS, k=1)
     r = float(np.corrcoef(predicted[:, upper[0], upper[1]].ravel(),
@@ -290,12 +269,7 @@ def main(argv: list[str] | None = None) -> None:
           "corner contact: " + ", ".join(f"{k} {v:.3f}" for k, v in corner.items()), flush=True)
 
     model_dir = args.out / "models" / "standins" / NAME
-    model_dir.mkdir(parents=True, exist_ok=True)
-    if (model_dir / "model.py").resolve() != MODEL_SOURCE:
-        shutil.copyfile(MODEL_SOURCE, model_dir / "model.py")
-    # A plain state_dict, because Kipoi calls torch.load with weights_only=True.
-    torch.save(model.model.state_dict(), model_dir / "weights.pt")
-    write_yaml(model_dir / "model.yaml", model_yaml(sizes, r, corner))
+    save_torch_model(model.model, model_dir, MODEL_SOURCE, model_yaml(sizes, r, corner))
     x = joined(codes, tracks)
     check_through_kipoi(model_dir, {"seq": x[:, :4].copy(), "ctcf": x[:, 4:5].copy(),
                                     "atac": x[:, 5:6].copy()}, predict_torch(model, x))

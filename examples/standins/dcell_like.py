@@ -29,7 +29,6 @@ Usage::
     python examples/standins/dcell_like.py                  # full run, writes examples/
     python examples/standins/dcell_like.py --quick --out /tmp/smoke
 """
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -38,12 +37,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from synthetic import (fit_torch, import_module_file, parse_args, predict_torch,  # noqa: E402
-                       write_tsv, write_yaml)
+from common import standin_model  # noqa: E402
+from synthetic import (fit_torch, parse_args, predict_torch, save_torch_model,  # noqa: E402
+                       spawn_rngs, write_tsv, write_yaml)
 
 NAME = "dcell_like"
-MODEL_SOURCE = Path(__file__).resolve().parents[1] / "models" / "standins" / NAME / "model.py"
-MODEL_MODULE = import_module_file(MODEL_SOURCE, f"{NAME}_model")
+MODEL_SOURCE, MODEL_MODULE = standin_model(NAME)
 
 SEED = 8101
 GENES = [f"GENE{g + 1:02d}" for g in range(MODEL_MODULE.N_GENES)]
@@ -141,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     """Simulate, train and write the model directory and evaluation data under ``--out``."""
     args = parse_args(__doc__, "tiny data and two epochs, for a fast smoke test", argv)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
-    train_rng, test_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(SEED).spawn(2))
+    train_rng, test_rng = spawn_rngs(SEED, 2)
     x_train, y_train = simulate(sizes["n_train"], train_rng)
     x_test, y_test = simulate(sizes["n_test"], test_rng)
     print(f"Simulated {len(x_train)} training and {len(x_test)} held-out genotypes; "
@@ -160,12 +159,7 @@ def main(argv: list[str] | None = None) -> None:
           f"RMSE {rmse:.4f}", flush=True)
 
     model_dir = args.out / "models" / "standins" / NAME
-    model_dir.mkdir(parents=True, exist_ok=True)
-    if (model_dir / "model.py").resolve() != MODEL_SOURCE:
-        shutil.copyfile(MODEL_SOURCE, model_dir / "model.py")
-    # A plain state_dict, because Kipoi calls torch.load with weights_only=True.
-    torch.save(model.state_dict(), model_dir / "weights.pt")
-    write_yaml(model_dir / "model.yaml", model_yaml(sizes, r, rmse))
+    save_torch_model(model, model_dir, MODEL_SOURCE, model_yaml(sizes, r, rmse))
     write_yaml(model_dir / "entities.yaml", entities_yaml())
 
     data_dir = args.out / "data" / "standins" / NAME

@@ -38,16 +38,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-# train_examples loads torch before TensorFlow (loading them the other way
-# round segfaults) and selects the TensorFlow backend of Keras.
-from train_examples import plant_sites  # noqa: E402, I001
+# synthetic loads torch, which must come before TensorFlow (loading them the
+# other way round segfaults).
+from synthetic import (JASPAR_RELEASE, Motif, decode, load_motifs, one_hot,  # noqa: E402, I001
+                       parse_args, plant_sites, spawn_rngs, use_keras_with_tensorflow, write_fasta,
+                       write_tsv, write_yaml)
+
+use_keras_with_tensorflow()
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
-from synthetic import (JASPAR_RELEASE, Motif, decode, load_motifs, one_hot,  # noqa: E402
-                       parse_args, write_fasta, write_tsv, write_yaml)
 
 NAME = "deepcre_like"
 FLANK = 150
@@ -192,8 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     # Independent streams, so changing e.g. the training-set size leaves the
     # evaluation data unchanged.
-    train_rng, test_rng, evaluation_rng = (np.random.default_rng(s)
-                                           for s in np.random.SeedSequence(SEED).spawn(3))
+    train_rng, test_rng, evaluation_rng = spawn_rngs(SEED, 3)
     motifs = load_motifs(tuple(spec for _, spec in MOTIFS))
 
     records, rows = [], []

@@ -27,7 +27,6 @@ Usage::
     python examples/standins/deepliver_like.py            # full run, writes examples/
     python examples/standins/deepliver_like.py --quick --out /tmp/smoke
 """
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -37,15 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
-from synthetic import (JASPAR_RELEASE, Motif, decode, fit_torch, import_module_file,  # noqa: E402
-                       kipoiseq_dataloader, load_motifs, one_hot, parse_args, predict_torch,
-                       write_fasta, write_tsv, write_yaml)
-from train_examples import plant_sites  # noqa: E402
+from common import standin_model  # noqa: E402
+from synthetic import (JASPAR_RELEASE, Motif, channels_first, decode, fit_torch,  # noqa: E402
+                       kipoiseq_dataloader, load_motifs, parse_args, plant_sites, predict_torch,
+                       save_torch_model, spawn_rngs, write_fasta, write_tsv)
 
 NAME = "deepliver_like"
-EXAMPLES_DIR = Path(__file__).resolve().parents[1]
-MODEL_SOURCE = EXAMPLES_DIR / "models" / "standins" / NAME / "model.py"
-SEQ_LEN = import_module_file(MODEL_SOURCE, f"{NAME}_model").SEQ_LEN
+MODEL_SOURCE, MODEL_MODULE = standin_model(NAME)
+SEQ_LEN = MODEL_MODULE.SEQ_LEN
 LABEL = "liver_enhancer"
 
 MOTIFS = (("MA1494.2", "HNF4A"), ("MA0466.3", "CEBPB"))
@@ -85,11 +83,6 @@ def make_labelled_set(n: int, motifs: list[Motif], rng: np.random.Generator
     codes, _ = make_sequences(kinds, motifs, 0, rng)
     labels = np.array([[len(KINDS[k][1]) == 2] for k in kinds], dtype=np.float32)
     return codes, labels
-
-
-def channels_first(codes: np.ndarray) -> np.ndarray:
-    """Integer-coded DNA to the model's ``(N, 4, L)`` float32 one-hot input."""
-    return one_hot(codes).transpose(0, 2, 1).copy()
 
 
 def model_yaml(motifs: list[Motif], sizes: dict, auroc: float, kind_means: str) -> dict:
@@ -135,24 +128,13 @@ def model_yaml(motifs: list[Motif], sizes: dict, auroc: float, kind_means: str) 
     }
 
 
-def save_model(model: torch.nn.Module, model_dir: Path, content: dict) -> None:
-    """Write ``model.py``, ``weights.pt`` (a plain state_dict) and ``model.yaml``."""
-    model_dir.mkdir(parents=True, exist_ok=True)
-    if (model_dir / "model.py").resolve() != MODEL_SOURCE:
-        shutil.copyfile(MODEL_SOURCE, model_dir / "model.py")
-    # A plain state_dict, because Kipoi calls torch.load with weights_only=True.
-    torch.save(model.state_dict(), model_dir / "weights.pt")
-    write_yaml(model_dir / "model.yaml", content)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Write the evaluation data, train the model and save it under ``--out``."""
     args = parse_args(__doc__, "tiny data and one epoch, for a fast smoke test", argv)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     # Independent streams, so changing e.g. the training-set size leaves the
     # evaluation data unchanged.
-    train_rng, test_rng, evaluation_rng = (np.random.default_rng(s)
-                                           for s in np.random.SeedSequence(SEED).spawn(3))
+    train_rng, test_rng, evaluation_rng = spawn_rngs(SEED, 3)
     motifs = load_motifs(MOTIFS)
 
     kinds = [k for k, kind in enumerate(KINDS) for _ in range(kind[3])]
@@ -177,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     y_test = np.array([len(KINDS[k][1]) == 2 for k in test_kinds], dtype=np.float32)
     tic = time.perf_counter()
     torch.manual_seed(SEED)
-    model = import_module_file(MODEL_SOURCE, f"{NAME}_model").DeepLiverLike()
+    model = MODEL_MODULE.DeepLiverLike()
     model = fit_torch(model, channels_first(train_codes), y_train, sizes["epochs"], SEED,
                       BATCH_SIZE, LEARNING_RATE, tag=NAME)
     print(f"  trained in {time.perf_counter() - tic:.1f} s", flush=True)
@@ -186,8 +168,8 @@ def main(argv: list[str] | None = None) -> None:
     kind_means = ", ".join(f"{kind[0]} {predicted[np.array(test_kinds) == k].mean():.3f}"
                            for k, kind in enumerate(KINDS))
     print(f"  held-out AUROC {auroc:.4f}; mean prediction {kind_means}", flush=True)
-    save_model(model, args.out / "models" / "standins" / NAME,
-               model_yaml(motifs, sizes, auroc, kind_means))
+    save_torch_model(model, args.out / "models" / "standins" / NAME, MODEL_SOURCE,
+                     model_yaml(motifs, sizes, auroc, kind_means))
     print(f"Done; outputs in {args.out}", flush=True)
 
 

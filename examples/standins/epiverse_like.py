@@ -32,7 +32,6 @@ Usage::
     python examples/standins/epiverse_like.py              # full run, writes examples/
     python examples/standins/epiverse_like.py --quick --out /tmp/smoke
 """
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -42,13 +41,13 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from synthetic import (JASPAR_RELEASE, Motif, decode, fit_torch,  # noqa: E402
-                       import_module_file, load_motifs, one_hot, parse_args, predict_torch,
-                       sample_motif_instance, write_fasta, write_tsv, write_yaml)
+from common import JoinedInputs, joined, standin_model  # noqa: E402
+from synthetic import (JASPAR_RELEASE, Motif, check_through_kipoi, decode, fit_torch,  # noqa: E402
+                       load_motifs, parse_args, predict_torch, sample_motif_instance,
+                       save_torch_model, spawn_rngs, write_fasta, write_tsv)
 
 NAME = "epiverse_like"
-MODEL_SOURCE = Path(__file__).resolve().parents[1] / "models" / "standins" / NAME / "model.py"
-MODEL_MODULE = import_module_file(MODEL_SOURCE, f"{NAME}_model")
+MODEL_SOURCE, MODEL_MODULE = standin_model(NAME)
 SEQ_LEN, TRACKS = MODEL_MODULE.SEQ_LEN, MODEL_MODULE.TRACKS
 
 MOTIF = ("MA1494.2", "HNF4A")
@@ -75,19 +74,6 @@ BATCH_SIZE = 64
 LEARNING_RATE = 2e-3
 SITES_HEADER = ("record", "kind", "motif_id", "motif_name", "start", "end", "strand",
                 "atac_peak")
-
-
-class JoinedInputs(torch.nn.Module):
-    """The model with its two inputs stacked on the channel axis, ``(N, 4 + 2, L)``: the form
-    :func:`synthetic.fit_torch` and :func:`synthetic.predict_torch` feed (one array)."""
-
-    def __init__(self, model: torch.nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Split ``x`` into DNA and tracks and run the model."""
-        return self.model(x[:, :4], x[:, 4:])
 
 
 def peak(centre: float, height: float) -> np.ndarray:
@@ -145,11 +131,6 @@ def make_set(kinds: list[str], motif: Motif, rng: np.random.Generator
             [s for _, _, s in drawn])
 
 
-def joined(codes: np.ndarray, tracks: np.ndarray) -> np.ndarray:
-    """DNA and tracks as the channels-first array :class:`JoinedInputs` takes."""
-    return np.ascontiguousarray(np.concatenate([one_hot(codes), tracks], axis=2).transpose(0, 2, 1))
-
-
 def model_yaml(sizes: dict, auroc: float, by_kind: dict) -> dict:
     """Content of the stand-in's Kipoi ``model.yaml``."""
     motif = f"{MOTIF[1]} ({MOTIF[0]})"
@@ -205,31 +186,11 @@ def model_yaml(sizes: dict, auroc: float, by_kind: dict) -> dict:
     }
 
 
-def check_through_kipoi(model_dir: Path, inputs: dict, expected: np.ndarray) -> None:
-    """Load the written directory with Kipoi and compare its predictions for ``inputs`` (by
-    name, as the dict schema declares) with the trained model's ``expected``.
-
-    Raises
-    ------
-    RuntimeError
-        If they differ.
-    """
-    import kipoi  # imported here: only this final check needs it
-
-    predicted = np.asarray(kipoi.get_model(str(model_dir), source="dir", with_dataloader=False)
-                           .predict_on_batch(inputs))
-    if predicted.shape != expected.shape or not np.allclose(predicted, expected, atol=1e-6):
-        raise RuntimeError(f"Kipoi predictions {predicted.shape} differ from the trained "
-                           f"model's {expected.shape}")
-    print(f"  Kipoi loaded {model_dir}; its predictions match", flush=True)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Generate regions, train the model and write everything under ``--out``."""
     args = parse_args(__doc__, "tiny data and one epoch, for a fast smoke test", argv)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
-    train_rng, test_rng, evaluation_rng = (np.random.default_rng(s)
-                                           for s in np.random.SeedSequence(SEED).spawn(3))
+    train_rng, test_rng, evaluation_rng = spawn_rngs(SEED, 3)
     (motif,) = load_motifs((MOTIF,))
 
     evaluation_kinds = [k for k, n in N_EVALUATION.items() for _ in range(n)]
@@ -252,8 +213,9 @@ def main(argv: list[str] | None = None) -> None:
     test_codes, test_tracks, y_test, _ = make_set(test_kinds, motif, test_rng)
     tic = time.perf_counter()
     torch.manual_seed(SEED)
-    model = fit_torch(JoinedInputs(MODEL_MODULE.EpiVerseLike()), joined(train_codes, train_tracks),
-                      y_train, sizes["epochs"], SEED, BATCH_SIZE, LEARNING_RATE, tag=NAME)
+    model = fit_torch(JoinedInputs(MODEL_MODULE.EpiVerseLike(), (4, len(TRACKS))),
+                      joined(train_codes, train_tracks), y_train, sizes["epochs"], SEED,
+                      BATCH_SIZE, LEARNING_RATE, tag=NAME)
     predicted = predict_torch(model, joined(test_codes, test_tracks), batch_size=512)[:, 0]
     auroc = float(roc_auc_score(y_test[:, 0], predicted))
     by_kind = {k: float(predicted[np.array(test_kinds) == k].mean()) for k in KINDS}
@@ -262,12 +224,7 @@ def main(argv: list[str] | None = None) -> None:
           flush=True)
 
     model_dir = args.out / "models" / "standins" / NAME
-    model_dir.mkdir(parents=True, exist_ok=True)
-    if (model_dir / "model.py").resolve() != MODEL_SOURCE:
-        shutil.copyfile(MODEL_SOURCE, model_dir / "model.py")
-    # A plain state_dict, because Kipoi calls torch.load with weights_only=True.
-    torch.save(model.model.state_dict(), model_dir / "weights.pt")
-    write_yaml(model_dir / "model.yaml", model_yaml(sizes, auroc, by_kind))
+    save_torch_model(model.model, model_dir, MODEL_SOURCE, model_yaml(sizes, auroc, by_kind))
     x = joined(codes, tracks)
     check_through_kipoi(model_dir, {"seq": x[:, :4].copy(), "chromatin": x[:, 4:].copy()},
                         predict_torch(model, x))

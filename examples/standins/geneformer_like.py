@@ -32,7 +32,6 @@ Usage::
     python examples/standins/geneformer_like.py                  # full run, writes examples/
     python examples/standins/geneformer_like.py --quick --out /tmp/smoke
 """
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -41,12 +40,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from synthetic import (fit_torch, import_module_file, parse_args, predict_torch,  # noqa: E402
-                       write_tsv, write_yaml)
+from common import standin_model  # noqa: E402
+from synthetic import (fit_torch, parse_args, predict_torch, save_torch_model,  # noqa: E402
+                       spawn_rngs, write_tsv, write_yaml)
 
 NAME = "geneformer_like"
-MODEL_SOURCE = Path(__file__).resolve().parents[1] / "models" / "standins" / NAME / "model.py"
-MODEL_MODULE = import_module_file(MODEL_SOURCE, f"{NAME}_model")
+MODEL_SOURCE, MODEL_MODULE = standin_model(NAME)
 
 SEED = 8111
 PAD = "<pad>"
@@ -156,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     """Simulate, train and write the model directory and evaluation data under ``--out``."""
     args = parse_args(__doc__, "small data and one epoch, for a fast smoke test", argv)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
-    train_rng, test_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(SEED).spawn(2))
+    train_rng, test_rng = spawn_rngs(SEED, 2)
     x_train, y_train = simulate(sizes["n_train"], train_rng)
     x_test, y_test = simulate(sizes["n_test"], test_rng)
     print(f"Simulated {len(x_train)} training and {len(x_test)} held-out cells", flush=True)
@@ -170,11 +169,7 @@ def main(argv: list[str] | None = None) -> None:
           flush=True)
 
     model_dir = args.out / "models" / "standins" / NAME
-    model_dir.mkdir(parents=True, exist_ok=True)
-    if model_dir.resolve() != MODEL_SOURCE.parent.resolve():
-        shutil.copy(MODEL_SOURCE, model_dir / "model.py")
-    torch.save(model.state_dict(), model_dir / "weights.pt")
-    write_yaml(model_dir / "model.yaml", model_yaml(sizes, accuracy))
+    save_torch_model(model, model_dir, MODEL_SOURCE, model_yaml(sizes, accuracy))
     write_yaml(model_dir / "inputs.yaml",
                {"genes": {"kind": "tokens", "vocabulary": "vocabulary.txt", "pad": PAD}})
     (model_dir / "vocabulary.txt").write_text("".join(f"{token}\n" for token in VOCABULARY))

@@ -31,7 +31,6 @@ Usage::
     python examples/standins/get_like.py                  # full run, writes examples/
     python examples/standins/get_like.py --quick --out /tmp/smoke
 """
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -40,12 +39,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from synthetic import (import_module_file, parse_args, predict_torch, write_tsv,  # noqa: E402
-                       write_yaml)
+from common import standin_model  # noqa: E402
+from synthetic import (fit_torch, parse_args, predict_torch, save_torch_model,  # noqa: E402
+                       spawn_rngs, write_tsv)
 
 NAME = "get_like"
-MODEL_SOURCE = Path(__file__).resolve().parents[1] / "models" / "standins" / NAME / "model.py"
-MODEL_MODULE = import_module_file(MODEL_SOURCE, f"{NAME}_model")
+MODEL_SOURCE, MODEL_MODULE = standin_model(NAME)
 
 SEED = 8112
 REGIONS, CENTRE = MODEL_MODULE.REGIONS, MODEL_MODULE.CENTRE
@@ -82,26 +81,6 @@ def simulate(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     s, a = x[:, ENHANCER, FEATURES.index(DRIVER_MOTIF)], access[:, ENHANCER, 0]
     y = EFFECT * s * (0.5 + 0.5 * a) + PROMOTER_EFFECT * access[:, CENTRE, 0]
     return x, (y + rng.normal(0.0, NOISE_SD, n)).astype(np.float32)[:, None]
-
-
-def fit(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, epochs: int) -> torch.nn.Module:
-    """Fit ``model`` by Adam on the mean squared error (expression is a regression target,
-    which :func:`synthetic.fit_torch`, made for probabilities, does not cover)."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
-    batch_order = torch.Generator().manual_seed(SEED)
-    x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
-    model.train()
-    for epoch in range(epochs):
-        tic, total = time.perf_counter(), 0.0
-        for idx in torch.randperm(len(x_t), generator=batch_order).split(BATCH_SIZE):
-            optimizer.zero_grad()
-            loss = torch.nn.functional.mse_loss(model(x_t[idx]), y_t[idx])
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(idx)
-        print(f"  [{NAME}] epoch {epoch + 1}/{epochs} mse {total / len(x_t):.4f} "
-              f"({time.perf_counter() - tic:.1f} s)", flush=True)
-    return model.eval()
 
 
 def model_yaml(sizes: dict, r: float, rmse: float) -> dict:
@@ -156,14 +135,16 @@ def main(argv: list[str] | None = None) -> None:
     """Simulate, train and write the model directory and evaluation data under ``--out``."""
     args = parse_args(__doc__, "small data and one epoch, for a fast smoke test", argv)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
-    train_rng, test_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(SEED).spawn(2))
+    train_rng, test_rng = spawn_rngs(SEED, 2)
     x_train, y_train = simulate(sizes["n_train"], train_rng)
     x_test, y_test = simulate(sizes["n_test"], test_rng)
     print(f"Simulated {len(x_train)} training and {len(x_test)} held-out genes", flush=True)
 
     torch.manual_seed(SEED)
     tic = time.perf_counter()
-    model = fit(MODEL_MODULE.RegionTransformer(), x_train, y_train, sizes["epochs"])
+    # Expression is a real-valued target: mean squared error, not binary cross-entropy.
+    model = fit_torch(MODEL_MODULE.RegionTransformer(), x_train, y_train, sizes["epochs"], SEED,
+                      BATCH_SIZE, LEARNING_RATE, tag=NAME, loss="mse")
     pred = predict_torch(model, x_test)
     r = float(np.corrcoef(pred[:, 0], y_test[:, 0])[0, 1])
     rmse = float(np.sqrt(np.mean((pred - y_test) ** 2)))
@@ -171,11 +152,7 @@ def main(argv: list[str] | None = None) -> None:
           flush=True)
 
     model_dir = args.out / "models" / "standins" / NAME
-    model_dir.mkdir(parents=True, exist_ok=True)
-    if model_dir.resolve() != MODEL_SOURCE.parent.resolve():
-        shutil.copy(MODEL_SOURCE, model_dir / "model.py")
-    torch.save(model.state_dict(), model_dir / "weights.pt")
-    write_yaml(model_dir / "model.yaml", model_yaml(sizes, r, rmse))
+    save_torch_model(model, model_dir, MODEL_SOURCE, model_yaml(sizes, r, rmse))
 
     data_dir = args.out / "data" / "standins" / NAME
     data_dir.mkdir(parents=True, exist_ok=True)

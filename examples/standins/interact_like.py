@@ -27,7 +27,6 @@ Usage::
     python examples/standins/interact_like.py              # full run, writes examples/
     python examples/standins/interact_like.py --quick --out /tmp/smoke
 """
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -37,14 +36,14 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from synthetic import (JASPAR_RELEASE, Motif, Site, decode, fit_torch,  # noqa: E402
-                       import_module_file, kipoiseq_dataloader, load_motifs, parse_args,
-                       predict_torch, sample_motif_instance, write_fasta, write_tsv, write_yaml)
-from train_transformer import SITES_HEADER, channels_first, check_through_kipoi  # noqa: E402
+from common import standin_model  # noqa: E402
+from synthetic import (JASPAR_RELEASE, Motif, Site, channels_first,  # noqa: E402
+                       check_through_kipoi, decode, fit_torch, kipoiseq_dataloader, load_motifs,
+                       parse_args, predict_torch, sample_motif_instance, save_torch_model,
+                       spawn_rngs, write_fasta, write_tsv)
 
 NAME = "interact_like"
-MODEL_SOURCE = Path(__file__).resolve().parents[1] / "models" / "standins" / NAME / "model.py"
-MODEL_MODULE = import_module_file(MODEL_SOURCE, f"{NAME}_model")
+MODEL_SOURCE, MODEL_MODULE = standin_model(NAME)
 SEQ_LEN, CENTRE = MODEL_MODULE.SEQ_LEN, MODEL_MODULE.CENTRE
 
 MOTIF = ("MA0139.2", "CTCF")
@@ -60,6 +59,7 @@ FULL_SIZES = {"n_train": 6_000, "n_test": 1_000, "epochs": 8}
 QUICK_SIZES = {"n_train": 256, "n_test": 128, "epochs": 1}
 BATCH_SIZE = 128
 LEARNING_RATE = 3e-3
+SITES_HEADER = ("record", "motif_id", "motif_name", "start", "end", "strand")
 
 
 def make_window(kind: str, motif: Motif, rng: np.random.Generator) -> tuple[np.ndarray, list[Site]]:
@@ -152,8 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     """Generate windows, train the model and write everything under ``--out``."""
     args = parse_args(__doc__, "tiny data and one epoch, for a fast smoke test", argv)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
-    train_rng, test_rng, evaluation_rng = (np.random.default_rng(s)
-                                           for s in np.random.SeedSequence(SEED).spawn(3))
+    train_rng, test_rng, evaluation_rng = spawn_rngs(SEED, 3)
     (motif,) = load_motifs((MOTIF,))
 
     evaluation_kinds = [k for k, n in N_EVALUATION.items() for _ in range(n)]
@@ -181,12 +180,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{k} {predicted[np.array(test_kinds) == k].mean():.3f}" for k in KINDS), flush=True)
 
     model_dir = args.out / "models" / "standins" / NAME
-    model_dir.mkdir(parents=True, exist_ok=True)
-    if (model_dir / "model.py").resolve() != MODEL_SOURCE:
-        shutil.copyfile(MODEL_SOURCE, model_dir / "model.py")
-    # A plain state_dict, because Kipoi calls torch.load with weights_only=True.
-    torch.save(model.state_dict(), model_dir / "weights.pt")
-    write_yaml(model_dir / "model.yaml", model_yaml(sizes, r, auroc))
+    save_torch_model(model, model_dir, MODEL_SOURCE, model_yaml(sizes, r, auroc))
     x = channels_first(codes)
     check_through_kipoi(model_dir, x, predict_torch(model, x))
     print(f"Done; model in {model_dir}, evaluation data in {data_dir}", flush=True)

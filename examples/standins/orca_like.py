@@ -34,17 +34,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-# Training and saving work as for puffin_like, whose script sits in this folder.
-from puffin_like import (check_through_kipoi, channels_first, fit_regression,  # noqa: E402
-                         save_model, seed_filters)
-from synthetic import (JASPAR_RELEASE, Motif, Site, decode, import_module_file,  # noqa: E402
-                       kipoiseq_dataloader, load_motifs, parse_args, predict_torch,
-                       sample_motif_instance, write_fasta, write_tsv)
+from common import fit_regression, seed_filters, standin_model  # noqa: E402
+from synthetic import (JASPAR_RELEASE, Motif, Site, channels_first,  # noqa: E402
+                       check_through_kipoi, decode, kipoiseq_dataloader, load_motifs, parse_args,
+                       predict_torch, sample_motif_instance, save_torch_model, spawn_rngs,
+                       write_fasta, write_tsv)
 
 NAME = "orca_like"
-EXAMPLES_DIR = Path(__file__).resolve().parents[1]
-MODEL_SOURCE = EXAMPLES_DIR / "models" / "standins" / NAME / "model.py"
-MODEL_MODULE = import_module_file(MODEL_SOURCE, f"{NAME}_model")
+MODEL_SOURCE, MODEL_MODULE = standin_model(NAME)
 SEQ_LEN = MODEL_MODULE.SEQ_LEN
 BIN_SIZE = MODEL_MODULE.BIN_SIZE
 N_BINS = MODEL_MODULE.N_BINS
@@ -232,8 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     """Simulate data, train the stand-in, measure it and write everything."""
     args = parse_args(__doc__, "tiny data and one epoch, for a fast smoke test", argv)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
-    train_rng, test_rng, evaluation_rng = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(SEED).spawn(3))
+    train_rng, test_rng, evaluation_rng = spawn_rngs(SEED, 3)
     print(f"Loading {MOTIF[1]} ({MOTIF[0]}) from {JASPAR_RELEASE}", flush=True)
     (motif,) = load_motifs((MOTIF,))
 
@@ -256,9 +252,9 @@ def main(argv: list[str] | None = None) -> None:
           f"{metrics['loop_recall']:.3f} of {metrics['n_loops']}", flush=True)
 
     model_dir = args.out / "models" / "standins" / NAME
-    save_model(model, model_dir, MODEL_SOURCE, model_yaml(motif, sizes, metrics))
+    save_torch_model(model, model_dir, MODEL_SOURCE, model_yaml(motif, sizes, metrics))
     evaluation_x = channels_first(evaluation_codes)
-    check_through_kipoi(model_dir, evaluation_x, predict_torch(model, evaluation_x))
+    check_through_kipoi(model_dir, evaluation_x, predict_torch(model, evaluation_x), atol=1e-5)
     print(f"Done; outputs in {args.out}", flush=True)
 
 

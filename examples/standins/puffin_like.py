@@ -25,7 +25,6 @@ Usage::
     python examples/standins/puffin_like.py            # full run, writes examples/
     python examples/standins/puffin_like.py --quick --out /tmp/smoke
 """
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -34,14 +33,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from synthetic import (JASPAR_RELEASE, Motif, Site, decode, import_module_file,  # noqa: E402
-                       kipoiseq_dataloader, load_motifs, one_hot, parse_args, predict_torch,
-                       sample_motif_instance, write_fasta, write_tsv, write_yaml)
+from common import fit_regression, seed_filters, standin_model  # noqa: E402
+from synthetic import (JASPAR_RELEASE, Motif, Site, channels_first,  # noqa: E402
+                       check_through_kipoi, decode, kipoiseq_dataloader, load_motifs, parse_args,
+                       predict_torch, sample_motif_instance, save_torch_model, spawn_rngs,
+                       write_fasta, write_tsv)
 
 NAME = "puffin_like"
-EXAMPLES_DIR = Path(__file__).resolve().parents[1]
-MODEL_SOURCE = EXAMPLES_DIR / "models" / "standins" / NAME / "model.py"
-MODEL_MODULE = import_module_file(MODEL_SOURCE, f"{NAME}_model")
+MODEL_SOURCE, MODEL_MODULE = standin_model(NAME)
 SEQ_LEN = MODEL_MODULE.SEQ_LEN
 STRANDS = MODEL_MODULE.STRANDS
 
@@ -111,84 +110,6 @@ def make_training_set(n: int, motif: Motif, rng: np.random.Generator
              for _ in range(n)]
     sites = [s for _, s in drawn]
     return np.stack([c for c, _ in drawn]), np.stack([profile(s) for s in sites]), sites
-
-
-def channels_first(codes: np.ndarray) -> np.ndarray:
-    """Integer-coded sequences to the model's ``(N, 4, L)`` float32 input."""
-    return np.ascontiguousarray(one_hot(codes).transpose(0, 2, 1))
-
-
-def pwm_filters(motif: Motif, kernel_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Convolution filters scoring ``motif`` on the plus and the minus strand.
-
-    Weights are the PWM's log2 odds against a uniform background, centred in ``kernel_size``
-    positions (zero elsewhere); each bias puts the filter's threshold at half of the best
-    score, so after a ReLU the filter fires on close matches only.
-
-    Returns
-    -------
-    weight : numpy.ndarray
-        ``(2, 4, kernel_size)`` float32, plus strand first, in ``nn.Conv1d`` layout.
-    bias : numpy.ndarray
-        ``(2,)`` float32.
-    """
-    log_odds = np.log2(np.clip(motif.probs, 1e-3, None) / 0.25).T
-    width = log_odds.shape[1]
-    weight = np.zeros((2, 4, kernel_size), dtype=np.float32)
-    offset = (kernel_size - width) // 2
-    weight[0, :, offset:offset + width] = log_odds
-    # Reverse complement: reverse the positions, and A<->T, C<->G is reversing the base axis.
-    weight[1, :, offset:offset + width] = log_odds[::-1, ::-1]
-    best = log_odds.max(axis=0).sum()
-    return weight, np.full(2, -best / 2, dtype=np.float32)
-
-
-def seed_filters(conv: torch.nn.Conv1d, motifs: list[Motif]) -> None:
-    """Start two filters of ``conv`` per motif (plus, minus strand) from :func:`pwm_filters`.
-
-    On a CPU-sized budget, training from random filters tends to settle on the all-zero
-    output (most targets are zero) before any filter finds a sparse motif; starting filters
-    on the motifs avoids that. Every weight is trained afterwards.
-    """
-    with torch.no_grad():
-        for i, motif in enumerate(motifs):
-            weight, bias = pwm_filters(motif, conv.kernel_size[0])
-            conv.weight[2 * i:2 * i + 2] = torch.from_numpy(weight)
-            conv.bias[2 * i:2 * i + 2] = torch.from_numpy(bias)
-
-
-def fit_regression(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, seed: int,
-                   batch_size: int, learning_rate: float, tag: str) -> torch.nn.Module:
-    """Train ``model`` with Adam on the mean squared error to real-valued targets ``y``.
-
-    The stand-ins predict signal (profiles, contact maps), not probabilities, which is why
-    ``synthetic.fit_torch`` (binary cross-entropy) does not apply.
-
-    Returns
-    -------
-    torch.nn.Module
-        The trained model in eval mode.
-    """
-    # Near-zero activations of sparse targets can turn subnormal, which is slow on CPUs.
-    torch.set_flush_denormal(True)
-    # The models are tiny: a second thread costs more in synchronisation than it gains.
-    torch.set_num_threads(1)
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    batch_order = torch.Generator().manual_seed(seed)
-    x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
-    model.train()
-    for epoch in range(epochs):
-        tic = time.perf_counter()
-        total = 0.0
-        for idx in torch.randperm(len(x_t), generator=batch_order).split(batch_size):
-            optimizer.zero_grad()
-            loss = torch.nn.functional.mse_loss(model(x_t[idx]), y_t[idx])
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(idx)
-        print(f"  [{tag}] epoch {epoch + 1}/{epochs} mse {total / len(x_t):.5f} "
-              f"({time.perf_counter() - tic:.1f} s)", flush=True)
-    return model.eval()
 
 
 def evaluate(predicted: np.ndarray, truth: np.ndarray, sites: list[list[Site]]) -> dict:
@@ -277,41 +198,12 @@ def model_yaml(motif: Motif, sizes: dict, metrics: dict) -> dict:
     }
 
 
-def save_model(model: torch.nn.Module, model_dir: Path, source: Path, content: dict) -> None:
-    """Write ``model.py`` (a copy of ``source``), ``weights.pt`` (a state_dict), ``model.yaml``."""
-    model_dir.mkdir(parents=True, exist_ok=True)
-    if (model_dir / "model.py").resolve() != source:
-        shutil.copyfile(source, model_dir / "model.py")
-    # A plain state_dict, because Kipoi calls torch.load with weights_only=True.
-    torch.save(model.state_dict(), model_dir / "weights.pt")
-    write_yaml(model_dir / "model.yaml", content)
-
-
-def check_through_kipoi(model_dir: Path, x: np.ndarray, expected: np.ndarray) -> None:
-    """Load ``model_dir`` with Kipoi and check that it predicts ``expected`` for ``x``.
-
-    Raises
-    ------
-    RuntimeError
-        If Kipoi's predictions differ from the in-memory model's.
-    """
-    import kipoi  # imported here: only this final check needs it
-
-    model = kipoi.get_model(str(model_dir), source="dir", with_dataloader=False)
-    predicted = np.asarray(model.predict_on_batch(x))
-    if predicted.shape != expected.shape or not np.allclose(predicted, expected, atol=1e-5):
-        raise RuntimeError(f"Kipoi predictions {predicted.shape} differ from the trained model's "
-                           f"{expected.shape}")
-    print(f"  Kipoi loaded {model_dir}; its predictions on {len(x)} sequences match", flush=True)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Simulate data, train the stand-in, measure it and write everything."""
     args = parse_args(__doc__, "tiny data and one epoch, for a fast smoke test", argv)
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     # Independent streams, so the sizes of the training runs leave the evaluation data unchanged.
-    train_rng, test_rng, evaluation_rng = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(SEED).spawn(3))
+    train_rng, test_rng, evaluation_rng = spawn_rngs(SEED, 3)
     print(f"Loading {MOTIF[1]} ({MOTIF[0]}) from {JASPAR_RELEASE}", flush=True)
     (motif,) = load_motifs((MOTIF,))
 
@@ -333,9 +225,9 @@ def main(argv: list[str] | None = None) -> None:
           f"{metrics['peak_recall']:.3f} of {metrics['n_peaks']}", flush=True)
 
     model_dir = args.out / "models" / "standins" / NAME
-    save_model(model, model_dir, MODEL_SOURCE, model_yaml(motif, sizes, metrics))
+    save_torch_model(model, model_dir, MODEL_SOURCE, model_yaml(motif, sizes, metrics))
     evaluation_x = channels_first(evaluation_codes)
-    check_through_kipoi(model_dir, evaluation_x, predict_torch(model, evaluation_x))
+    check_through_kipoi(model_dir, evaluation_x, predict_torch(model, evaluation_x), atol=1e-5)
     print(f"Done; outputs in {args.out}", flush=True)
 
 
