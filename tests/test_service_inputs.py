@@ -9,7 +9,6 @@ import yaml
 
 import kipoi_explain as kx
 from kipoi_explain import InputError
-from kipoi_explain.client import Client
 
 from conftest import EXAMPLE_DIR, random_onehot, serve
 from test_service import check_error
@@ -114,12 +113,6 @@ def server(multi_dir, token_dir):
     running = serve(models={"multi": multi_dir, "ranks": token_dir, "corigami": CORIGAMI})
     yield running
     running.stop(0)
-
-
-@pytest.fixture
-def client(server):
-    with Client(f"127.0.0.1:{server.port}", timeout=120) as connection:
-        yield connection
 
 
 def samples(n=4, seed=0):

@@ -24,6 +24,7 @@ from ..attention_maps.positions import TokenPositions
 from ..attention_maps.reductions import reduce_maps
 from ..results import AttentionMaps
 from .hdf5 import as_text, jsonable, read_intervals, write_intervals
+from .figures import pyplot
 
 #: Value of the ``content`` attribute that marks a file of :func:`write_attention_hdf5`.
 CONTENT = "attention maps"
@@ -129,10 +130,7 @@ def plot_attention(result: AttentionMaps, path, indices=None, max_sequences: int
     Path
         The file written.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     if indices is None:
         indices = range(min(max_sequences, len(result)))

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..results import EntityImportance
 from .hdf5 import jsonable
+from .figures import pyplot
 
 
 def write_entity_table(result: EntityImportance, path) -> Path:
@@ -66,10 +67,7 @@ def plot_entities(result: EntityImportance, path, top: int = 20, dpi: int = 120)
     Path
         The file written.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.patches import Patch
 
     table = result.table().head(top)

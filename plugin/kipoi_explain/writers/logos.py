@@ -10,6 +10,7 @@ import numpy as np
 from ..motif.database import MotifDatabase
 from ..results import Motif
 from ..sequences import ALPHABET
+from .figures import pyplot
 
 
 def _logo(ax, pfm: np.ndarray, start: int = 0) -> None:
@@ -31,10 +32,7 @@ def motif_logo(motif: Motif, path, database: MotifDatabase | None = None,
                max_q: float = 0.05, dpi: int = 110) -> Path:
     """Draw ``motif`` as an information-content logo; under it, its best database match when
     that is significant (q <= ``max_q``), shifted and oriented as TomTom aligned it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     best = motif.best
     show_match = database is not None and best is not None and best.q_value <= max_q

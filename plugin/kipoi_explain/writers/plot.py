@@ -9,6 +9,7 @@ import numpy as np
 from ..results import Attribution
 from ..sequences import ALPHABET
 from ..targets import Target
+from .figures import pyplot
 
 
 def plot_attribution(result: Attribution, path, indices=None, max_sequences: int = 4,
@@ -32,18 +33,11 @@ def plot_attribution(result: Attribution, path, indices=None, max_sequences: int
     Path
         The file written.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
+    plt = pyplot()
     import logomaker
-    import matplotlib.pyplot as plt
     import pandas as pd
 
-    target = Target(tuple(result.target["columns"]), tuple(result.target["names"]),
-                    result.target["reduce"])
-    values = target.apply(result.predictions)
-    if indices is None:
-        indices = np.argsort(-values, kind="stable")[:max_sequences]
+    target, values, indices = _drawn(result, indices, max_sequences)
     importance = result.position_importance()
     length = result.scores.shape[1]
     fig, axes = plt.subplots(2 * len(indices), 1, squeeze=False, layout="constrained",
@@ -81,16 +75,8 @@ def plot_scores(result: Attribution, path, indices=None, max_sequences: int = 4,
     Parameters are those of :func:`plot_attribution`, and ``vocabulary``: token names by id,
     to label the bars of a model of tokens; ``feature_names``: names of a vector's features.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    target = Target(tuple(result.target["columns"]), tuple(result.target["names"]),
-                    result.target["reduce"])
-    values = target.apply(result.predictions)
-    if indices is None:
-        indices = np.argsort(-values, kind="stable")[:max_sequences]
+    plt = pyplot()
+    target, values, indices = _drawn(result, indices, max_sequences)
     width = result.scores.shape[1]
     fig, axes = plt.subplots(len(indices), 1, squeeze=False, layout="constrained",
                              figsize=(max(6.0, min(width / 4, 24.0)), 2.6 * len(indices)))
@@ -115,3 +101,14 @@ def plot_scores(result: Attribution, path, indices=None, max_sequences: int = 4,
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
+
+
+def _drawn(result: Attribution, indices, max_sequences: int):
+    """The target, its value for every sample, and the samples to draw: ``indices``, else the
+    ``max_sequences`` with the highest target value."""
+    target = Target(tuple(result.target["columns"]), tuple(result.target["names"]),
+                    result.target["reduce"])
+    values = target.apply(result.predictions)
+    if indices is None:
+        indices = np.argsort(-values, kind="stable")[:max_sequences]
+    return target, values, indices

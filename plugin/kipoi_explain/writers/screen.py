@@ -9,6 +9,7 @@ import numpy as np
 
 from ..results import Screen
 from .hdf5 import jsonable
+from .figures import pyplot
 
 
 def write_screen_table(result: Screen, path) -> Path:
@@ -50,10 +51,7 @@ def plot_screen(result: Screen, path, max_sequences: int = 4, dpi: int = 120) ->
     Path
         The file written.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     shown = range(min(max_sequences, len(result)))
     length = result.model.get("input_length") or int(result.ends.max())
