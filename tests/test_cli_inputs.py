@@ -9,8 +9,8 @@ import kipoi_explain as kx
 from kipoi_explain.cli.main import main
 from kipoi_explain.writers import read_hdf5
 
-from conftest import random_onehot, serve
-from test_service_inputs import LENGTH, VOCAB, cells, multi_dir, samples, token_dir  # noqa: F401
+from conftest import serve
+from test_service_inputs import VOCAB, cells, multi_dir, samples, token_dir  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(scope="module")

@@ -182,12 +182,14 @@ class _Plan:
     # ---- reference pass ------------------------------------------------------------------
     def reference(self, inputs):
         """Run ``inputs`` (model layout) through the graph; return the outputs of the
-        windowed nodes (those mutants read from) and the model's output."""
+        windowed nodes (those mutants read from), a :class:`_Reference`, and the model's
+        output."""
         keep = set(self.windowed)
         values = {self.input: inputs}
         for i, node in enumerate(self.nodes[1:], 1):
             if node.op == "output":
-                return {n: values[n] for n in keep}, _lookup(node.args[0], values, self.consts)
+                return _Reference(self, {n: values[n] for n in keep}), \
+                    _lookup(node.args[0], values, self.consts)
             if node in self.steps:
                 values[node] = _call(self.gm, node, _lookup(node.args, values, self.consts),
                                      _lookup(node.kwargs, values, self.consts))
@@ -197,7 +199,7 @@ class _Plan:
         raise AssertionError("graph without output")
 
     # ---- mutants ---------------------------------------------------------------------------
-    def mutants(self, ref: dict, rows, pos: np.ndarray, columns):
+    def mutants(self, ref: "_Reference", rows, pos: np.ndarray, columns):
         """The model's output for mutants of the reference sequences ``rows`` (indices into
         ``ref``'s batch) with ``columns`` (``(M, 4, 1)`` or ``(M, 1, 4)``) at ``pos``."""
         block = _Block(self, ref, rows, pos)
@@ -218,42 +220,75 @@ class _Plan:
         raise AssertionError("graph without output")
 
 
+class _Reference:
+    """The reference outputs of the windowed nodes for a chunk of sequences, and padded
+    copies of them (channels first) that mutants' reads slide over."""
+
+    def __init__(self, plan: _Plan, values: dict):
+        self.plan, self.values, self.padded_copies = plan, values, {}
+
+    def padded(self, node, pad: int, fill: float):
+        """``node``'s reference ``(n, C, L + 2 pad)``, ``fill`` beyond the sequence's ends."""
+        import torch.nn.functional as F
+
+        key = (node, pad, fill)
+        if key not in self.padded_copies:
+            value = self.values[node]
+            if self.plan.steps[node].span.axis == 1:
+                value = value.transpose(1, 2)
+            self.padded_copies[key] = F.pad(value, (pad, pad), value=fill)
+        return self.padded_copies[key]
+
+
 class _Block:
     """One block of mutants on their way through the graph."""
 
-    def __init__(self, plan: _Plan, ref: dict, rows, pos: np.ndarray):
+    def __init__(self, plan: _Plan, ref: _Reference, rows, pos: np.ndarray):
         self.plan, self.ref, self.rows, self.pos = plan, ref, rows, pos
-        self.windows, self.values, self.pasted, self.starts = {}, {}, {}, {}
+        self.windows, self.values, self.pasted, self.positions = {}, {}, {}, {}
 
     def span(self, node) -> _Span:
         return self.plan.steps[node].span
 
-    def start(self, node):
-        """First window position of each mutant at ``node``, a tensor ``(M,)``."""
+    def at(self, array: np.ndarray):
+        """``array`` (indexed by mutated input position) for each mutant, a tensor ``(M,)``."""
         import torch
 
-        if node not in self.starts:
-            self.starts[node] = torch.as_tensor(self.span(node).start[self.pos],
-                                                device=self.rows.device)
-        return self.starts[node]
+        if id(array) not in self.positions:
+            self.positions[id(array)] = torch.as_tensor(array[self.pos],
+                                                        device=self.rows.device)
+        return self.positions[id(array)]
 
-    def read(self, node, first, width: int, fill: float):
-        """Each mutant's values of ``node`` at positions ``first + 0 .. width - 1``: its window
-        where that covers them, the reference elsewhere, ``fill`` outside the sequence."""
+    def start(self, node):
+        """First window position of each mutant at ``node``, a tensor ``(M,)``."""
+        return self.at(self.span(node).start)
+
+    def read(self, node, first: np.ndarray, width: int, fill: float):
+        """Each mutant's values of ``node`` at positions ``first + 0 .. width - 1`` (``first``
+        indexed by mutated input position): its window where that covers them, the reference
+        elsewhere, ``fill`` outside the sequence."""
         import torch
 
         span = self.span(node)
-        ref, win = self.ref[node], self.windows[node]
+        pad = max(0, -int(first.min()), int(first.max()) + width - span.length)
+        ref = self.ref.padded(node, pad, fill)
+        where = self.at(first)
+        # Windows of the padded reference as a view: one gather of M rows of (C, width).
+        out = ref.unfold(2, width, 1)[self.rows, :, where + pad]
+        win = self.windows[node]
         if span.axis == 1:
-            ref, win = ref.transpose(1, 2), win.transpose(1, 2)
-        where = first[:, None] + torch.arange(width, device=first.device)
-        offset = where - self.start(node)[:, None]
-        channels = torch.arange(ref.shape[1], device=ref.device)[None, :, None]
-        out = ref[self.rows[:, None, None], channels, where.clamp(0, span.length - 1)[:, None, :]]
-        mutant = win.gather(2, offset.clamp(0, span.width - 1)[:, None, :].expand(
-            -1, win.shape[1], -1))
-        out = torch.where(((offset >= 0) & (offset < span.width))[:, None, :], mutant, out)
-        out = out.masked_fill(((where < 0) | (where >= span.length))[:, None, :], fill)
+            win = win.transpose(1, 2)
+        if (first <= span.start).all() and (span.start + span.width <= first + width).all():
+            # Every window lies inside what is read: written over it in place.
+            offset = self.start(node) - where
+            index = offset[:, None] + torch.arange(span.width, device=where.device)
+            out.scatter_(2, index[:, None, :].expand(-1, win.shape[1], -1), win)
+        else:
+            offset = where[:, None] + torch.arange(width, device=where.device) - \
+                self.start(node)[:, None]
+            mutant = win.gather(2, offset.clamp(0, span.width - 1)[:, None, :].expand(
+                -1, win.shape[1], -1))
+            out = torch.where(((offset >= 0) & (offset < span.width))[:, None, :], mutant, out)
         return out.transpose(1, 2) if span.axis == 1 else out
 
     def paste(self, node):
@@ -262,7 +297,7 @@ class _Block:
 
         if node not in self.pasted:
             span = self.span(node)
-            out = self.ref[node].index_select(0, self.rows)
+            out = self.ref.values[node].index_select(0, self.rows)
             view, win = out, self.windows[node]
             if span.axis == 1:
                 view, win = out.transpose(1, 2), win.transpose(1, 2)
@@ -287,14 +322,14 @@ class _Block:
         if node not in self.windows:
             return self.resolve(node)
         win = self.windows[node]
-        shape = (win.shape[0], *self.ref[node].shape[1:])
+        shape = (win.shape[0], *self.ref.values[node].shape[1:])
         return torch.empty_strided(shape, (0,) * len(shape), dtype=win.dtype, device=win.device)
 
     def window_or_const(self, node):
         return self.plan.consts[node] if node in self.plan.consts else self.windows[node]
 
     def drop(self, node):
-        for store in (self.windows, self.values, self.pasted, self.starts):
+        for store in (self.windows, self.values, self.pasted):
             store.pop(node, None)
 
 
@@ -433,7 +468,10 @@ def _rule(gm, node, values, steps, inputs):
         width = int(np.max(np.max([s.start + s.width for s in spans], axis=0) - first))
         out = _Span(span.axis, span.length, width,
                     np.clip(first, 0, max(span.length - width, 0)))
-        return out, _union(node, width), False
+        # An input whose window is the output's is taken as it is, the others read.
+        direct = {arg for arg, s in zip(inputs, spans)
+                  if s.width == width and np.array_equal(s.start, out.start)}
+        return out, _union(node, out, direct), False
     return None
 
 
@@ -444,14 +482,14 @@ def _pointwise(node):
     return compute
 
 
-def _union(node, width):
+def _union(node, span: _Span, direct: set):
     def compute(block):
-        first = block.start(node)
-
         def value(arg):
             if arg in block.plan.consts:
                 return block.plan.consts[arg]
-            return block.read(arg, first, width, 0.0)
+            if arg in direct:
+                return block.windows[arg]
+            return block.read(arg, span.start, span.width, 0.0)
 
         return _call(block.plan.gm, node, _lookup(node.args, {}, None, value),
                      _lookup(node.kwargs, {}, None, value))
@@ -517,7 +555,11 @@ def _sliding(node, target, values, span, inputs):
     else:
         return None
     source = inputs[0]
-    if span.axis != 2 or len(inputs) != 1 or node.op != "call_module" and node.args[0] is not source:
+    if span.axis != 2 or len(inputs) != 1 or \
+            node.op != "call_module" and node.args[0] is not source:
+        return None
+    # Windows run the layer's function, not the module: hooks on it would be skipped.
+    if node.op == "call_module" and (target._forward_hooks or target._forward_pre_hooks):
         return None
     if kind == "conv":
         weight, bias = params["weight"], params["bias"]
@@ -560,10 +602,10 @@ def _sliding(node, target, values, span, inputs):
     first = -((reach - left - span.start) // stride)
     first = np.clip(first, 0, max(length - width, 0))
     needed = (width - 1) * stride + reach + 1
+    reads = first * stride - left
 
     def compute(block):
-        starts = block.start(node) * stride - left
-        return op(block.read(source, starts, needed, fill))
+        return op(block.read(source, reads, needed, fill))
 
     return _Span(2, length, width, first), compute, True
 
@@ -612,9 +654,10 @@ def _shift(node, target, values, span, inputs):
     length = values[node].shape[span.axis]
     width = min(span.width, length)
     first = np.clip(span.start - offset, 0, max(length - width, 0))
+    reads = first + offset
 
     def compute(block):
-        return block.read(source, block.start(node) + offset, width, fill)
+        return block.read(source, reads, width, fill)
 
     return _Span(span.axis, length, width, first), compute, False
 
@@ -626,14 +669,11 @@ _ELEMENTWISE_NAMES = {
     "logsigmoid", "tanhshrink", "softshrink", "hardshrink", "threshold", "exp", "log", "log1p",
     "abs", "sqrt", "rsqrt", "square", "neg", "clamp", "clip", "float", "contiguous", "clone",
     "detach", "add", "sub", "mul", "div", "true_divide", "maximum", "minimum", "pow",
-    "__add__", "__sub__", "__mul__", "__truediv__", "__radd__", "__rsub__", "__rmul__",
-    "__rtruediv__", "__neg__",
 }
 _OPERATORS = {operator.add, operator.sub, operator.mul, operator.truediv, operator.neg,
               operator.pow}
 #: Of those, the ones that combine two tensors position by position.
-_BINARY_NAMES = {"add", "sub", "mul", "div", "true_divide", "maximum", "minimum", "pow",
-                 "__add__", "__sub__", "__mul__", "__truediv__"}
+_BINARY_NAMES = {"add", "sub", "mul", "div", "true_divide", "maximum", "minimum", "pow"}
 
 
 def _elementwise_modules():
@@ -685,7 +725,6 @@ def _constants_position_free(node, values, inputs, axis: int) -> bool:
 
 def _local(node, target, values, span, inputs) -> bool:
     """Whether a node of one windowed input computes each position from that position alone."""
-    import torch
     import torch.nn as nn
 
     if isinstance(target, nn.Module):
