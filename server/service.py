@@ -224,9 +224,11 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
                                     inputs=wire.from_inputs(request.inputs),
                                     **self._options(request.options))
             # Token models' gradients are read at the embedding through hooks on the shared
-            # layers: they run alone on the worker, as attention maps do.
-            result = worker.exclusive(state, request.model, run) if model.takes_tokens \
-                else run(model)
+            # layers, and fast ISM runs the shared module itself rather than the batch
+            # primitives: both run alone on the worker, as attention maps do, so that they
+            # never meet a diagnosis's randomized weights.
+            alone = model.takes_tokens or request.method == "ism"
+            result = worker.exclusive(state, request.model, run) if alone else run(model)
             if names:
                 result.names = names
             return wire.attribution_response(result)

@@ -103,7 +103,7 @@ def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | N
         Method options: ``n_steps``, ``baseline``, ``quadrature_rule``, ``inputs_baseline``
         (integrated gradients);
         ``n_samples``, ``noise`` (smoothgrad); ``n_references``, ``seed`` (deepshap,
-        expected gradients, shuffled baselines); ``start``, ``end`` (ism); ``window``,
+        expected gradients, shuffled baselines); ``start``, ``end``, ``fast`` (ism); ``window``,
         ``stride`` (occlusion); ``absolute`` (saliency); ``correct_gradients`` (every
         gradient method, DNA only). For features, ``baseline`` is ``"zeros"``, ``"mean"``
         (of the given samples) or an array.

@@ -6,10 +6,11 @@ import numpy as np
 from ..engine import run_batches
 from ..errors import InputError
 from ..results import MethodScores
+from .fast_ism import fast_ism
 
 
 def ism(model, x, target, batch_size, progress, start: int = 0,
-        end: int | None = None) -> MethodScores:
+        end: int | None = None, fast: bool = True) -> MethodScores:
     """Effect of each single-base substitution on the target.
 
     ``scores[n, i, b] = f(x with base b at i) - f(x)``, so the base already present scores 0.
@@ -20,12 +21,20 @@ def ism(model, x, target, batch_size, progress, start: int = 0,
     start, end : int
         Mutate positions ``start <= i < end`` only (default: the whole sequence); scores
         outside the window are 0.
+    fast : bool
+        For PyTorch models, recompute only the positions each substitution reaches
+        (:mod:`~kipoi_explain.methods.fast_ism`): the same scores, from naive ISM (with the
+        reason logged) where the model's graph does not allow it.
     """
     n, length = x.shape[:2]
     end = length if end is None else end
     if not 0 <= start < end <= length:
         raise InputError(f"ism window start={start}, end={end}: expected "
                          f"0 <= start < end <= {length}")
+    if fast:
+        scores = fast_ism(model, x, target, batch_size, progress, start, end)
+        if scores is not None:
+            return scores
     seq, pos, base = np.meshgrid(np.arange(n), np.arange(start, end), np.arange(4), indexing="ij")
     seq, pos, base = seq.ravel(), pos.ravel(), base.ravel()
     keep = x[seq, pos, base] != 1.0
