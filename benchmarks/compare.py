@@ -1,0 +1,291 @@
+"""kipoi-explain against Captum and tangermeme: time and equality of the same attributions.
+
+    python benchmarks/compare.py [--device auto] [--n 8] [--n-ism 1] [--repeats 1]
+                                 [--batch-size 128] [--quick]
+
+Needs the ``benchmarks`` extra (``pip install kipoi-explain[benchmarks]``: Captum and
+tangermeme). Models (:mod:`architectures`, random weights, seeded, explained at output 0):
+Basset's architecture and a BPNet-like dilated residual network with a count head, at 1,000 bp.
+Every library gets the same network, the same sequences (random, seeded), the same batch size
+and the same device, and returns its result on the host:
+
+* ``deepshap``, 20 dinucleotide-shuffled references per sequence: ours shuffles them itself
+  (``kx.explain(..., "deepshap", n_references=20)``); tangermeme's ``deep_lift_shap`` and
+  Captum's ``DeepLiftShap`` are given those same references (Captum, whose references are
+  shared by all inputs, one call per sequence). Our contributions ``m * (x - ref)`` are
+  compared with Captum's, our hypothetical contributions at the present base with
+  tangermeme's (its default output).
+* ``integrated_gradients``, 50 Gauss-Legendre steps from all-zero input, against Captum's
+  ``IntegratedGradients``.
+* ``saliency`` (absolute gradient) against Captum's ``Saliency``.
+* ``ism`` (every substitution of every position) against tangermeme's
+  ``saturation_mutagenesis`` (its raw outputs: it decides itself whether to use its own fast
+  ISM) and, where kipoi-explain has fast ISM, against ours made naive: the same network behind
+  a plain predict function, which ISM can only run mutant by mutant.
+
+Known difference: Captum 0.9's DeepLIFT loses its max-pool rule where a ReLU module feeds the
+``MaxPool1d`` (as in Basset): its multipliers through the pool are plain gradients (the stale
+output gradient of adjacent hooked modules, meta-pytorch/captum#1104), so its DeepSHAP scores
+on Basset break summation-to-delta and differ from ours and tangermeme's, which agree. Without
+max pooling (the BPNet-like network) all three agree.
+
+Each time is the best of ``--repeats`` runs after one warm-up run. One table comes out, in
+Markdown: ratio is their time over ours (above 1: ours is faster); FPE, ours in forward-pass
+equivalents (its time over one batched forward pass over the same sequences); max abs diff,
+the largest difference between their scores and ours, next to the largest score. Their
+warnings and our fast-ISM fallbacks are listed below the table.
+
+The CPU defaults (8 sequences, 1 for ISM, which mutates each of them 3,000 times) keep a run
+to a few minutes on two cores.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import importlib.util
+import logging
+import platform
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+import kipoi_explain as kx
+from kipoi_explain.methods.references import references
+
+from architectures import models
+from forward_equivalents import best_time
+
+TARGET, N_REFERENCES, N_STEPS, SEED = 0, 20, 50, 0
+#: Equality tolerance of every comparison (float32 scores).
+TOLERANCE = 1e-4
+
+
+@dataclass
+class Row:
+    method: str
+    model: str
+    length: int
+    ours: float
+    library: str
+    theirs: float
+    forward: float
+    diff: float
+    scale: float
+
+    def cells(self) -> list[str]:
+        return [self.method, self.model, str(self.length), f"{self.ours:.3g}",
+                f"{self.library}: {self.theirs:.3g}", f"{self.theirs / self.ours:.3g}",
+                f"{self.ours / self.forward:.3g}", f"{self.diff:.1e}", f"{self.scale:.1e}"]
+
+
+HEADER = ["method", "model", "length", "ours (s)", "theirs (library: s)", "ratio theirs/ours",
+          "ours (FPE)", "max abs diff", "max abs score"]
+
+
+def timed(label: str, fn, repeats: int):
+    """Best time of ``fn`` (see :func:`forward_equivalents.best_time`) and its last result;
+    ``label`` goes to stderr first, to show where a long run is."""
+    print(f"{time.strftime('%H:%M:%S')} {label}", file=sys.stderr, flush=True)
+    result = {}
+
+    def call():
+        result["value"] = fn()
+
+    return best_time(call, repeats), result["value"]
+
+
+class Notes:
+    """Warnings raised (but Captum's routine ones) and kipoi-explain log records made while a
+    library runs, once each."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def watching(self, label: str, fn):
+        def run():
+            records = []
+            handler = logging.Handler(logging.WARNING)
+            handler.emit = records.append
+            logger = logging.getLogger("kipoi_explain")
+            logger.addHandler(handler)
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    value = fn()
+            finally:
+                logger.removeHandler(handler)
+            # Captum warns on every call that it sets hooks and that the input needs gradients.
+            messages = [str(w.message) for w in caught if "captum" not in w.filename]
+            for message in messages + [r.getMessage() for r in records]:
+                line = f"{label}: {' '.join(message.split())[:300]}"
+                if line not in self.lines:
+                    self.lines.append(line)
+            return value
+
+        return run
+
+
+def compare_model(name: str, net: torch.nn.Module, length: int, args, device: torch.device,
+                  notes: Notes) -> list[Row]:
+    """Every comparison on one network."""
+    from captum.attr import DeepLiftShap, IntegratedGradients, Saliency
+    from tangermeme.deep_lift_shap import deep_lift_shap
+    from tangermeme.saturation_mutagenesis import saturation_mutagenesis
+
+    layout = kx.InputLayout(alphabet_axis=0)
+    model = kx.load_model(net, input_length=length, layout=layout, device=str(device),
+                          batch_size=args.batch_size, name=name)
+    rng = np.random.default_rng(SEED)
+    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (args.n, length))]
+    x_ism = x[:args.n_ism]
+
+    def channels_first(a):
+        return torch.tensor(a.transpose(0, 2, 1).copy(), device=device)
+
+    def host(t):
+        return t.detach().cpu().numpy().transpose(0, 2, 1)
+
+    X, X_ism = channels_first(x), channels_first(x_ism)
+    # The unit of FPE: cheap, so timed more often than the methods, which steadies it.
+    forward = best_time(lambda: model.predict(x), max(5, args.repeats))
+    forward_ism = best_time(lambda: model.predict(x_ism), max(5, args.repeats))
+    rows = []
+
+    def row(method, library, ours, theirs, ours_scores, their_scores, x_forward=forward):
+        rows.append(Row(method, name, length, ours, library, theirs, x_forward,
+                        float(np.abs(ours_scores - their_scores).max()),
+                        float(np.abs(ours_scores).max())))
+
+    def ours(method, inputs, on=model, **options):
+        label = f"ours {method} ({on.name})"
+        return timed(label, notes.watching(label, lambda: kx.explain(
+            on, inputs, method, target=TARGET, **options)), args.repeats)
+
+    def theirs(label, fn):
+        label = f"{label} ({name})"
+        return timed(label, notes.watching(label, fn), args.repeats)
+
+    # DeepSHAP: ours makes its shuffles; the others get the very same references.
+    t_ours, a = ours("deepshap", x, n_references=N_REFERENCES, seed=SEED)
+    refs = references(x, "shuffle", N_REFERENCES, SEED)
+    refs_t = torch.tensor(refs.transpose(0, 1, 3, 2).copy(), device=device)
+    t_tm, tm = theirs("tangermeme deep_lift_shap", lambda: host(deep_lift_shap(
+        net, X, target=TARGET, references=refs_t, batch_size=args.batch_size, device=device)))
+    row("deepshap", "tangermeme", t_ours, t_tm, a.hypothetical * x, tm)
+    shap = DeepLiftShap(net)
+    t_cp, cp = theirs("captum DeepLiftShap", lambda: np.concatenate([host(shap.attribute(
+        X[i:i + 1], baselines=refs_t[i], target=TARGET)) for i in range(len(x))]))
+    row("deepshap", "captum", t_ours, t_cp, a.scores, cp)
+
+    t_ours, a = ours("integrated_gradients", x, n_steps=N_STEPS, baseline="zeros",
+                     quadrature_rule="gausslegendre")
+    ig = IntegratedGradients(net)
+    t_cp, cp = theirs("captum IntegratedGradients", lambda: host(ig.attribute(
+        X, baselines=torch.zeros_like(X), target=TARGET, n_steps=N_STEPS,
+        method="gausslegendre", internal_batch_size=args.batch_size)))
+    row("integrated_gradients", "captum", t_ours, t_cp, a.scores, cp)
+
+    t_ours, a = ours("saliency", x, absolute=True)
+    saliency = Saliency(net)
+    t_cp, cp = theirs("captum Saliency", lambda: host(saliency.attribute(
+        X, target=TARGET, abs=True)))
+    row("saliency", "captum", t_ours, t_cp, a.scores, cp)
+
+    t_ours, a = ours("ism", x_ism)
+
+    def tangermeme_ism():
+        y0, y_hat = saturation_mutagenesis(net, X_ism, batch_size=args.batch_size,
+                                           device=device, raw_outputs=True)
+        # (N, 4, L, outputs) mutants and (N, outputs) originals: the target's effects.
+        effect = y_hat[..., TARGET] - y0[:, None, None, TARGET]
+        return effect.cpu().numpy().transpose(0, 2, 1)
+
+    t_tm, tm = theirs("tangermeme saturation_mutagenesis", tangermeme_ism)
+    row("ism", "tangermeme", t_ours, t_tm, a.scores, tm, forward_ism)
+    if importlib.util.find_spec("kipoi_explain.methods.fast_ism") is not None:
+        def predict(batch):
+            with torch.no_grad():
+                return net(torch.tensor(batch, device=device)).cpu().numpy()
+
+        naive = kx.load_model(predict, input_length=length, layout=layout,
+                              batch_size=args.batch_size, name=f"{name} (naive)")
+        t_naive, b = ours("ism", x_ism, on=naive)
+        row("ism", "naive ISM (ours)", t_ours, t_naive, a.scores, b.scores, forward_ism)
+    return rows
+
+
+def machine(device: torch.device) -> str:
+    """The processor (or GPU) and the versions of what is compared."""
+    if device.type == "cuda":
+        where = f"GPU {torch.cuda.get_device_name(device)}"
+    else:
+        where = platform.processor() or platform.machine()
+        try:
+            with open("/proc/cpuinfo") as handle:
+                where = next(line.split(":", 1)[1].strip() for line in handle
+                             if line.startswith("model name"))
+        except (OSError, StopIteration):
+            pass
+        where = f"CPU {where}, {torch.get_num_threads()} threads"
+    versions = ", ".join(f"{package} {importlib.metadata.version(package)}"
+                         for package in ("kipoi-explain", "torch", "captum", "tangermeme"))
+    return f"{where}; {versions}"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    parser.add_argument("--n", type=int, default=None,
+                        help="sequences for the gradient methods (default 8 on CPU, 64 on GPU)")
+    parser.add_argument("--n-ism", type=int, default=None,
+                        help="sequences for ISM (default 1 on CPU, 16 on GPU)")
+    parser.add_argument("--length", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="timed runs after the warm-up; the best counts (default 1)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="rows per block, the same for every library (default 128 on CPU, "
+                             "1024 on GPU)")
+    parser.add_argument("--models", nargs="*", default=None, help="basset, bpnet_like")
+    parser.add_argument("--quick", action="store_true",
+                        help="small networks at 200 bp, 2 sequences: a smoke test")
+    args = parser.parse_args(argv)
+
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(args.device)
+    gpu = device.type == "cuda"
+    if args.quick:
+        args.length = 200
+    args.n = args.n or (2 if args.quick else 64 if gpu else 8)
+    args.n_ism = min(args.n, args.n_ism or (1 if args.quick or not gpu else 16))
+    args.batch_size = args.batch_size or (1024 if gpu else 128)
+    networks = models(args.length, quick=args.quick, seed=SEED)
+    names = args.models or list(networks)
+
+    notes = Notes()
+    start = time.perf_counter()
+    rows = [row for name in names for row in compare_model(
+        name, networks[name], args.length, args, device, notes)]
+    print(f"# {machine(device)}")
+    print(f"# {args.n} sequences ({args.n_ism} for ism) of {args.length} bp, batch size "
+          f"{args.batch_size}, best of {args.repeats} after a warm-up; target output {TARGET}; "
+          f"deepshap {N_REFERENCES} references, integrated_gradients {N_STEPS} steps")
+    print("| " + " | ".join(HEADER) + " |")
+    print("|" + "|".join("---" for _ in HEADER) + "|")
+    for row in rows:
+        print("| " + " | ".join(row.cells()) + " |")
+    unequal = [row for row in rows if not row.diff <= TOLERANCE]
+    for row in unequal:
+        print(f"! {row.method} on {row.model}: {row.library} differs from ours by "
+              f"{row.diff:.1e} > {TOLERANCE:g}")
+    for line in notes.lines:
+        print(f"- {line}")
+    print(f"# {time.perf_counter() - start:.0f} s in all")
+
+
+if __name__ == "__main__":
+    main()
