@@ -21,7 +21,6 @@ does not know reached while the window is still narrower than the sequence (atte
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import operator
 from dataclasses import dataclass
@@ -33,24 +32,6 @@ from ..engine import run_batches
 from ..results import MethodScores
 
 logger = logging.getLogger("kipoi_explain")
-
-
-@contextlib.contextmanager
-def _one_cpu_thread(device):
-    """On CPU, run the windowed operations on one thread: they are many and small, and torch's
-    intra-op threads cost more than they save there (2 cores, 1 kb: Basset 1.3 s per sequence
-    on one thread against 9.8 s on two; BPNet-like 6.5 s against 45 s)."""
-    import torch
-
-    if device.type != "cpu":
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 class _Unsupported(Exception):
@@ -143,7 +124,7 @@ def fast_ism(model, x, target, batch_size, progress, start: int = 0,
         # Reduced as naive ISM reduces its outputs: the same rounding of the target's sum.
         return target.apply(out.float().cpu().numpy())
 
-    with torch.no_grad(), _one_cpu_thread(model.device):
+    with torch.no_grad():
         f_mut = run_batches(block, len(seq), batch_size, progress, "ism")
     scores = np.zeros(x.shape, dtype=np.float32)
     scores[seq, pos, base] = f_mut - f_x[seq]
