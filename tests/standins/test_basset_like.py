@@ -6,8 +6,6 @@ with must recover the planted truth, one JASPAR motif per "cell type".
 - attribution is cell-type specific: in a sequence holding the motifs of two cell types, the
   attribution for one cell type lies on its own site, not on the other's.
 """
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +15,6 @@ import pytest
 import kipoi_explain as kx
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "examples" / "standins" / "basset_like.py"
 MODEL = ROOT / "examples" / "models" / "standins" / "basset_like"
 DATA = ROOT / "examples" / "data" / "standins" / "basset_like"
 TASKS = {"cell_A": "MA0509", "cell_B": "MA0083", "cell_C": "MA0105", "cell_D": "MA1419"}
@@ -96,13 +93,7 @@ def test_attribution_is_specific_to_the_cell_type(model, seqs, sites):
     assert len(ratio) == 24 and ratio.min() > 3.0
 
 
-def test_quick_run_writes_the_same_data_and_a_loadable_model(tmp_path, seqs):
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    for name in ("sequences.fa", "sites.tsv"):
-        written = tmp_path / "data" / "standins" / "basset_like" / name
-        assert written.read_bytes() == (DATA / name).read_bytes(), name
-    quick = kx.load_model(tmp_path / "models" / "standins" / "basset_like")
+def test_quick_run_writes_the_same_data_and_a_loadable_model(tmp_path, seqs, quick_run):
+    quick = kx.load_model(quick_run("basset_like", tmp_path, ("sequences.fa", "sites.tsv")))
     assert list(quick.output_names) == list(TASKS)
     assert quick.predict(seqs.onehot[:3]).shape == (3, 4)

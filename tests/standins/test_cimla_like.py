@@ -2,8 +2,6 @@
 SklearnModel, whose target gene is driven by TF03 and TF07 together. Occlusion of one TF at a
 time finds the two regulators and equals a plain re-prediction with the TF replaced; gradient
 methods are refused with the methods that apply."""
-import subprocess
-import sys
 from pathlib import Path
 
 import joblib
@@ -14,7 +12,6 @@ import pytest
 import kipoi_explain as kx
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "examples" / "standins" / "cimla_like.py"
 MODEL = ROOT / "examples" / "models" / "standins" / "cimla_like"
 EXPRESSION = ROOT / "examples" / "data" / "standins" / "cimla_like" / "tf_expression.tsv"
 REGULATORS = {"TF03", "TF07"}
@@ -66,13 +63,8 @@ def test_gradient_methods_are_refused_naming_those_that_apply(model, method):
         kx.explain(model, EXPRESSION, method)
 
 
-def test_script_quick_run_writes_a_loadable_model(tmp_path):
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    data = tmp_path / "data" / "standins" / "cimla_like" / "tf_expression.tsv"
-    assert data.read_bytes() == EXPRESSION.read_bytes()
-    model = kx.load_model(tmp_path / "models" / "standins" / "cimla_like")
+def test_script_quick_run_writes_a_loadable_model(tmp_path, quick_run):
+    model = kx.load_model(quick_run("cimla_like", tmp_path, ("tf_expression.tsv",)))
     assert model.output_names == ("TARGET1",) and not model.differentiable
-    assert np.isfinite(model.predict(pd.read_csv(data, sep="\t", index_col=0)
+    assert np.isfinite(model.predict(pd.read_csv(EXPRESSION, sep="\t", index_col=0)
                                      .to_numpy(np.float32))).all()

@@ -3,8 +3,6 @@ map): in-silico genetic screens of the loop corner and gradient x input attribut
 and to each track, checked against the planted truth (a CTCF motif with CTCF signal is an
 anchor; a convergent anchor pair makes a loop at its corner of the map)."""
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -127,16 +125,10 @@ def test_grad_x_input_of_the_corner_marks_the_anchors_in_the_dna_and_the_ctcf_tr
     assert np.median(atac_to_ctcf) < 1.0
 
 
-def test_quick_run_writes_a_loadable_model_and_the_same_evaluation_data(tmp_path):
-    proc = subprocess.run([sys.executable, str(EXAMPLES / "standins" / "corigami_like.py"),
-                           "--quick", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    data = tmp_path / "data" / "standins" / "corigami_like"
-    for name in ("sequences.fa", "ctcf.npy", "atac.npy", "sites.tsv"):
-        assert (data / name).read_bytes() == (DATA / name).read_bytes(), name
-    quick = kx.load_model(tmp_path / "models" / "standins" / "corigami_like")
-    x = kx.from_fasta(data / "sequences.fa").onehot[:3]
-    tracks = {name: np.load(data / f"{name}.npy")[:3] for name in ("ctcf", "atac")}
+def test_quick_run_writes_a_loadable_model_and_the_same_evaluation_data(tmp_path, quick_run):
+    quick = kx.load_model(quick_run("corigami_like", tmp_path,
+                                    ("sequences.fa", "ctcf.npy", "atac.npy", "sites.tsv")))
+    x = kx.from_fasta(DATA / "sequences.fa").onehot[:3]
+    tracks = {name: np.load(DATA / f"{name}.npy")[:3] for name in ("ctcf", "atac")}
     predicted = quick.with_inputs(tracks, 3).predict(x)
     assert predicted.shape == (3, 16, 16) and np.isfinite(predicted).all()

@@ -1,8 +1,6 @@
 """The DCell-class stand-in (examples/standins/dcell_like.py): entity importance finds the
 planted epistatic pair GENE10 x GENE17, its small term S05 and that term's parent L2, by
 every entity method, ahead of the weaker additive decoy GENE03 (S03, L1)."""
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +9,6 @@ import pytest
 import kipoi_explain as kx
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "examples" / "standins" / "dcell_like.py"
 MODEL = ROOT / "examples" / "models" / "standins" / "dcell_like"
 GENOTYPES = ROOT / "examples" / "data" / "standins" / "dcell_like" / "genotypes.tsv"
 METHODS = ["grad_x_activation", "integrated_gradients", "ablation"]
@@ -50,13 +47,8 @@ def test_the_epistatic_pair_ranks_top_two_among_genes(model, method):
         assert np.abs(result.scores[genotypes == 0]).max() < 1e-6
 
 
-def test_script_quick_run_writes_a_loadable_model(tmp_path):
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    model_dir = tmp_path / "models" / "standins" / "dcell_like"
+def test_script_quick_run_writes_a_loadable_model(tmp_path, quick_run):
+    model_dir = quick_run("dcell_like", tmp_path, ("genotypes.tsv",))
     assert (model_dir / "entities.yaml").read_bytes() == (MODEL / "entities.yaml").read_bytes()
-    genotypes = tmp_path / "data" / "standins" / "dcell_like" / "genotypes.tsv"
-    assert genotypes.read_bytes() == GENOTYPES.read_bytes()
-    terms = kx.entities(model_dir, genotypes, "small_term", "ablation")
+    terms = kx.entities(model_dir, GENOTYPES, "small_term", "ablation")
     assert terms.scores.shape == (80, 8) and np.isfinite(terms.scores).all()

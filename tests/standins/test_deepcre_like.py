@@ -8,8 +8,6 @@ the review credits DeepCRE with must recover the planted regulatory logic.
 - the N spacer gets little attribution (none but what shuffled references put there).
 """
 import dataclasses
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +17,6 @@ import pytest
 import kipoi_explain as kx
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "examples" / "standins" / "deepcre_like.py"
 MODEL = ROOT / "examples" / "models" / "standins" / "deepcre_like"
 DATA = ROOT / "examples" / "data" / "standins" / "deepcre_like"
 ACTIVATOR, REPRESSOR = "MA0088", "MA0138"  # ZNF143, REST
@@ -101,13 +98,7 @@ def test_n_spacer_gets_little_attribution(deepshap):
     assert spacer < 0.3 * flanks
 
 
-def test_quick_run_writes_the_same_data_and_a_loadable_model(tmp_path, seqs):
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    for name in ("sequences.fa", "sites.tsv"):
-        written = tmp_path / "data" / "standins" / "deepcre_like" / name
-        assert written.read_bytes() == (DATA / name).read_bytes(), name
-    quick = kx.load_model(tmp_path / "models" / "standins" / "deepcre_like")
+def test_quick_run_writes_the_same_data_and_a_loadable_model(tmp_path, seqs, quick_run):
+    quick = kx.load_model(quick_run("deepcre_like", tmp_path, ("sequences.fa", "sites.tsv")))
     assert list(quick.output_names) == ["high_expression"]
     assert quick.predict(seqs.onehot[:3]).shape == (3, 1)

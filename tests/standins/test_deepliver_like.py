@@ -6,8 +6,6 @@ the review credits DeepLiver with must recover the planted grammar.
 - in-silico mutagenesis of a region (``kx.screen``): destroying either site of an enhancer
   drops the prediction, shuffling background does not.
 """
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +15,6 @@ import pytest
 import kipoi_explain as kx
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "examples" / "standins" / "deepliver_like.py"
 MODEL = ROOT / "examples" / "models" / "standins" / "deepliver_like"
 DATA = ROOT / "examples" / "data" / "standins" / "deepliver_like"
 PLANTED = {"MA1494": "HNF4A", "MA0466": "CEBPB"}
@@ -104,13 +101,7 @@ def test_destroying_either_site_drops_the_prediction(model, enhancers):
     assert dropped >= 0.85 and quiet >= 0.95
 
 
-def test_quick_run_writes_the_same_data_and_a_loadable_model(tmp_path):
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    for name in ("sequences.fa", "sites.tsv"):
-        written = tmp_path / "data" / "standins" / "deepliver_like" / name
-        assert written.read_bytes() == (DATA / name).read_bytes(), name
-    quick = kx.load_model(tmp_path / "models" / "standins" / "deepliver_like")
+def test_quick_run_writes_the_same_data_and_a_loadable_model(tmp_path, quick_run):
+    quick = kx.load_model(quick_run("deepliver_like", tmp_path, ("sequences.fa", "sites.tsv")))
     assert list(quick.output_names) == ["liver_enhancer"]
     assert quick.predict(kx.from_fasta(DATA / "sequences.fa").onehot[:3]).shape == (3, 1)

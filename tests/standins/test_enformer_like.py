@@ -1,8 +1,6 @@
 """The ``enformer_like`` stand-in (conv stem + transformer, binned multi-task output, Enformer
 class): the TSS token's attention row peaks at the distal enhancer, gradient x input of the TSS
 bin's CAGE signal reaches the enhancer, and a bins target selects only those bins."""
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -102,15 +100,8 @@ def test_bins_select_only_those_bins(model, enhanced):
         assert local_imp[enhancer.start:enhancer.end].sum() > 0.25 * local_imp.sum(), name
 
 
-def test_script_quick_run_writes_a_loadable_model(tmp_path):
-    proc = subprocess.run([sys.executable, str(EXAMPLES / "standins" / "enformer_like.py"),
-                           "--quick", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    for name in ("sequences.fa", "sites.tsv"):
-        assert (tmp_path / "data" / "standins" / "enformer_like" / name).read_bytes() == \
-            (DATA / name).read_bytes(), name
-    quick = kx.load_model(tmp_path / "models" / "standins" / "enformer_like")
+def test_script_quick_run_writes_a_loadable_model(tmp_path, quick_run):
+    quick = kx.load_model(quick_run("enformer_like", tmp_path, ("sequences.fa", "sites.tsv")))
     x = kx.from_fasta(DATA / "sequences.fa").onehot[:3]
     assert quick.predict(x).shape == (3, 32, 2)
     assert list(quick.output_names) == ["CAGE", "DNase"]

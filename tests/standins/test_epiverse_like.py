@@ -3,8 +3,6 @@ CNN + transformer): attributions to the sequence and to each track, and perturba
 with the tracks held fixed, checked against the planted truth (an HNF4A motif marks the region
 only where the ATAC track is open at it; the CTCF track is a distractor)."""
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -124,15 +122,9 @@ def test_attention_flows_to_the_motif_only_where_the_chromatin_is_open(model, re
     assert np.median(received["closed"]) < 0.1
 
 
-def test_quick_run_writes_a_loadable_model_and_the_same_evaluation_data(tmp_path):
-    proc = subprocess.run([sys.executable, str(EXAMPLES / "standins" / "epiverse_like.py"),
-                           "--quick", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    data = tmp_path / "data" / "standins" / "epiverse_like"
-    for name in ("sequences.fa", "chromatin.npy", "sites.tsv"):
-        assert (data / name).read_bytes() == (DATA / name).read_bytes(), name
-    quick = kx.load_model(tmp_path / "models" / "standins" / "epiverse_like")
-    x = kx.from_fasta(data / "sequences.fa").onehot[:3]
-    predicted = quick.with_inputs({"chromatin": np.load(data / "chromatin.npy")[:3]}, 3).predict(x)
+def test_quick_run_writes_a_loadable_model_and_the_same_evaluation_data(tmp_path, quick_run):
+    quick = kx.load_model(quick_run("epiverse_like", tmp_path,
+                                    ("sequences.fa", "chromatin.npy", "sites.tsv")))
+    x = kx.from_fasta(DATA / "sequences.fa").onehot[:3]
+    predicted = quick.with_inputs({"chromatin": np.load(DATA / "chromatin.npy")[:3]}, 3).predict(x)
     assert predicted.shape == (3, 1) and np.isfinite(predicted).all()

@@ -2,8 +2,6 @@
 gene tokens, read from a text file of gene names, finds the planted driver GENE17 of the disease
 state, ahead of the enriched but non-causal decoy GENE05; occlusion by the pad token and
 integrated gradients at the gene embedding agree."""
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +11,6 @@ import pytest
 import kipoi_explain as kx
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "examples" / "standins" / "geneformer_like.py"
 MODEL = ROOT / "examples" / "models" / "standins" / "geneformer_like"
 DATA = ROOT / "examples" / "data" / "standins" / "geneformer_like"
 CELLS = DATA / "cells.txt"
@@ -102,14 +99,9 @@ def test_occlusion_and_integrated_gradients_agree(model, method, disease):
     assert (magnitude[driver & disease[:, None]] > 5 * second).all()
 
 
-def test_script_quick_run_writes_a_loadable_model(tmp_path):
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    model_dir = tmp_path / "models" / "standins" / "geneformer_like"
+def test_script_quick_run_writes_a_loadable_model(tmp_path, quick_run):
+    model_dir = quick_run("geneformer_like", tmp_path, ("cells.txt",))
     for name in ("inputs.yaml", "vocabulary.txt", "model.py"):
         assert (model_dir / name).read_bytes() == (MODEL / name).read_bytes()
-    cells = tmp_path / "data" / "standins" / "geneformer_like" / "cells.txt"
-    assert cells.read_bytes() == CELLS.read_bytes()
-    result = kx.explain(model_dir, cells, "deletion", target="disease")
+    result = kx.explain(model_dir, CELLS, "deletion", target="disease")
     assert result.scores.shape == (40, 24) and np.isfinite(result.scores).all()

@@ -2,8 +2,6 @@
 features find the planted driver, MOTIF06 in the distal region 3, of a gene's expression;
 integrated gradients are complete (they sum to f(x) - f(0)) and occlusion of whole regions
 agrees."""
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +10,6 @@ import pytest
 import kipoi_explain as kx
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "examples" / "standins" / "get_like.py"
 MODEL = ROOT / "examples" / "models" / "standins" / "get_like"
 FEATURES = ROOT / "examples" / "data" / "standins" / "get_like" / "features.npy"
 ENHANCER, DRIVER_MOTIF = 3, 5  # MOTIF06 in region 3
@@ -84,12 +81,7 @@ def test_occlusion_of_whole_regions_finds_the_enhancer(model, x):
     assert importance[order[2]] < 0.05 * importance[order[0]]
 
 
-def test_script_quick_run_writes_a_loadable_model(tmp_path):
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    features = tmp_path / "data" / "standins" / "get_like" / "features.npy"
-    assert features.read_bytes() == FEATURES.read_bytes()
-    model = kx.load_model(tmp_path / "models" / "standins" / "get_like")
+def test_script_quick_run_writes_a_loadable_model(tmp_path, quick_run):
+    model = kx.load_model(quick_run("get_like", tmp_path, ("features.npy",)))
     assert model.layout.shape == (15, 10) and model.output_names == ("expression",)
-    assert np.isfinite(model.predict(np.load(features))).all()
+    assert np.isfinite(model.predict(np.load(FEATURES))).all()

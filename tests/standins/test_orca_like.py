@@ -1,8 +1,6 @@
 """The ``orca_like`` stand-in (one contact map, Orca class): an in-silico deletion screen of the
 loop corner finds the convergent CTCF sites that anchor the loop, and attribution of that
 corner puts its mass on them."""
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -112,14 +110,7 @@ def test_attribution_of_the_loop_corner_is_on_the_ctcf_sites(model, loops):
         assert mask[top].sum() >= 8, name
 
 
-def test_script_quick_run_writes_a_loadable_model(tmp_path):
-    proc = subprocess.run([sys.executable, str(EXAMPLES / "standins" / "orca_like.py"),
-                           "--quick", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    for name in ("sequences.fa", "sites.tsv"):
-        assert (tmp_path / "data" / "standins" / "orca_like" / name).read_bytes() == \
-            (DATA / name).read_bytes(), name
-    quick = kx.load_model(tmp_path / "models" / "standins" / "orca_like")
+def test_script_quick_run_writes_a_loadable_model(tmp_path, quick_run):
+    quick = kx.load_model(quick_run("orca_like", tmp_path, ("sequences.fa", "sites.tsv")))
     x = kx.from_fasta(DATA / "sequences.fa").onehot[:3]
     assert quick.predict(x).shape == (3, 32, 32) and list(quick.output_names) == ["contact"]

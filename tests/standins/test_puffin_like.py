@@ -1,8 +1,6 @@
 """The ``puffin_like`` stand-in (profile output, Puffin class): attribution of the bins at an
 initiation peak finds the SP1 site that drives it, inserting the motif creates a peak where the
 planted rule puts it, and a deletion screen finds the site."""
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -112,14 +110,7 @@ def test_deletion_screen_over_the_motif_removes_the_peak(model, seqs):
         assert np.abs(effects[~overlaps]).max() < 0.5 * abs(effects[best]), site.record
 
 
-def test_script_quick_run_writes_a_loadable_model(tmp_path):
-    proc = subprocess.run([sys.executable, str(EXAMPLES / "standins" / "puffin_like.py"),
-                           "--quick", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    for name in ("sequences.fa", "sites.tsv"):
-        assert (tmp_path / "data" / "standins" / "puffin_like" / name).read_bytes() == \
-            (DATA / name).read_bytes(), name
-    quick = kx.load_model(tmp_path / "models" / "standins" / "puffin_like")
+def test_script_quick_run_writes_a_loadable_model(tmp_path, quick_run):
+    quick = kx.load_model(quick_run("puffin_like", tmp_path, ("sequences.fa", "sites.tsv")))
     x = kx.from_fasta(DATA / "sequences.fa").onehot[:3]
     assert quick.predict(x).shape == (3, 320, 2) and list(quick.output_names) == ["plus", "minus"]
