@@ -333,22 +333,23 @@ class Model(ABC):
         if not self.extra_inputs:
             return None
         if self.context is None:
-            raise InputError(f"model {self.name!r} takes extra inputs "
-                             f"{', '.join(_described(s) for s in self.extra_inputs)}; give "
-                             "them with inputs={name: array}")
+            raise self._missing_inputs()
         return {name: values[index] for name, values in self.context.items()}
 
-    def _framework_inputs(self, main, context: dict | None, convert):
-        """The model's inputs for one batch: ``main`` (in the model's layout) and each extra
-        input of ``context`` passed through ``convert(spec, array)``; a list in the model's
-        order, or a dict by name for a model called by keyword."""
+    def _missing_inputs(self) -> InputError:
+        """The error for a call without the extra inputs the model needs."""
+        return InputError(f"model {self.name!r} takes extra inputs "
+                          f"{', '.join(_described(s) for s in self.extra_inputs)}; give them "
+                          "with inputs={name: array}")
+
+    def _framework_inputs(self, main, extras: dict):
+        """The model's inputs for one batch, already in its layout: ``main`` and the ``extras``
+        by name; a list in the model's order, or a dict by name for a model called by
+        keyword."""
         if not self.extra_inputs:
             return [main]
-        if context is None:
-            self.rows(slice(0))
-        values = {spec.name: convert(spec, context[spec.name]) for spec in self.extra_inputs}
-        extras = set(values)
-        values[next(name for name in self.input_names if name not in extras)] = main
+        values = {**extras,
+                  next(name for name in self.input_names if name not in extras): main}
         if self.keyword_inputs:
             return {name: values[name] for name in self.input_names}
         return [values[name] for name in self.input_names]

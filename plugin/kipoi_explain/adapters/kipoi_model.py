@@ -192,26 +192,29 @@ def _token_layout(schema, declared: dict, model_dir: str, where: str) -> TokenLa
     return TokenLayout(int(shape[0]), vocabulary, vocabulary.index(pad))
 
 
+def _sample_axes(schema, args: dict) -> list:
+    """One sample's axes, without the dataloader's extra length-1 axis."""
+    return [s for i, s in enumerate(tuple(schema.shape)) if i != args.get("dummy_axis")]
+
+
 def _is_dna(schema, args: dict) -> bool:
-    shape = tuple(schema.shape)
-    sample = [s for i, s in enumerate(shape) if i != args.get("dummy_axis")]
-    return _special_type(schema) == "DNASeq" or (len(sample) == 2 and 4 in sample and
-                                                 _special_type(schema) is None)
+    """One-hot DNA: two axes, one of them the 4 bases, and no special type but DNASeq."""
+    sample = _sample_axes(schema, args)
+    return len(sample) == 2 and 4 in sample and _special_type(schema) in (None, "DNASeq")
 
 
 def _layout(schema, where: str, args: dict) -> tuple[InputLayout | FeatureLayout, int | None]:
     shape = tuple(schema.shape)
-    dummy_axis = args.get("dummy_axis")
-    sample = [s for i, s in enumerate(shape) if i != dummy_axis]
-    if len(sample) != 2 or 4 not in sample or _special_type(schema) not in (None, "DNASeq"):
+    if not _is_dna(schema, args):
         if None in shape:
             raise InputError(f"{where}: input shape {shape} is neither one-hot DNA ((L, 4) or "
                              "(4, L)) nor features of a fixed shape")
         return FeatureLayout(shape), None
+    sample = _sample_axes(schema, args)
     # A dataloader that does not name its alphabet axis (not kipoiseq's) is read from the shape.
     axis = int(args["alphabet_axis"]) if "alphabet_axis" in args else (0 if sample[0] == 4 else 1)
     layout = InputLayout(alphabet=args.get("alphabet", "ACGT"), alphabet_axis=axis,
-                         dummy_axis=dummy_axis)
+                         dummy_axis=args.get("dummy_axis"))
     lengths = [s for s in shape if s not in (None, 1, 4)]
     length = args.get("auto_resize_len") or (lengths[0] if lengths else None)
     return layout, (int(length) if length else None)

@@ -65,7 +65,7 @@ class TorchModel(Model):
         if not self.extra_inputs:
             return {}
         if context is None:
-            self.rows(slice(0))
+            raise self._missing_inputs()
         return {spec.name: torch.tensor(
             spec.to_model(context[spec.name], self.layout.channels_first), device=self.device,
             requires_grad=requires_grad and spec.differentiable) for spec in self.extra_inputs}
@@ -77,7 +77,7 @@ class TorchModel(Model):
 
         if extras is None:
             extras = self._extra_tensors(context)
-        inputs = self._framework_inputs(main, extras, lambda spec, tensor: tensor)
+        inputs = self._framework_inputs(main, extras)
         with torch.autocast(self.device.type, dtype=torch.bfloat16,
                             enabled=self.precision == "mixed"):
             out = self.module(**inputs) if isinstance(inputs, dict) else self.module(*inputs)

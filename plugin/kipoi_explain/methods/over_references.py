@@ -72,9 +72,11 @@ def attribute_over_references(model, x: np.ndarray, refs: np.ndarray, target,
 
     run_batches(block, n * k, max(1, batch_size // rows_per_pair), progress, desc)
     if f_ref is None:
-        f_ref = target.apply(model.with_inputs(
-            model.context and {name: np.repeat(v, k, axis=0) for name, v in model.context.items()},
-            n * k).predict(refs.reshape(n * k, *x.shape[1:]), batch_size))
+        flat, owner = refs.reshape(n * k, *x.shape[1:]), np.repeat(np.arange(n), k)
+        # Each reference is run with its own sequence's extra inputs, if the model takes any.
+        f_ref = target.apply(run_batches(lambda lo, hi: model._forward(
+            flat[lo:hi], context=model.rows(owner[lo:hi])), n * k, batch_size).reshape(
+            n * k, *model.output_shape))
         f_ref = f_ref.reshape(n, k).sum(1)
     scores, hypothetical, f_ref = scores / k, hypothetical / k, f_ref / k
     f_x = target.apply(model.predict(x, batch_size))
