@@ -162,6 +162,10 @@ def test_inputs_yaml_errors_name_the_input(tmp_path, token_dir):
                                         "pad: PAD}\n")
     with pytest.raises(InputError, match="pad token 'PAD' is not in the vocabulary"):
         kx.load_model(broken)
+    (broken / "vocabulary.txt").write_text("\n")
+    (broken / "inputs.yaml").write_text("ids: {kind: tokens, vocabulary: vocabulary.txt}\n")
+    with pytest.raises(InputError, match="vocabulary vocabulary.txt is empty"):
+        kx.load_model(broken)
     (broken / "inputs.yaml").write_text("ids: {kind: words}\n")
     with pytest.raises(InputError, match="input 'ids': kind 'words'"):
         kx.load_model(broken)

@@ -185,6 +185,9 @@ def _token_layout(schema, declared: dict, model_dir: str, where: str) -> TokenLa
                          f"{vocab_file!r} must name a file beside model.yaml, one token per line")
     with open(path) as handle:
         vocabulary = tuple(line.strip() for line in handle if line.strip())
+    if not vocabulary:
+        raise InputError(f"{where}: {INPUTS_FILE}, input {schema.name!r}: vocabulary "
+                         f"{vocab_file} is empty; expected one token per line")
     pad = declared.get("pad", vocabulary[0])
     if pad not in vocabulary:
         raise InputError(f"{where}: {INPUTS_FILE}, input {schema.name!r}: pad token {pad!r} is "
