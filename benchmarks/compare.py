@@ -1,13 +1,14 @@
 """kipoi-explain against Captum and tangermeme: time and equality of the same attributions.
 
     python benchmarks/compare.py [--device auto] [--n 8] [--n-ism 1] [--repeats 1]
-                                 [--batch-size 128] [--quick]
+                                 [--batch-size auto] [--quick]
 
 Needs the ``benchmarks`` extra (``pip install kipoi-explain[benchmarks]``: Captum and
 tangermeme). Models (:mod:`architectures`, random weights, seeded, explained at output 0):
 Basset's architecture and a BPNet-like dilated residual network with a count head, at 1,000 bp.
 Every library gets the same network, the same sequences (random, seeded), the same batch size
-and the same device, and returns its result on the host:
+(by default kipoi-explain's automatic size for the network and device) and the same device,
+and returns its result on the host:
 
 * ``deepshap``, 20 dinucleotide-shuffled references per sequence: ours shuffles them itself
   (``kx.explain(..., "deepshap", n_references=20)``); tangermeme's ``deep_lift_shap`` and
@@ -139,6 +140,9 @@ def compare_model(name: str, net: torch.nn.Module, length: int, args, device: to
     layout = kx.InputLayout(alphabet_axis=0)
     model = kx.load_model(net, input_length=length, layout=layout, device=str(device),
                           batch_size=args.batch_size, name=name)
+    # "auto" is resolved for this network; every library then gets the same number.
+    batch_size = model.batch_size
+    notes.lines.append(f"batch size on {name}: {batch_size} rows")
     rng = np.random.default_rng(SEED)
     x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (args.n, length))]
     x_ism = x[:args.n_ism]
@@ -174,7 +178,7 @@ def compare_model(name: str, net: torch.nn.Module, length: int, args, device: to
     refs = references(x, "shuffle", N_REFERENCES, SEED)
     refs_t = torch.tensor(refs.transpose(0, 1, 3, 2).copy(), device=device)
     t_tm, tm = theirs("tangermeme deep_lift_shap", lambda: host(deep_lift_shap(
-        net, X, target=TARGET, references=refs_t, batch_size=args.batch_size, device=device)))
+        net, X, target=TARGET, references=refs_t, batch_size=batch_size, device=device)))
     row("deepshap", "tangermeme", t_ours, t_tm, a.hypothetical * x, tm)
     shap = DeepLiftShap(net)
     t_cp, cp = theirs("captum DeepLiftShap", lambda: np.concatenate([host(shap.attribute(
@@ -186,7 +190,7 @@ def compare_model(name: str, net: torch.nn.Module, length: int, args, device: to
     ig = IntegratedGradients(net)
     t_cp, cp = theirs("captum IntegratedGradients", lambda: host(ig.attribute(
         X, baselines=torch.zeros_like(X), target=TARGET, n_steps=N_STEPS,
-        method="gausslegendre", internal_batch_size=args.batch_size)))
+        method="gausslegendre", internal_batch_size=batch_size)))
     row("integrated_gradients", "captum", t_ours, t_cp, a.scores, cp)
 
     t_ours, a = ours("saliency", x, absolute=True)
@@ -198,7 +202,7 @@ def compare_model(name: str, net: torch.nn.Module, length: int, args, device: to
     t_ours, a = ours("ism", x_ism)
 
     def tangermeme_ism():
-        y0, y_hat = saturation_mutagenesis(net, X_ism, batch_size=args.batch_size,
+        y0, y_hat = saturation_mutagenesis(net, X_ism, batch_size=batch_size,
                                            device=device, raw_outputs=True)
         # (N, 4, L, outputs) mutants and (N, outputs) originals: the target's effects.
         effect = y_hat[..., TARGET] - y0[:, None, None, TARGET]
@@ -212,7 +216,7 @@ def compare_model(name: str, net: torch.nn.Module, length: int, args, device: to
                 return net(torch.tensor(batch, device=device)).cpu().numpy()
 
         naive = kx.load_model(predict, input_length=length, layout=layout,
-                              batch_size=args.batch_size, name=f"{name} (naive)")
+                              batch_size=batch_size, name=f"{name} (naive)")
         t_naive, b = ours("ism", x_ism, on=naive)
         row("ism", "naive ISM (ours)", t_ours, t_naive, a.scores, b.scores, forward_ism)
     return rows
@@ -246,9 +250,9 @@ def main(argv=None) -> None:
     parser.add_argument("--length", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=1,
                         help="timed runs after the warm-up; the best counts (default 1)")
-    parser.add_argument("--batch-size", type=int, default=None,
-                        help="rows per block, the same for every library (default 128 on CPU, "
-                             "1024 on GPU)")
+    parser.add_argument("--batch-size", default="auto",
+                        help="rows per block, the same for every library: a number, or auto "
+                             "(default): kipoi-explain's automatic size for each network")
     parser.add_argument("--models", nargs="*", default=None, help="basset, bpnet_like")
     parser.add_argument("--quick", action="store_true",
                         help="small networks at 200 bp, 2 sequences: a smoke test")
@@ -262,7 +266,8 @@ def main(argv=None) -> None:
         args.length = 200
     args.n = args.n or (2 if args.quick else 64 if gpu else 8)
     args.n_ism = min(args.n, args.n_ism or (1 if args.quick or not gpu else 16))
-    args.batch_size = args.batch_size or (1024 if gpu else 128)
+    if args.batch_size != "auto":
+        args.batch_size = int(args.batch_size)
     networks = models(args.length, quick=args.quick, seed=SEED)
     names = args.models or list(networks)
 
@@ -272,7 +277,8 @@ def main(argv=None) -> None:
         name, networks[name], args.length, args, device, notes)]
     print(f"# {machine(device)}")
     print(f"# {args.n} sequences ({args.n_ism} for ism) of {args.length} bp, batch size "
-          f"{args.batch_size}, best of {args.repeats} after a warm-up; target output {TARGET}; "
+          f"{args.batch_size} (see below), best of {args.repeats} after a warm-up; target "
+          f"output {TARGET}; "
           f"deepshap {N_REFERENCES} references, integrated_gradients {N_STEPS} steps")
     print("| " + " | ".join(HEADER) + " |")
     print("|" + "|".join("---" for _ in HEADER) + "|")

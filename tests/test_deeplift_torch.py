@@ -166,6 +166,46 @@ def test_completeness_float32(act):
         torch.testing.assert_close(f_ref, model(ref)[:, 2])
 
 
+class ChangedAfter(nn.Module):
+    """A ReLU's output changed afterwards, in place (``in_place``) or not."""
+
+    def __init__(self, in_place):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv1d(4, 8, 5, padding=2), nn.Conv1d(8, 8, 3, padding=1)
+        self.relu1, self.relu2 = nn.ReLU(), nn.ReLU()
+        self.fc = nn.Linear(8, 2)
+        self.in_place = in_place
+
+    def forward(self, x):
+        h = self.conv1(x)
+        y = self.relu1(h)
+        if self.in_place:
+            y += h
+        else:
+            y = y + h
+        return self.fc(self.relu2(self.conv2(y)).mean(-1))
+
+
+@pytest.mark.parametrize("same_half", [False, True])
+def test_outputs_changed_in_place_afterwards(same_half):
+    """A rule module's output that the network changes in place later must not change the
+    multipliers, whether every position takes the rescaled multiplier (no copy is made) or
+    some positions meet their reference (the local gradient's graph reads the output)."""
+    torch.manual_seed(0)
+    in_place = ChangedAfter(in_place=True).double().eval()
+    plain = ChangedAfter(in_place=False).double().eval()
+    plain.load_state_dict(in_place.state_dict())
+    x = onehot(N, seed=11)
+    ref = shuffled(x, seed=12)
+    if same_half:
+        ref[:, :, : LENGTH // 2] = x[:, :, : LENGTH // 2]
+    got = deeplift_multipliers(in_place, x, ref, lambda out: out[:, 1])
+    expected = deeplift_multipliers(plain, x, ref, lambda out: out[:, 1])
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b)
+    assert_complete(got[0], x, ref, got[1], got[2], rtol=1e-6)
+
+
 def test_reference_equal_to_input_gives_the_gradient():
     torch.manual_seed(0)
     model = randomize_batchnorm(Residual(nn.Tanh)).double().eval()

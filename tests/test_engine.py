@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import kipoi_explain as kx
-from kipoi_explain.engine import auto_batch_size, available_memory
+from kipoi_explain.engine import CPU_TENSOR_BYTES, auto_batch_size, available_memory
 
 from conftest import random_onehot
 
@@ -14,6 +14,9 @@ def test_auto_batch_size_fills_the_memory_share():
     assert auto_batch_size(10**9, 10**6) == 1                       # never below one row
     assert auto_batch_size(1, 10**12) == 8192                       # capped
     assert auto_batch_size(100, 2000, fraction=1.0) == 16
+    # On a CPU, blocks whose largest activation stays within CPU_TENSOR_BYTES.
+    assert auto_batch_size(1000, 10**12, largest_per_row=CPU_TENSOR_BYTES // 20) == 16
+    assert auto_batch_size(1000, 10**12, largest_per_row=2 * CPU_TENSOR_BYTES) == 1
 
 
 def test_available_memory_is_positive():
@@ -30,12 +33,16 @@ def basset_block(length=200):
 def test_auto_batch_size_follows_the_model_activation_memory():
     small = kx.load_model(basset_block(200), input_length=200, batch_size="auto")
     large = kx.load_model(basset_block(2000), input_length=2000, batch_size="auto")
-    per_row_small, per_row_large = small._bytes_per_row(), large._bytes_per_row()
+    (per_row_small, largest), (per_row_large, _) = small._activation_bytes(), \
+        large._activation_bytes()
     # The conv, ReLU and pool outputs of one row and their gradients, plus input and output.
     assert per_row_small >= 2 * 4 * (32 * 200 * 2 + 32 * 50)
     assert 9 < per_row_large / per_row_small < 11
+    assert largest == 32 * 200 * 4                    # the conv's and the ReLU's output
     assert small.batch_size >= large.batch_size >= 1
-    assert small.batch_size == auto_batch_size(per_row_small, available_memory())
+    # On a CPU the largest activation of a block stays within CPU_TENSOR_BYTES.
+    assert small.batch_size == auto_batch_size(per_row_small, available_memory(),
+                                               largest_per_row=largest)
     x = random_onehot(3, 200)
     np.testing.assert_allclose(kx.explain(small, x, "saliency").scores,
                                kx.explain(kx.load_model(basset_block(200), input_length=200), x,

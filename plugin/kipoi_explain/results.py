@@ -54,6 +54,9 @@ class MethodScores:
     hypothetical: np.ndarray | None = None
     delta: np.ndarray | None = None
     extra: dict[str, np.ndarray] | None = None
+    #: The model's outputs for the inputs, where the method computed them on its way
+    #: (:func:`explain` then does not run them again).
+    predictions: np.ndarray | None = None
 
 
 @dataclass

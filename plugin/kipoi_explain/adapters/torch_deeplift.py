@@ -161,14 +161,23 @@ def _pre_hook(state: _State, name: str):
                 f"DeepLIFT needs the batch on dimension 0 of every nonlinearity's "
                 f"input, got shape {tuple(a.shape)} for a batch of {state.n} {state.where()}"
             )
+        inplace = getattr(module, "inplace", False)
+        if type(module) in _ELEMENTWISE and not inplace:
+            delta_in = _delta(a)
+            if not (delta_in.abs() < EPS).any():
+                # Every position takes the rescaled multiplier, so no local gradient is
+                # needed: the module runs on the input itself, outside autograd, without the
+                # copies below (they were a third of a DeepSHAP call on a dilated network).
+                state.pending.append((a, None, delta_in))
+                return (a.detach(),)
         # The module runs on a private copy of its input: its local graph (for
         # the fallback gradient and the max-pool routing) stays apart from the
         # network's, and later in-place changes to `a` cannot alter the deltas.
         # An in-place module needs a non-leaf to overwrite; the post-hook then
         # writes the result back into `a`, as the original module would.
         a_local = a.detach().clone().requires_grad_(True)
-        state.pending.append((a, a_local))
-        return (a_local.clone() if getattr(module, "inplace", False) else a_local,)
+        state.pending.append((a, a_local, None))
+        return (a_local.clone() if inplace else a_local,)
 
     return hook
 
@@ -186,10 +195,16 @@ def _post_hook(state: _State):
                     f"DeepLIFT rule for {type(module).__name__} needs a single tensor "
                     f"output (return_indices is not supported) {state.where()}"
                 )
-            a, a_local = pending
-            rule = _rescale if type(module) in _ELEMENTWISE else _maxpool
-            backward = rule(a_local, out)
-            return _ReplaceGrad.apply(a, out.detach(), backward, getattr(module, "inplace", False))
+            a, a_local, delta_in = pending
+            if a_local is None:
+                backward = _rescaled(_delta(out) / delta_in)
+            else:
+                rule = _rescale if type(module) in _ELEMENTWISE else _maxpool
+                backward = rule(a_local, out)
+            # The rule's local graph reads ``out`` in the backward pass: the network gets a
+            # copy, which it may change in place.
+            y = out.detach() if a_local is None else out.detach().clone()
+            return _ReplaceGrad.apply(a, [y], backward, getattr(module, "inplace", False))
         finally:
             if _has_rule(module):
                 state.rule_depth -= 1
@@ -199,15 +214,19 @@ def _post_hook(state: _State):
 
 
 class _ReplaceGrad(torch.autograd.Function):
-    """Returns ``y`` (written into ``a`` if ``inplace``); d/da is ``backward(grad_y)``."""
+    """Returns ``y``, given as ``[y]`` (written into ``a`` if ``inplace``); d/da is
+    ``backward(grad_y)``."""
 
     @staticmethod
-    def forward(ctx, a, y, backward, inplace):
+    def forward(ctx, a, boxed, backward, inplace):
         ctx.backward = backward
+        (y,) = boxed
         if inplace:
             ctx.mark_dirty(a)
             return a.copy_(y)
-        return y.clone()
+        # Not an input of the function (it is boxed), so it is returned as it is: no copy,
+        # and no view that in-place changes would be refused on.
+        return y
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -232,18 +251,24 @@ def _to_input_half(half: torch.Tensor) -> torch.Tensor:
     return torch.cat([half, torch.zeros_like(half)])
 
 
+def _rescaled(ratio: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Rescale rule where no input meets its reference: ``g * Δy / Δa``, ``ratio`` given."""
+
+    def backward(grad_y):
+        return _to_input_half(grad_y.chunk(2)[0] * ratio)
+
+    return backward
+
+
 def _rescale(a: torch.Tensor, y: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Rescale rule for an elementwise ``y = f(a)``: ``g * dy / da``."""
+    """Rescale rule for an elementwise ``y = f(a)``: ``g * dy / da``, the local gradient
+    where input and reference meet."""
 
     def backward(grad_y):
         g = grad_y.chunk(2)[0]
         delta_in, delta_out = _delta(a), _delta(y)
         near = delta_in.abs() < EPS
         rescaled = g * delta_out / torch.where(near, torch.ones_like(delta_in), delta_in)
-        if not near.any():
-            # The local gradient is needed only where input and reference meet; its extra
-            # backward pass was a third of a DeepSHAP call on a dilated residual network.
-            return _to_input_half(rescaled)
         local = _input_half_vjp(y, a, g)
         return _to_input_half(torch.where(near, local, rescaled))
 

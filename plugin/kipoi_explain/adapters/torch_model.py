@@ -83,17 +83,19 @@ class TorchModel(Model):
             out = self.module(**inputs) if isinstance(inputs, dict) else self.module(*inputs)
         return self._check_output(out).float()
 
-    def _bytes_per_row(self) -> int:
+    def _activation_bytes(self) -> tuple[int, int]:
         """Memory one input row takes in a gradient call: every module's output (kept for the
-        backward pass) and its gradient, measured on a probe batch."""
+        backward pass) and its gradient, measured on a probe batch; and the largest module
+        output of one row."""
         import torch
 
-        total = [0]
+        total, largest = [0], [0]
         leaves = [mod for mod in self._layers.values() if not list(mod.children())]
 
         def count(module, args, output):
             if isinstance(output, torch.Tensor):
                 total[0] += output.numel() * output.element_size()
+                largest[0] = max(largest[0], output.numel() * output.element_size() // 2)
 
         hooks = [mod.register_forward_hook(count) for mod in leaves]
         try:
@@ -105,7 +107,7 @@ class TorchModel(Model):
         inputs = self._probe(1).nbytes + sum(
             v.nbytes for v in (self._probe_context(1) or {}).values())
         # Two probe rows' outputs: one row's outputs and their gradients.
-        return total[0] + 2 * inputs
+        return total[0] + 2 * inputs, max(largest[0], inputs)
 
     def _select(self, out, target: Target):
         import torch
@@ -445,6 +447,8 @@ def torch_model(module, input_length: int | None = None, output_names=None,
                                               ).shape[1:]) or (1,)
     model.output_names = output_names_for(output_names, model.output_shape)
     if auto:
-        model.batch_size = auto_batch_size(model._bytes_per_row(),
-                                           available_memory(model.device))
+        per_row, largest = model._activation_bytes()
+        model.batch_size = auto_batch_size(
+            per_row, available_memory(model.device),
+            largest_per_row=None if model.device.type == "cuda" else largest)
     return model

@@ -148,7 +148,8 @@ def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | N
                                               **_reverse_strand_options(options, x.shape[1])))
     return Attribution(
         scores=result.scores.astype(np.float32), method=method, target=spec.as_dict(),
-        predictions=model.predict(x, batch_size), inputs=x,
+        predictions=model.predict(x, batch_size) if result.predictions is None
+        else result.predictions, inputs=x,
         settings={**allowed, **options, "reverse_complement": reverse_complement,
                   "reduce": reduce, "bins": bins, "ambiguous": ambiguous,
                   "batch_size": batch_size, "version": __version__},
@@ -211,4 +212,5 @@ def _average_strands(forward: MethodScores, backward: MethodScores) -> MethodSco
 
     delta = None if forward.delta is None else (forward.delta + backward.delta) / 2
     return MethodScores(mean(forward.scores, backward.scores),
-                        mean(forward.hypothetical, backward.hypothetical), delta)
+                        mean(forward.hypothetical, backward.hypothetical), delta,
+                        predictions=forward.predictions)

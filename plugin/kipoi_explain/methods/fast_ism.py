@@ -28,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..engine import run_batches
+from ..engine import CPU_TENSOR_BYTES, run_batches
 from ..results import MethodScores
 
 logger = logging.getLogger("kipoi_explain")
@@ -85,7 +85,9 @@ def fast_ism(model, x, target, batch_size, progress, start: int = 0,
         ``(N, L, 4)`` one-hot input.
     target : Target
     batch_size : int
-        Mutants per block.
+        Model rows per block: a block holds as many mutants as take the memory of that many
+        rows, and on a CPU no more than keep its largest tensor within
+        :data:`~kipoi_explain.engine.CPU_TENSOR_BYTES` (yet ``batch_size`` at least).
     progress : bool
     start, end : int
         Window of mutated positions, already checked by the caller.
@@ -101,6 +103,10 @@ def fast_ism(model, x, target, batch_size, progress, start: int = 0,
         return None
     import torch
 
+    block_size = batch_size * max(1, plan.row_size // plan.mutant_size)
+    if model.device.type != "cuda":
+        # float32 elements: fast ISM runs in float32.
+        block_size = max(batch_size, min(block_size, CPU_TENSOR_BYTES // (4 * plan.mutant_size)))
     seq, pos, base = np.meshgrid(np.arange(n), np.arange(start, end), np.arange(4), indexing="ij")
     seq, pos, base = seq.ravel(), pos.ravel(), base.ravel()
     keep = x[seq, pos, base] != 1.0
@@ -110,7 +116,7 @@ def fast_ism(model, x, target, batch_size, progress, start: int = 0,
     f_x = np.zeros(n, dtype=np.float32)
     # Sequences whose reference is held; a block runs on the sequences of its rows.
     held = {"lo": 0, "hi": 0, "ref": None}
-    per_block = -(-batch_size // (3 * (end - start)))
+    per_block = -(-block_size // (3 * (end - start)))
 
     def block(lo, hi):
         first, last = seq[lo], seq[hi - 1]
@@ -125,7 +131,7 @@ def fast_ism(model, x, target, batch_size, progress, start: int = 0,
         return target.apply(out.float().cpu().numpy())
 
     with torch.no_grad():
-        f_mut = run_batches(block, len(seq), batch_size, progress, "ism")
+        f_mut = run_batches(block, len(seq), block_size, progress, "ism")
     scores = np.zeros(x.shape, dtype=np.float32)
     scores[seq, pos, base] = f_mut - f_x[seq]
     return MethodScores(scores)
@@ -136,6 +142,8 @@ class _Plan:
 
     def __init__(self, gm, steps: dict, consts: dict, device):
         self.gm, self.steps, self.consts, self.device = gm, steps, consts, device
+        # The largest tensor's elements per model row and per mutant.
+        self.row_size = self.mutant_size = 1
         self.nodes = list(gm.graph.nodes)
         self.input = self.nodes[0]
         self.windowed = [node for node, step in steps.items() if step.kind == "window"]
@@ -177,7 +185,9 @@ class _Plan:
             raise _Unsupported("the traced graph does not reproduce its output")
         axis = 2 if model.layout.channels_first else 1
         steps, consts = _plan_steps(gm, values, axis, length)
-        return cls(gm, steps, consts, model.device)
+        plan = cls(gm, steps, consts, model.device)
+        plan.row_size, plan.mutant_size = _largest_sizes(values, steps)
+        return plan
 
     # ---- reference pass ------------------------------------------------------------------
     def reference(self, inputs):
@@ -331,6 +341,23 @@ class _Block:
     def drop(self, node):
         for store in (self.windows, self.values, self.pasted):
             store.pop(node, None)
+
+
+def _largest_sizes(values: dict, steps: dict) -> tuple[int, int]:
+    """Elements of the largest tensor of a model row and of a mutant, which carries windows
+    until a layer needs every position (a mutant's is about 1/50 of a row's on Basset's
+    architecture, all of it where a window soon covers the sequence)."""
+    import torch
+
+    row = mutant = 1
+    for node, step in steps.items():
+        value = values[node]
+        if isinstance(value, torch.Tensor) and value.ndim > 1:
+            size = value[0].numel()
+            row = max(row, size)
+            mutant = max(mutant, size * step.span.width // step.span.length
+                         if step.kind == "window" else size)
+    return row, mutant
 
 
 # ---- tracing helpers ---------------------------------------------------------------------

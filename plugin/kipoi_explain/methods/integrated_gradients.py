@@ -71,14 +71,21 @@ def integrated_gradients(model, x, target, batch_size, progress, baseline="zeros
     def multipliers(x_rows, ref_rows, pairs):
         n, shape = len(x_rows), x_rows.shape[1:]
         steps = alphas.reshape(n_steps, *(1,) * len(shape))
-        path = ref_rows[:, None] + steps * (x_rows - ref_rows)[:, None]
+        path = (ref_rows[:, None] + steps * (x_rows - ref_rows)[:, None]).reshape(
+            n * n_steps, *shape)
         seq = pairs // k
-        context = model.rows(np.repeat(seq, n_steps))
-        for spec in joint:
-            scale = np.tile(alphas, n).reshape(-1, *(1,) * len(spec.shape))
-            context[spec.name] = context[spec.name] * scale
-        grads, _, *extra = model._gradient(path.reshape(n * n_steps, *shape), target,
-                                           context=context)
+        owner, scale = np.repeat(seq, n_steps), np.tile(alphas, n)
+
+        def gradients(lo, hi):
+            context = model.rows(owner[lo:hi])
+            for spec in joint:
+                context[spec.name] = context[spec.name] * scale[lo:hi].reshape(
+                    -1, *(1,) * len(spec.shape))
+            grads, _, *extra = model._gradient(path[lo:hi], target, context=context)
+            return (grads, *extra)
+
+        # One pair's steps can outnumber a block's rows: they run in blocks too.
+        grads, *extra = run_batches(gradients, n * n_steps, batch_size)
         grads = grads.reshape(n, n_steps, *shape)
         f_ref = None
         if joint:
@@ -98,7 +105,8 @@ def integrated_gradients(model, x, target, batch_size, progress, baseline="zeros
         return result
     extra = {name: (total / k).astype(np.float32) for name, total in extra_total.items()}
     delta = result.delta + sum(v.reshape(len(x), -1).sum(axis=1) for v in extra.values())
-    return MethodScores(result.scores, result.hypothetical, delta.astype(np.float32), extra)
+    return MethodScores(result.scores, result.hypothetical, delta.astype(np.float32), extra,
+                        result.predictions)
 
 
 def expected_gradients(model, x, target, batch_size, progress, baseline="shuffle",

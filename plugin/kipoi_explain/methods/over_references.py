@@ -48,7 +48,7 @@ def attribute_over_references(model, x: np.ndarray, refs: np.ndarray, target,
     -------
     MethodScores
         Scores and hypothetical contributions averaged over references, and the completeness
-        gap ``sum(scores) - (f(x) - mean_k f(ref_k))``.
+        gap ``sum(scores) - (f(x) - mean_k f(ref_k))``, with the predictions for ``x``.
     """
     n, k = refs.shape[:2]
     scores = np.zeros(x.shape, dtype=np.float64)
@@ -79,7 +79,7 @@ def attribute_over_references(model, x: np.ndarray, refs: np.ndarray, target,
             n * k, *model.output_shape))
         f_ref = f_ref.reshape(n, k).sum(1)
     scores, hypothetical, f_ref = scores / k, hypothetical / k, f_ref / k
-    f_x = target.apply(model.predict(x, batch_size))
-    delta = scores.reshape(n, -1).sum(axis=1) - (f_x - f_ref)
+    predictions = model.predict(x, batch_size)
+    delta = scores.reshape(n, -1).sum(axis=1) - (target.apply(predictions) - f_ref)
     return MethodScores(scores.astype(np.float32), hypothetical.astype(np.float32),
-                        delta.astype(np.float32))
+                        delta.astype(np.float32), predictions=predictions)
