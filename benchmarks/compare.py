@@ -240,6 +240,15 @@ def machine(device: torch.device) -> str:
     return f"{where}; {versions}"
 
 
+def batch_size(text: str):
+    """``--batch-size``: ``auto`` or a positive number of rows."""
+    if text == "auto":
+        return text
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected auto or a positive number of rows")
+    return int(text)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
@@ -250,7 +259,7 @@ def main(argv=None) -> None:
     parser.add_argument("--length", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=1,
                         help="timed runs after the warm-up; the best counts (default 1)")
-    parser.add_argument("--batch-size", default="auto",
+    parser.add_argument("--batch-size", default="auto", type=batch_size,
                         help="rows per block, the same for every library: a number, or auto "
                              "(default): kipoi-explain's automatic size for each network")
     parser.add_argument("--models", nargs="*", default=None, help="basset, bpnet_like")
@@ -266,8 +275,6 @@ def main(argv=None) -> None:
         args.length = 200
     args.n = args.n or (2 if args.quick else 64 if gpu else 8)
     args.n_ism = min(args.n, args.n_ism or (1 if args.quick or not gpu else 16))
-    if args.batch_size != "auto":
-        args.batch_size = int(args.batch_size)
     networks = models(args.length, quick=args.quick, seed=SEED)
     names = args.models or list(networks)
 

@@ -267,10 +267,8 @@ def _rescale(a: torch.Tensor, y: torch.Tensor) -> Callable[[torch.Tensor], torch
     def backward(grad_y):
         g = grad_y.chunk(2)[0]
         delta_in, delta_out = _delta(a), _delta(y)
-        near = delta_in.abs() < EPS
-        rescaled = g * delta_out / torch.where(near, torch.ones_like(delta_in), delta_in)
         local = _input_half_vjp(y, a, g)
-        return _to_input_half(torch.where(near, local, rescaled))
+        return _to_input_half(torch.where(delta_in.abs() < EPS, local, g * delta_out / delta_in))
 
     return backward
 

@@ -140,10 +140,10 @@ def fast_ism(model, x, target, batch_size, progress, start: int = 0,
 class _Plan:
     """A traced module and, per node, how mutants run through it."""
 
-    def __init__(self, gm, steps: dict, consts: dict, device):
+    def __init__(self, gm, steps: dict, consts: dict, device, sizes: tuple[int, int]):
         self.gm, self.steps, self.consts, self.device = gm, steps, consts, device
         # The largest tensor's elements per model row and per mutant.
-        self.row_size = self.mutant_size = 1
+        self.row_size, self.mutant_size = sizes
         self.nodes = list(gm.graph.nodes)
         self.input = self.nodes[0]
         self.windowed = [node for node, step in steps.items() if step.kind == "window"]
@@ -185,9 +185,7 @@ class _Plan:
             raise _Unsupported("the traced graph does not reproduce its output")
         axis = 2 if model.layout.channels_first else 1
         steps, consts = _plan_steps(gm, values, axis, length)
-        plan = cls(gm, steps, consts, model.device)
-        plan.row_size, plan.mutant_size = _largest_sizes(values, steps)
-        return plan
+        return cls(gm, steps, consts, model.device, _largest_sizes(values, steps))
 
     # ---- reference pass ------------------------------------------------------------------
     def reference(self, inputs):
