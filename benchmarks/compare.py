@@ -210,7 +210,7 @@ def compare_model(name: str, net: torch.nn.Module, length: int, args, device: to
 
     t_tm, tm = theirs("tangermeme saturation_mutagenesis", tangermeme_ism)
     row("ism", "tangermeme", t_ours, t_tm, a.scores, tm, forward_ism)
-    if importlib.util.find_spec("kipoi_explain.methods.fast_ism") is not None:
+    if importlib.util.find_spec("kipoi_explain.backends.torch.fast_ism") is not None:
         def predict(batch):
             with torch.no_grad():
                 return net(torch.tensor(batch, device=device)).cpu().numpy()

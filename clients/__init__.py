@@ -19,7 +19,7 @@ import grpc
 import numpy as np
 
 from kipoi_explain import wire
-from kipoi_explain.adapters.base import TokenLayout
+from kipoi_explain.layouts import TokenLayout
 from kipoi_explain.errors import InputError
 from kipoi_explain.results import (AttentionMaps, Attribution, Diagnosis, EntityImportance,
                                    Interval, MotifSet, Screen, VariantEffect)

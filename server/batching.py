@@ -1,19 +1,26 @@
 """Dynamic batching: one worker thread per device merges concurrent requests' model calls.
 
 Each request runs the library's own code (``explain``, ``score_variants``, ...) in its gRPC
-thread, on a copy of the model whose batch primitives (``_forward``, ``_gradient``,
-``_deeplift``) hand their rows to the device worker instead of running them. The worker takes
-the oldest waiting call, adds every waiting call it can merge with (same model, same primitive,
-same target), waits up to ``max_wait`` for more while other requests are still computing, and
-runs them as one device batch. Results are therefore exactly what the request would get alone:
-its own target, options and seeds, only computed in a bigger batch.
+thread, on a model whose capability providers (:mod:`kipoi_explain.capabilities`) are routed:
+every call of theirs that runs the model is handed to the device worker instead of running
+in the request's thread. The worker takes the oldest waiting call, adds every waiting call it
+can merge with (same model, same primitive, same target and layer), waits up to ``max_wait``
+for more while other requests are still computing, and runs them as one device batch. Results
+are therefore exactly what the request would get alone: its own target, options and seeds, only
+computed in a bigger batch. Because the model only ever runs on the worker thread, hooks a
+primitive sets (attention maps, layer outputs, ablations) never meet another request's call.
 
-Whole-model jobs that change the model while they run (diagnose's weight randomization, motif
-extraction) are queued as exclusive calls and run on the worker thread between batches.
+Fast ISM is routed but not merged: its calls are chunks of one request's sequences, each
+already holding several device batches of mutants computed from that chunk's own reference
+pass, so merging two requests' chunks would add waiting and save nothing; between chunks, the
+request's cancellation and deadline are checked.
+
+Whole-model jobs that change the model across many calls (diagnose's weight randomization and
+bypassed output activation) run as exclusive jobs on the worker thread, between batches.
 """
 from __future__ import annotations
 
-import copy
+import dataclasses
 import logging
 import threading
 import time
@@ -23,13 +30,16 @@ from typing import Callable
 
 import numpy as np
 
-from kipoi_explain.adapters import Model
+from kipoi_explain.capabilities import (AttentionAccess, DeepLiftRules, FastISM,
+                                        FirstLayerFilters, InputGradients, LayerAccess,
+                                        Predictor)
 from kipoi_explain.errors import InputError, UnsupportedOperation
+from kipoi_explain.model import Model
 
 log = logging.getLogger("kipoi_explain.server")
 
-#: The model primitives whose calls are merged, and how many arrays each returns.
-PRIMITIVES = {"_forward": 1, "_gradient": 2, "_deeplift": 3}
+#: Fast ISM chunks hold at least this many device batches of mutants.
+ISM_CHUNK_BATCHES = 8
 
 
 class RequestAborted(Exception):
@@ -54,14 +64,23 @@ class RequestState:
             raise RequestAborted(self.request_id)
 
 
-@dataclass
+@dataclass(eq=False)
 class _Call:
+    """One primitive call of a request, queued for the worker.
+
+    ``args`` are the primitive's positional arguments; those at ``arrays`` hold one row per
+    input row (None where the primitive takes none), the rest are shared. Calls with the same
+    ``key`` can run as one batch (None: the call always runs alone).
+    """
+
     request: RequestState
     model: str
-    primitive: str
+    capability: str
+    method: str
     args: tuple
-    key: tuple
-    rows: int
+    arrays: tuple[int, ...] = ()
+    key: tuple | None = None
+    rows: int = 0
     context: dict | None = None
     done: threading.Event = field(default_factory=threading.Event)
     result: object = None
@@ -127,18 +146,27 @@ class DeviceWorker:
         return self._fingerprints[name]
 
     def bind(self, request: RequestState, name: str) -> Model:
-        """A copy of model ``name`` whose batch primitives run on this worker, merged with other
-        requests' calls. Call :meth:`release` when the request ends."""
+        """Model ``name`` with its capabilities routed to this worker: every call that runs the
+        model runs on the worker thread, merged with other requests' calls where it can be.
+        Call :meth:`release` when the request ends."""
         with self._cond:
             self._active.add(id(request))
-        routed = copy.copy(self._models[name])
-        # A request's own blocks stay within the device batch too, not only merged ones.
-        routed.batch_size = min(routed.batch_size, self.max_batch_size)
-        fingerprint = self._fingerprints[name]
-        routed.fingerprint = lambda: fingerprint
-        for primitive in PRIMITIVES:
-            setattr(routed, primitive, self._router(request, name, primitive))
-        return routed
+        model = self._models[name]
+
+        def routed(provider, kind):
+            return None if provider is None else kind(self, request, name, provider)
+
+        return dataclasses.replace(
+            model, predictor=_RoutedPredictor(self, request, name, model.predictor,
+                                              self._fingerprints[name]),
+            gradients=routed(model.gradients, _RoutedGradients),
+            deeplift=routed(model.deeplift, _RoutedDeepLift),
+            layers=routed(model.layers, _RoutedLayers),
+            attention=routed(model.attention, _RoutedAttention),
+            filters=routed(model.filters, _RoutedFilters),
+            fast_ism=routed(model.fast_ism, _RoutedFastISM),
+            # A request's own blocks stay within the device batch too, not only merged ones.
+            batch_size=min(model.batch_size, self.max_batch_size))
 
     def release(self, request: RequestState) -> None:
         with self._cond:
@@ -146,17 +174,22 @@ class DeviceWorker:
             self._cond.notify_all()
 
     def exclusive(self, request: RequestState, name: str, job: Callable[[Model], object]):
-        """Run ``job(model)`` on the worker thread, alone: for jobs that change the model."""
-        return self._submit(_Call(request, name, "exclusive", (job, None), ("exclusive", id(job)),
-                                  0))
+        """Run ``job(model)`` on the worker thread, alone: for jobs that change the model
+        across calls."""
+        return self._submit(_Call(request, name, "", "exclusive", (job,)))
 
-    def _router(self, request: RequestState, name: str, primitive: str):
-        def call(x, *rest, context=None):
-            target = rest[-1] if primitive != "_forward" else None
-            arrays = (x, *rest[:-1]) if primitive != "_forward" else (x,)
-            return self._submit(_Call(request, name, primitive, arrays + (target,),
-                                      (name, primitive, target), len(x), context))
-        return call
+    def submit(self, request: RequestState, name: str, capability: str, method: str,
+               args: tuple, context: dict | None = None, arrays: tuple[int, ...] = (),
+               shared: tuple | None = None):
+        """Run ``method`` of model ``name``'s ``capability`` provider with ``args`` on the
+        worker thread and return its result. With ``shared`` (what must be equal for calls to
+        share a batch: target, layer, ...), the call is merged with other calls of the same
+        primitive and ``shared``; ``arrays`` are the positions of ``args`` holding rows."""
+        key = None if shared is None or not self.merge else \
+            (name, capability, method, *shared)
+        rows = len(args[arrays[0]]) if arrays else 0
+        return self._submit(_Call(request, name, capability, method, args, arrays, key, rows,
+                                  context))
 
     def _submit(self, call: _Call):
         call.request.check()
@@ -191,9 +224,11 @@ class DeviceWorker:
         """Fresh copies of the models, and their weight hashes (hashed once, not per request)."""
         models = {name: load(self.device) for name, load in self._loaders.items()}
         for model in models.values():
-            # Finding a model's layers runs it once and caches the order; done here, that run
-            # cannot collide with a request's calls on the worker thread later.
-            model.attention_layers()
+            if model.attention is not None:
+                # Finding a model's layers runs it once and caches their order; done here,
+                # that run cannot collide with a request's calls on the worker thread later,
+                # and the routed providers may answer structure questions directly.
+                model.attention.attention_layers()
         return models, {name: model.fingerprint() for name, model in models.items()}
 
     def _start(self) -> threading.Thread:
@@ -219,7 +254,7 @@ class DeviceWorker:
                     return None
                 self._cond.wait()
             batch = [self._pending.popleft()]
-            if batch[0].primitive == "exclusive" or not self.merge:
+            if batch[0].key is None:
                 return batch
             rows = batch[0].rows
             deadline = time.monotonic() + self.max_wait
@@ -256,15 +291,17 @@ class DeviceWorker:
             self._run_alone(live[0])
             return
         first = live[0]
-        n_arrays = len(first.args) - 1
-        merged = tuple(np.concatenate([c.args[i] for c in live]) for i in range(n_arrays))
+        args = list(first.args)
+        for i in first.arrays:
+            if args[i] is not None:
+                args[i] = np.concatenate([c.args[i] for c in live])
         context = None if first.context is None else {
             name: np.concatenate([c.context[name] for c in live]) for name in first.context}
         try:
-            out = self._call(first.model, first.primitive, merged, first.args[-1], context)
+            out = self._call(first, tuple(args), context)
         except Exception:  # noqa: BLE001 - one request's bad rows must not fail the others
-            log.warning("worker %s: merged %s call of %d requests failed; running each alone",
-                        self.device, first.primitive, len(live))
+            log.warning("worker %s: merged %s.%s call of %d requests failed; running each alone",
+                        self.device, first.capability, first.method, len(live))
             for call in live:
                 self._run_alone(call)
             return
@@ -274,20 +311,19 @@ class DeviceWorker:
             parts = tuple(o[lo:hi] for o in outputs)
             call.finish(parts if isinstance(out, tuple) else parts[0])
 
-    def _call(self, name: str, primitive: str, arrays: tuple, target, context=None):
-        model = self._models[name]
-        if primitive == "exclusive":
-            return arrays[0](model)
-        if primitive == "_forward":
-            return model._forward(*arrays, context=context)
-        return getattr(model, primitive)(*arrays, target, context=context)
+    def _call(self, call: _Call, args: tuple, context=None):
+        model = self._models[call.model]
+        if call.method == "exclusive":
+            return args[0](model)
+        provider = getattr(model, call.capability)
+        return getattr(provider, call.method)(*args, context=context) \
+            if call.arrays else getattr(provider, call.method)(*args)
 
     def _run_alone(self, call: _Call) -> None:
         """Run one request's call; its own input errors go back to it, anything else is a
         fault that restarts the worker."""
         try:
-            call.finish(self._call(call.model, call.primitive, call.args[:-1], call.args[-1],
-                                   call.context))
+            call.finish(self._call(call, call.args, call.context))
         except (InputError, UnsupportedOperation, RequestAborted) as err:
             call.finish(error=err)
         except Exception as err:  # noqa: BLE001
@@ -313,3 +349,129 @@ class DeviceWorker:
                 call.finish(error=fault)
         self.stats.restarts += 1
         self._models, self._fingerprints = self._load()
+
+
+# ---- routed capability providers -----------------------------------------------------------
+class _Routed:
+    """A capability provider whose calls run on a device worker, for one request."""
+
+    def __init__(self, worker: DeviceWorker, request: RequestState, name: str, inner):
+        self._worker, self._request, self._name, self._inner = worker, request, name, inner
+
+    def _alone(self, capability: str, method: str, *args):
+        return self._worker.submit(self._request, self._name, capability, method, args)
+
+
+class _RoutedPredictor(_Routed, Predictor):
+    def __init__(self, worker, request, name, inner, fingerprint: str):
+        super().__init__(worker, request, name, inner)
+        self._fingerprint = fingerprint
+
+    def forward(self, x, context=None):
+        return self._worker.submit(self._request, self._name, "predictor", "forward", (x,),
+                                   context, arrays=(0,), shared=())
+
+    def parameters(self):
+        return self._alone("predictor", "parameters")
+
+    def fingerprint(self) -> str:
+        # Hashed once when the worker loaded the model: its weights change only inside
+        # exclusive jobs, which restore them.
+        return self._fingerprint
+
+
+class _RoutedGradients(_Routed, InputGradients):
+    def input_gradient(self, x, target, context=None):
+        return self._worker.submit(self._request, self._name, "gradients", "input_gradient",
+                                   (x, target), context, arrays=(0,), shared=(target,))
+
+
+class _RoutedDeepLift(_Routed, DeepLiftRules):
+    def deeplift_multipliers(self, x, ref, target, context=None):
+        return self._worker.submit(self._request, self._name, "deeplift",
+                                   "deeplift_multipliers", (x, ref, target), context,
+                                   arrays=(0, 1), shared=(target,))
+
+
+class _RoutedLayers(_Routed, LayerAccess):
+    """Layer outputs and gradients are merged across requests; the structure (names, kinds)
+    is read directly, its order cached when the worker loaded the model. Weight changes and
+    bypasses span several calls and belong to exclusive jobs only."""
+
+    def layer_names(self):
+        return self._inner.layer_names()
+
+    def weighted_layers(self):
+        return self._inner.weighted_layers()
+
+    def nonlinearities(self):
+        return self._inner.nonlinearities()
+
+    def embedding_layer(self):
+        return self._inner.embedding_layer()
+
+    def activations(self, x, layer, context=None):
+        return self._worker.submit(self._request, self._name, "layers", "activations",
+                                   (x, layer), context, arrays=(0,), shared=(layer,))
+
+    def layer_gradient(self, x, layer, target, values=None, context=None):
+        return self._worker.submit(self._request, self._name, "layers", "layer_gradient",
+                                   (x, layer, target, values), context, arrays=(0, 3),
+                                   shared=(layer, target, values is None))
+
+    def ablated_forward(self, x, layer, keep, fill, context=None):
+        return self._worker.submit(self._request, self._name, "layers", "ablated_forward",
+                                   (x, layer, keep, fill), context, arrays=(0,))
+
+    def layer_gradient_norms(self, x, layers, target, context=None):
+        return self._worker.submit(self._request, self._name, "layers",
+                                   "layer_gradient_norms", (x, layers, target), context,
+                                   arrays=(0,))
+
+    def bypassed(self, layer):
+        raise UnsupportedOperation("bypassing a layer changes the shared model across calls: "
+                                   "on a server it runs only inside an exclusive job")
+
+    def get_weights(self, layer):
+        return self._alone("layers", "get_weights", layer)
+
+    def set_weights(self, layer, arrays):
+        raise UnsupportedOperation("changing weights changes the shared model: on a server it "
+                                   "runs only inside an exclusive job")
+
+
+class _RoutedAttention(_Routed, AttentionAccess):
+    def attention_layers(self):
+        return self._inner.attention_layers()
+
+    def _read(self, method, x, layers, context):
+        return self._worker.submit(self._request, self._name, "attention", method,
+                                   (x, layers), context, arrays=(0,))
+
+    def attention_maps(self, x, layers, context=None):
+        return self._read("attention_maps", x, layers, context)
+
+    def queries_and_keys(self, x, layer, context=None):
+        return self._read("queries_and_keys", x, layer, context)
+
+    def token_inputs(self, x, layer, context=None):
+        return self._read("token_inputs", x, layer, context)
+
+
+class _RoutedFilters(_Routed, FirstLayerFilters):
+    def conv_layers(self):
+        return self._alone("filters", "conv_layers")
+
+
+class _RoutedFastISM(_Routed, FastISM):
+    def ism_scores(self, x, target, batch_size, progress, start, end):
+        per_sequence = 3 * (end - start)
+        chunk = max(1, ISM_CHUNK_BATCHES * self._worker.max_batch_size // per_sequence)
+        parts = []
+        for lo in range(0, len(x), chunk):
+            part = self._alone("fast_ism", "ism_scores", x[lo:lo + chunk], target, batch_size,
+                               False, start, end)
+            if part is None:
+                return None
+            parts.append(part)
+        return np.concatenate(parts)

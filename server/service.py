@@ -19,12 +19,12 @@ import kipoi_explain as kx
 from kipoi_explain import wire
 from kipoi_explain.errors import InputError, UnsupportedOperation
 from kipoi_explain.options import keyword_defaults
-from kipoi_explain.methods import FEATURE_METHODS, GRADIENT_METHODS, METHODS, method_options
-from kipoi_explain.methods.tokens import TOKEN_METHODS
+from kipoi_explain.attention_maps import attention_layers
+from kipoi_explain.methods import METHODS, available_methods, method_options
 from kipoi_explain.transparent import METHODS as ENTITY_METHODS
 from kipoi_explain.transparent import entity_map
 from kipoi_explain.transparent import method_options as entity_method_options
-from kipoi_explain.transparent.mapping import INPUT
+from kipoi_explain.entity_map import INPUT
 from kipoi_explain.v1 import explain_pb2 as pb
 from kipoi_explain.v1 import explain_pb2_grpc as pb_grpc
 from kipoi_explain.variants import score_variants
@@ -181,13 +181,12 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
         dna = model.takes_dna
         shape = () if dna else model.layout.shape
         inputs = [level for level in levels if level.layer == INPUT]
-        methods = TOKEN_METHODS if model.takes_tokens else METHODS if dna else FEATURE_METHODS
         return pb.ModelInfo(
             name=name, framework=model.framework, input_length=model.input_length or 0,
             output_names=model.output_names, output_shape=model.output_shape,
-            methods=[m for m in methods if model.differentiable or m not in GRADIENT_METHODS],
+            methods=available_methods(model),
             fingerprint=worker.fingerprint(name), input=model.layout.describe()["input"],
-            input_shape=shape, attention_layers=model.attention_layers(),
+            input_shape=shape, attention_layers=attention_layers(model),
             entity_levels=[level.name for level in levels],
             input_features=inputs[0].units if inputs and len(shape) == 1 else [],
             extra_inputs=[pb.ExtraInputInfo(name=spec.name, shape=spec.shape, kind=spec.kind)
@@ -223,12 +222,7 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
             run = functools.partial(kx.explain, seqs=samples, method=request.method,
                                     inputs=wire.from_inputs(request.inputs),
                                     **self._options(request.options))
-            # Token models' gradients are read at the embedding through hooks on the shared
-            # layers, and fast ISM runs the shared module itself rather than the batch
-            # primitives: both run alone on the worker, as attention maps do, so that they
-            # never meet a diagnosis's randomized weights.
-            alone = model.takes_tokens or request.method == "ism"
-            result = worker.exclusive(state, request.model, run) if alone else run(model)
+            result = run(model)
             if names:
                 result.names = names
             return wire.attribution_response(result)

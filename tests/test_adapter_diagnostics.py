@@ -1,4 +1,4 @@
-"""Diagnostics primitives of both adapters (layer lists, unit ablation, layer gradient norms,
+"""Diagnostics primitives of both backends (layer lists, unit ablation, layer gradient norms,
 weight randomization) against independent computations with the frameworks themselves."""
 import copy
 from pathlib import Path
@@ -50,7 +50,7 @@ def with_units_zeroed(model, layer, units):
     if model.framework == "pytorch":
         import torch
 
-        net = copy.deepcopy(model.module)
+        net = copy.deepcopy(model.predictor.module)
         module = dict(net.named_modules())[layer]
         with torch.no_grad():
             module.weight[units] = 0
@@ -58,8 +58,8 @@ def with_units_zeroed(model, layer, units):
         return net
     import keras
 
-    net = keras.models.clone_model(model.keras_model)
-    net.set_weights(model.keras_model.get_weights())
+    net = keras.models.clone_model(model.predictor.keras_model)
+    net.set_weights(model.predictor.keras_model.get_weights())
     target = net.get_layer(layer)
     # Keras kernels hold the output units on their last axis, whatever the data format.
     kernel, bias = target.kernel.numpy(), target.bias.numpy()
@@ -73,12 +73,12 @@ def with_units_zeroed(model, layer, units):
 
 def test_example_structure(examples):
     torch_model, keras_model = examples["pytorch"], examples["keras"]
-    assert torch_model.weighted_layers() == ["conv1", "conv2", "fc1", "fc2"]
-    assert keras_model.weighted_layers() == ["conv1", "conv2", "fc1", "fc2"]
+    assert torch_model.layers.weighted_layers() == ["conv1", "conv2", "fc1", "fc2"]
+    assert keras_model.layers.weighted_layers() == ["conv1", "conv2", "fc1", "fc2"]
     # Items, so that the order (forward order) is compared too.
-    assert list(torch_model.nonlinearities().items()) == [
+    assert list(torch_model.layers.nonlinearities().items()) == [
         ("relu1", "relu"), ("relu2", "relu"), ("relu3", "relu"), ("out", "sigmoid")]
-    assert list(keras_model.nonlinearities().items()) == [
+    assert list(keras_model.layers.nonlinearities().items()) == [
         ("conv1", "relu"), ("act2", "relu"), ("fc1", "relu"), ("out", "sigmoid")]
 
 
@@ -103,8 +103,8 @@ def test_torch_structure_follows_the_forward_pass():
             return self.softmax(self.head(self.gelu(h).flatten(1)))
 
     model = kx.load_model(Net(), input_length=10)
-    assert model.weighted_layers() == ["conv", "head"]
-    assert list(model.nonlinearities().items()) == [
+    assert model.layers.weighted_layers() == ["conv", "head"]
+    assert list(model.layers.nonlinearities().items()) == [
         ("tanh", "tanh"), ("relu6", "relu"), ("hsig", "sigmoid"), ("gelu", "other")]
 
 
@@ -125,8 +125,8 @@ def test_keras_structure_follows_the_graph():
     h = keras.layers.Dense(3, name="dense_linear")(h)
     h = keras.layers.Softmax(name="softmax")(h)
     model = kx.load_model(keras.Model(inputs, head(keras.layers.Flatten(name="flat")(h))))
-    assert model.weighted_layers() == ["conv", "dense_gelu", "dense_linear", "head"]
-    assert list(model.nonlinearities().items()) == [
+    assert model.layers.weighted_layers() == ["conv", "dense_gelu", "dense_linear", "head"]
+    assert list(model.layers.nonlinearities().items()) == [
         ("conv", "relu"), ("tanh", "tanh"), ("hsig", "sigmoid"), ("leaky", "other"),
         ("relu", "relu"), ("dense_gelu", "other")]
 
@@ -138,8 +138,8 @@ def test_keeping_every_unit_changes_nothing(examples, x200, framework):
     model = examples[framework]
     expected = model.predict(x200)
     for layer in EXAMPLE_LAYERS[framework]:
-        units = model.activations(x200[:1], layer).shape[-1]
-        np.testing.assert_allclose(model.ablated_predict(x200, layer, np.ones(units)), expected,
+        units = kx.layers.activations(model, x200[:1], layer).shape[-1]
+        np.testing.assert_allclose(kx.layers.ablated_predict(model, x200, layer, np.ones(units)), expected,
                                    rtol=1e-5, atol=1e-7, err_msg=layer)
 
 
@@ -150,7 +150,7 @@ def test_ablating_filters_equals_zeroing_them(examples, x200, framework, layer):
     units = [1, 5]
     keep = np.ones(16, dtype=bool)
     keep[units] = False
-    got = model.ablated_predict(x200, layer, keep, batch_size=4)
+    got = kx.layers.ablated_predict(model, x200, layer, keep, batch_size=4)
     expected = direct_predict(model, with_units_zeroed(model, layer, units), x200)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
     assert np.abs(got - model.predict(x200)).max() > 1e-4
@@ -168,7 +168,7 @@ def test_keras_channels_first_ablation_uses_the_channel_axis():
     model = kx.load_model(net)
     x = random_onehot(4, length=30, seed=3)
     keep = np.array([1, 1, 0, 1, 1])
-    got = model.ablated_predict(x, "conv", keep)
+    got = kx.layers.ablated_predict(model, x, "conv", keep)
     np.testing.assert_allclose(got, direct_predict(model, with_units_zeroed(model, "conv", [2]),
                                                    x), rtol=1e-5, atol=1e-6)
     assert np.abs(got - model.predict(x)).max() > 1e-4
@@ -214,8 +214,8 @@ def test_ablating_with_a_fill_value_equals_numpy(framework):
     keep = np.array([1.0, 0.0, 0.0])
     fill = np.array([9.0, 0.7, 1.3])                      # unit 0 is kept: its fill is unused
     expected = by_hand(x, keep, fill)
-    np.testing.assert_allclose(model.ablated_predict(x, layer, keep, fill), expected, rtol=1e-5)
-    np.testing.assert_allclose(model.ablated_predict(x, layer, keep, 0.7),
+    np.testing.assert_allclose(kx.layers.ablated_predict(model, x, layer, keep, fill), expected, rtol=1e-5)
+    np.testing.assert_allclose(kx.layers.ablated_predict(model, x, layer, keep, 0.7),
                                by_hand(x, keep, 0.7), rtol=1e-5)
     assert np.abs(expected - model.predict(x)).max() > 1e-3
 
@@ -223,7 +223,7 @@ def test_ablating_with_a_fill_value_equals_numpy(framework):
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_ablating_the_output_layer_sets_the_output(examples, x200, framework):
     model = examples[framework]
-    got = model.ablated_predict(x200, "out", [1, 0, 1], fill=0.25)
+    got = kx.layers.ablated_predict(model, x200, "out", [1, 0, 1], fill=0.25)
     expected = model.predict(x200)
     expected[:, 1] = 0.25
     np.testing.assert_allclose(got, expected, rtol=1e-6)
@@ -235,7 +235,7 @@ def torch_layer_gradient_norms(model, x, columns):
     """Run the example network's forward() by hand, keeping every intermediate's gradient."""
     import torch
 
-    net = model.module
+    net = model.predictor.module
     h = torch.tensor(model.layout.to_model(x))
     outputs = {}
     for name in EXAMPLE_LAYERS["pytorch"]:
@@ -252,7 +252,7 @@ def keras_layer_gradient_norms(model, x, columns):
     target with respect to each layer's output."""
     import tensorflow as tf
 
-    net = model.keras_model
+    net = model.predictor.keras_model
     h = tf.constant(model.layout.to_model(x))
     outputs = []
     with tf.GradientTape() as tape:
@@ -272,7 +272,7 @@ def test_layer_gradient_norms_equal_framework_gradients(examples, x200, framewor
     columns = [target] if isinstance(target, int) else target
     independent = {"pytorch": torch_layer_gradient_norms, "keras": keras_layer_gradient_norms}
     expected = independent[framework](model, x200, columns)
-    got = model.layer_gradient_norms(x200, layers, target, batch_size=4)
+    got = kx.layers.gradient_norms(model, x200, layers, target, batch_size=4)
     assert got.shape == (len(x200), len(layers))
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-8)
     # d target / d output is 1 in each selected column.
@@ -284,7 +284,7 @@ def test_gradient_norm_before_the_sigmoid_is_its_slope(examples, x200, framework
     """fc2 feeds the output sigmoid: d sigmoid(z_t) / dz is s (1 - s) in column t only."""
     model = examples[framework]
     s = model.predict(x200)[:, 2]
-    np.testing.assert_allclose(model.layer_gradient_norms(x200, ["fc2"], 2)[:, 0], s * (1 - s),
+    np.testing.assert_allclose(kx.layers.gradient_norms(model, x200, ["fc2"], 2)[:, 0], s * (1 - s),
                                rtol=1e-4)
 
 
@@ -295,18 +295,18 @@ def test_randomized_restores_the_weights(examples, x200, framework):
     model = examples[framework]
     before = model.predict(x200)
     fingerprint = model.fingerprint()
-    saved = {name: model._get_weights(name) for name in model.weighted_layers()}
-    with model.randomized(["conv2", "fc1"], seed=3):
+    saved = {name: model.layers.get_weights(name) for name in model.layers.weighted_layers()}
+    with kx.layers.randomized(model, ["conv2", "fc1"], seed=3):
         inside = model.predict(x200)
         assert model.fingerprint() != fingerprint
         for name, arrays in saved.items():
-            changed = [not np.array_equal(a, b) for a, b in zip(arrays, model._get_weights(name))]
+            changed = [not np.array_equal(a, b) for a, b in zip(arrays, model.layers.get_weights(name))]
             assert changed == [name in ("conv2", "fc1")] * len(arrays), name
     assert np.abs(inside - before).max() > 1e-3
     assert model.fingerprint() == fingerprint
     np.testing.assert_array_equal(model.predict(x200), before)
     for name, arrays in saved.items():
-        for a, b in zip(arrays, model._get_weights(name)):
+        for a, b in zip(arrays, model.layers.get_weights(name)):
             np.testing.assert_array_equal(a, b)
 
 
@@ -315,7 +315,7 @@ def test_randomized_restores_after_an_exception(examples, x200, framework):
     model = examples[framework]
     fingerprint = model.fingerprint()
     with pytest.raises(RuntimeError, match="inside"):
-        with model.randomized(["fc2"], seed=0):
+        with kx.layers.randomized(model, ["fc2"], seed=0):
             assert model.fingerprint() != fingerprint
             raise RuntimeError("inside")
     assert model.fingerprint() == fingerprint
@@ -324,13 +324,13 @@ def test_randomized_restores_after_an_exception(examples, x200, framework):
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_randomized_is_seeded_and_keeps_the_scale(examples, x200, framework):
     model = examples[framework]
-    original = model._get_weights("conv2")
-    with model.randomized(["conv2"], seed=5):
+    original = model.layers.get_weights("conv2")
+    with kx.layers.randomized(model, ["conv2"], seed=5):
         first = model.predict(x200)
-        drawn = model._get_weights("conv2")
-    with model.randomized(["conv2"], seed=5):
+        drawn = model.layers.get_weights("conv2")
+    with kx.layers.randomized(model, ["conv2"], seed=5):
         np.testing.assert_array_equal(model.predict(x200), first)
-    with model.randomized(["conv2"], seed=6):
+    with kx.layers.randomized(model, ["conv2"], seed=6):
         assert np.abs(model.predict(x200) - first).max() > 1e-4
     kernel = max(range(len(original)), key=lambda i: original[i].size)      # 16*16*5 entries
     w, r = original[kernel], drawn[kernel]
@@ -346,11 +346,11 @@ def test_randomized_is_seeded_and_keeps_the_scale(examples, x200, framework):
 def test_bad_layer_or_keep(examples, x200, framework):
     model = examples[framework]
     with pytest.raises(kx.InputError, match="nope"):
-        model.ablated_predict(x200, "nope", np.ones(16))
+        kx.layers.ablated_predict(model, x200, "nope", np.ones(16))
     with pytest.raises(kx.InputError, match="nope"):
-        model.layer_gradient_norms(x200, ["conv1", "nope"])
+        kx.layers.gradient_norms(model, x200, ["conv1", "nope"])
     with pytest.raises(kx.InputError, match="16 units"):
-        model.ablated_predict(x200, "conv1", np.ones(15))
+        kx.layers.ablated_predict(model, x200, "conv1", np.ones(15))
 
 
 def test_keras_skip_connection_is_unsupported():
@@ -366,10 +366,10 @@ def test_keras_skip_connection_is_unsupported():
     model = kx.load_model(net)
     x = random_onehot(3, length=20)
     with pytest.raises(UnsupportedOperation, match="'b'"):
-        model.ablated_predict(x, "b", np.ones(3))
+        kx.layers.ablated_predict(model, x, "b", np.ones(3))
     with pytest.raises(UnsupportedOperation, match="'b'"):
-        model.layer_gradient_norms(x, ["b"])
+        kx.layers.gradient_norms(model, x, ["b"])
     # Every path to the output goes through 'a' and 'add': those can be split.
-    np.testing.assert_allclose(model.ablated_predict(x, "a", np.ones(3)), model.predict(x),
+    np.testing.assert_allclose(kx.layers.ablated_predict(model, x, "a", np.ones(3)), model.predict(x),
                                rtol=1e-5, atol=1e-7)
-    assert model.layer_gradient_norms(x, ["a", "add"]).shape == (3, 2)
+    assert kx.layers.gradient_norms(model, x, ["a", "add"]).shape == (3, 2)

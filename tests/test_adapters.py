@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import kipoi_explain as kx
-from kipoi_explain.adapters import InputLayout
+from kipoi_explain.layouts import InputLayout
 
 from conftest import LENGTH, make_keras_cnn, make_torch_cnn, random_onehot
 
@@ -84,7 +84,7 @@ def test_torch_gradient_equals_autograd(torch_model, torch_cnn, target, column):
     x = random_onehot(4, seed=3)
     inputs = torch.tensor(x.transpose(0, 2, 1).copy(), requires_grad=True)
     (expected,) = torch.autograd.grad(torch_cnn(inputs)[:, column].sum(), inputs)
-    got = torch_model.gradient(x, target, batch_size=3)
+    got = kx.input_gradient(torch_model, x, target, batch_size=3)
     assert got.shape == x.shape
     np.testing.assert_allclose(got, expected.numpy().transpose(0, 2, 1), rtol=1e-5, atol=1e-8)
 
@@ -101,7 +101,7 @@ def test_torch_gradient_with_permuted_alphabet(torch_cnn):
     out = torch_cnn(inputs)
     (expected,) = torch.autograd.grad(out[:, 1].sum(), inputs)
     np.testing.assert_allclose(model.predict(x), out.detach().numpy(), rtol=1e-6)
-    np.testing.assert_allclose(model.gradient(x, 1),
+    np.testing.assert_allclose(kx.input_gradient(model, x, 1),
                                expected.numpy().transpose(0, 2, 1)[..., ::-1], rtol=1e-5,
                                atol=1e-8)
 
@@ -120,41 +120,41 @@ def test_torch_dummy_axis_model():
     out = net(inputs)
     (expected,) = torch.autograd.grad(out[:, 0].sum(), inputs)
     np.testing.assert_allclose(model.predict(x), out.detach().numpy(), rtol=1e-6)
-    np.testing.assert_allclose(model.gradient(x, 0), expected.numpy()[:, :, 0].transpose(0, 2, 1),
+    np.testing.assert_allclose(kx.input_gradient(model, x, 0), expected.numpy()[:, :, 0].transpose(0, 2, 1),
                                rtol=1e-5, atol=1e-8)
 
 
 def test_torch_layers_and_conv_activation(torch_model, torch_cnn):
     import torch
 
-    assert torch_model.layers() == ["0", "1", "2", "3", "4", "5"]
+    assert torch_model.layers.layer_names() == ["0", "1", "2", "3", "4", "5"]
     x = random_onehot(3, seed=7)
     conv = torch_cnn[0]
     expected = torch.nn.functional.conv1d(torch.tensor(x.transpose(0, 2, 1).copy()),
                                           conv.weight, conv.bias, padding=3)
-    got = torch_model.activations(x, "0")
+    got = kx.layers.activations(torch_model, x, "0")
     assert got.shape == (3, LENGTH, 6)                   # (N, positions, units)
     np.testing.assert_allclose(got, expected.detach().numpy().transpose(0, 2, 1), rtol=1e-5,
                                atol=1e-6)
-    relu = torch_model.activations(x, "1", batch_size=2)
+    relu = kx.layers.activations(torch_model, x, "1", batch_size=2)
     np.testing.assert_allclose(relu, np.maximum(got, 0), rtol=1e-5, atol=1e-6)
-    pooled = torch_model.activations(x, "2")
+    pooled = kx.layers.activations(torch_model, x, "2")
     assert pooled.shape == (3, LENGTH // 4, 6)
     np.testing.assert_allclose(pooled, np.maximum(got, 0).reshape(3, LENGTH // 4, 4, 6).max(2),
                                rtol=1e-5, atol=1e-6)
-    dense = torch_model.activations(x, "4")               # 2-D output is returned as is
+    dense = kx.layers.activations(torch_model, x, "4")               # 2-D output is returned as is
     assert dense.shape == (3, 2)
 
 
 def test_unknown_layer(torch_model):
     with pytest.raises(kx.InputError) as err:
-        torch_model.activations(random_onehot(1), "conv9")
+        kx.layers.activations(torch_model, random_onehot(1), "conv9")
     assert "'conv9'" in str(err.value) and "0, 1, 2" in str(err.value)
 
 
 def test_torch_conv_layers_acgt_order(torch_cnn):
     raw = torch_cnn[0].weight.detach().numpy()                      # (F, 4, K), ACGT channels
-    plain = kx.load_model(torch_cnn, input_length=LENGTH).conv_layers()
+    plain = kx.load_model(torch_cnn, input_length=LENGTH).filters.conv_layers()
     assert len(plain) == 1 and plain[0].name == "0"
     assert plain[0].weights.shape == (6, 7, 4)
     np.testing.assert_array_equal(plain[0].weights, raw.transpose(0, 2, 1))
@@ -162,7 +162,7 @@ def test_torch_conv_layers_acgt_order(torch_cnn):
     assert (plain[0].stride, plain[0].dilation, plain[0].padding) == (1, 1, 3)
 
     permuted = kx.load_model(torch_cnn, input_length=LENGTH,
-                             layout=InputLayout("GTAC", alphabet_axis=0)).conv_layers()[0]
+                             layout=InputLayout("GTAC", alphabet_axis=0)).filters.conv_layers()[0]
     # model channel j holds base "GTAC"[j]; ACGT base b comes from channel "GTAC".index(b)
     for i, base in enumerate("ACGT"):
         np.testing.assert_array_equal(permuted.weights[:, :, i], raw[:, "GTAC".index(base), :])
@@ -192,7 +192,7 @@ def test_torch_bad_input(torch_model, shape, match):
     with pytest.raises(kx.InputError, match=match):
         torch_model.predict(x)
     with pytest.raises(kx.InputError, match=match):
-        torch_model.gradient(x)
+        kx.input_gradient(torch_model, x)
 
 
 def test_load_model_errors(torch_cnn, tmp_path):
@@ -223,7 +223,7 @@ def test_keras_metadata(keras_model):
     assert keras_model.framework == "keras"
     assert keras_model.input_length == LENGTH and keras_model.output_shape == (2,)
     assert keras_model.layout == InputLayout(alphabet_axis=1)
-    assert keras_model.layers() == ["conv", "pool", "flatten", "dense"]
+    assert keras_model.layers.layer_names() == ["conv", "pool", "flatten", "dense"]
 
 
 def test_keras_predict_equals_call(keras_model, keras_cnn):
@@ -243,7 +243,7 @@ def test_keras_gradient_equals_gradient_tape(keras_model, keras_cnn, target, col
         tape.watch(inputs)
         value = tf.reduce_sum(keras_cnn(inputs, training=False)[:, column])
     expected = tape.gradient(value, inputs).numpy()
-    np.testing.assert_allclose(keras_model.gradient(x, target, batch_size=3), expected,
+    np.testing.assert_allclose(kx.input_gradient(keras_model, x, target, batch_size=3), expected,
                                rtol=1e-5, atol=1e-8)
 
 
@@ -266,15 +266,15 @@ def test_keras_conv_activation_and_filters(keras_model, keras_cnn):
     padded = np.pad(x, ((0, 0), (3, 3), (0, 0)))
     windows = np.stack([padded[:, i:i + 7] for i in range(LENGTH)], axis=1)   # (N, L, K, 4)
     manual = np.maximum(np.einsum("nlkc,kcf->nlf", windows, kernel) + bias, 0)
-    np.testing.assert_allclose(keras_model.activations(x, "conv"), manual, rtol=1e-5, atol=1e-6)
-    assert keras_model.activations(x, "dense").shape == (2, 2)
+    np.testing.assert_allclose(kx.layers.activations(keras_model, x, "conv"), manual, rtol=1e-5, atol=1e-6)
+    assert kx.layers.activations(keras_model, x, "dense").shape == (2, 2)
 
-    (conv,) = keras_model.conv_layers()
+    (conv,) = keras_model.filters.conv_layers()
     assert conv.name == "conv" and conv.weights.shape == (6, 7, 4)
     np.testing.assert_array_equal(conv.weights, kernel.transpose(2, 0, 1))
     np.testing.assert_array_equal(conv.bias, bias)
     assert conv.padding == "same"
-    permuted = kx.load_model(keras_cnn, layout=InputLayout("TACG")).conv_layers()[0]
+    permuted = kx.load_model(keras_cnn, layout=InputLayout("TACG")).filters.conv_layers()[0]
     for i, base in enumerate("ACGT"):
         np.testing.assert_array_equal(permuted.weights[:, :, i], kernel[:, "TACG".index(base)].T)
 
@@ -307,8 +307,8 @@ def test_keras_channels_first_conv_activations_are_positions_first():
     kernel, bias = (np.asarray(w) for w in net.get_layer("c").get_weights())
     windows = np.stack([x[:, i:i + 5] for i in range(26)], axis=1)          # (N, 26, K, 4)
     manual = np.einsum("nlkc,kcf->nlf", windows, kernel) + bias
-    np.testing.assert_allclose(model.activations(x, "c"), manual, rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(model.conv_layers()[0].weights, kernel.transpose(2, 0, 1))
+    np.testing.assert_allclose(kx.layers.activations(model, x, "c"), manual, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(model.filters.conv_layers()[0].weights, kernel.transpose(2, 0, 1))
 
 
 def test_keras_permuted_input_activations_are_positions_first():
@@ -323,7 +323,7 @@ def test_keras_permuted_input_activations_are_positions_first():
     kernel, bias = (np.asarray(w) for w in net.get_layer("c").get_weights())
     windows = np.stack([x[:, i:i + 5] for i in range(26)], axis=1)
     manual = np.einsum("nlkc,kcf->nlf", windows, kernel) + bias
-    np.testing.assert_allclose(model.activations(x, "c"), manual, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(kx.layers.activations(model, x, "c"), manual, rtol=1e-5, atol=1e-6)
 
 
 def test_keras_fingerprint_changes_with_one_weight():
@@ -341,4 +341,4 @@ def test_keras_bad_input(keras_model):
     with pytest.raises(kx.InputError, match="input length 50"):
         keras_model.predict(np.zeros((1, 50, 4), dtype=np.float32))
     with pytest.raises(kx.InputError, match="expected one-hot"):
-        keras_model.gradient(np.zeros((1, LENGTH, 3), dtype=np.float32))
+        kx.input_gradient(keras_model, np.zeros((1, LENGTH, 3), dtype=np.float32))

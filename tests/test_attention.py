@@ -5,7 +5,7 @@ import pytest
 from conftest import EXAMPLE_DIR, make_torch_cnn, random_onehot
 
 import kipoi_explain as kx
-from kipoi_explain.adapters import attention_registry
+from kipoi_explain import attention_registry
 from kipoi_explain.attention_maps import rollout
 from kipoi_explain.results import Interval
 
@@ -214,7 +214,7 @@ def test_transformer_encoder_layer_is_read_although_its_fast_path_skips_it(x):
     # Precondition: the fused path never calls self_attn, so the library must turn it off.
     assert calls == [] and torch.backends.mha.get_fastpath_enabled()
     model = kx.load_model(net, input_length=LENGTH)
-    assert model.attention_layers() == ["attention.self_attn"]
+    assert model.attention.attention_layers() == ["attention.self_attn"]
     result = kx.attention(model, x)
     assert torch.backends.mha.get_fastpath_enabled()  # restored afterwards
     torch.backends.mha.set_fastpath_enabled(False)
@@ -236,7 +236,7 @@ def test_transformer_encoder_stack_maps_equal_recomputation_layer_by_layer(mask,
     net = torch_transformer("encoder", mask=mask, n_layers=2)
     model = kx.load_model(net, input_length=LENGTH)
     names = ["attention.layers.0.self_attn", "attention.layers.1.self_attn"]
-    assert model.attention_layers() == names
+    assert model.attention.attention_layers() == names
     result = kx.attention(model, x, batch_size=4)
     assert result.layers == names and result.maps.shape == (6, 2, HEADS, TOKENS, TOKENS)
     causal = causal_mask(TOKENS, boolean=False) if mask else None
@@ -314,13 +314,13 @@ def test_registered_custom_attention_is_found_and_read(monkeypatch, x):
         for projection in (net.custom.query, net.custom.key):
             projection.weight *= 12
             projection.bias.normal_()
-    assert kx.load_model(net, input_length=LENGTH).attention_layers() == []
+    assert kx.load_model(net, input_length=LENGTH).attention.attention_layers() == []
     with pytest.raises(kx.InputError, match="register_attention"):
         kx.attention(kx.load_model(net, input_length=LENGTH), x)
 
     kx.register_attention(Registered, lambda module, args, kwargs: module.probabilities(args[0]))
     model = kx.load_model(net, input_length=LENGTH)
-    assert model.attention_layers() == ["custom"]
+    assert model.attention.attention_layers() == ["custom"]
     result = kx.attention(model, x)
     with torch.no_grad():
         h = net.stem(torch_inputs(x)).transpose(1, 2).double().numpy()
@@ -359,7 +359,7 @@ def test_keras_multihead_attention_maps_equal_recomputation_from_kernels(causal,
 
     net = keras_transformer(causal=causal)
     model = kx.load_model(net)
-    assert model.attention_layers() == ["attention"]
+    assert model.attention.attention_layers() == ["attention"]
     result = kx.attention(model, x, batch_size=4)
     assert result.maps.shape == (6, 1, HEADS, TOKENS, TOKENS)
     h = np.asarray(keras.Model(net.inputs, net.get_layer("pool").output)([x]), dtype=np.float64)
@@ -442,7 +442,7 @@ def test_rollout_needs_square_maps(x):
 
 
 def test_layer_selection_by_index_and_name(encoder3, maps3, x):
-    names = encoder3.attention_layers()
+    names = encoder3.attention.attention_layers()
     by_index = kx.attention(encoder3, x, layers=[-1, 1])
     by_name = kx.attention(encoder3, x, layers=[names[2], names[1]])
     assert by_index.layers == by_name.layers == names[1:]  # forward order
@@ -548,7 +548,7 @@ def test_extra_keys_have_no_bases(x):
 
 def test_later_layers_keep_the_first_layers_positions(encoder3, x):
     result = kx.attention(encoder3, x, layers=[2])
-    assert result.layers == [encoder3.attention_layers()[2]]
+    assert result.layers == [encoder3.attention.attention_layers()[2]]
     for positions in (result.query_positions, result.key_positions):
         np.testing.assert_array_equal(positions.spans, analytic_spans())
         np.testing.assert_allclose(positions.centers, analytic_centres(), atol=1e-6)
@@ -597,9 +597,9 @@ def test_kipoi_transformer_maps_equal_recomputation(tiny):
     import torch
 
     model, seqs, result = tiny
-    assert model.attention_layers() == ["block1.self_attn", "block2.self_attn"]
+    assert model.attention.attention_layers() == ["block1.self_attn", "block2.self_attn"]
     assert result.maps.shape == (3, 2, 2, 10, 10)
-    net = model.module
+    net = model.predictor.module
     with torch.enable_grad():  # the encoder layers' ordinary path, as the library takes it
         tokens = net.pool(net.relu(net.conv(torch.tensor(seqs.transpose(0, 2, 1)))))
         tokens = tokens.transpose(1, 2)

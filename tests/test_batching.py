@@ -301,7 +301,8 @@ def queued_calls(worker, calls, name="cnn"):
     def run(i):
         _, primitive, args = calls[i]
         try:
-            outcomes[i] = getattr(routed[i], primitive)(*args)
+            capability, method = primitive.split(".")
+            outcomes[i] = getattr(getattr(routed[i], capability), method)(*args)
         except Exception as err:  # noqa: BLE001 - the outcome under test
             outcomes[i] = err
 
@@ -323,26 +324,27 @@ def test_worker_merged_calls_equal_unmerged(worker, cnn):
     refs = [random_onehot(2, LENGTH, seed=100 + i) for i in range(6)]
     targets = [cnn.target("CTCF")] * 3 + [cnn.target("HNF4A")] * 3
 
-    forward = queued_calls(worker, [(RequestState(f"f{i}"), "_forward", (x,))
+    forward = queued_calls(worker, [(RequestState(f"f{i}"), "predictor.forward", (x,))
                                     for i, x in enumerate(xs)])
     assert worker.stats.batches == 2            # the gate, then all six forwards as one batch
     assert worker.stats.max_calls_per_batch == 6
     assert worker.stats.merged_batches == 1
     for x, out in zip(xs, forward):
-        np.testing.assert_allclose(out, cnn._forward(x), atol=1e-5)
+        np.testing.assert_allclose(out, cnn.predictor.forward(x), atol=1e-5)
 
-    gradient = queued_calls(worker, [(RequestState(f"g{i}"), "_gradient", (x, t))
+    gradient = queued_calls(worker, [(RequestState(f"g{i}"), "gradients.input_gradient", (x, t))
                                      for i, (x, t) in enumerate(zip(xs, targets))])
     # Calls for different targets never share a batch: one batch per target.
     assert worker.stats.batches == 2 + 1 + 2
     for x, target, out in zip(xs, targets, gradient):
-        for got, want in zip(out, cnn._gradient(x, target)):
+        for got, want in zip(out, cnn.gradients.input_gradient(x, target)):
             np.testing.assert_allclose(got, want, atol=1e-5)
 
-    deeplift = queued_calls(worker, [(RequestState(f"d{i}"), "_deeplift", (x, r, t))
+    deeplift = queued_calls(worker, [(RequestState(f"d{i}"), "deeplift.deeplift_multipliers",
+                                      (x, r, t))
                                      for i, (x, r, t) in enumerate(zip(xs, refs, targets))])
     for x, ref, target, out in zip(xs, refs, targets, deeplift):
-        for got, want in zip(out, cnn._deeplift(x, ref, target)):
+        for got, want in zip(out, cnn.deeplift.deeplift_multipliers(x, ref, target)):
             np.testing.assert_allclose(got, want, atol=1e-5)
     assert worker.stats.rows == 3 * sum(len(x) for x in xs)
 
@@ -357,7 +359,7 @@ def test_worker_aborted_request_leaves_the_batch(worker, cnn):
 
     def run(i, x):
         try:
-            outcomes[i] = routed[i]._forward(x)
+            outcomes[i] = routed[i].predictor.forward(x)
         except Exception as err:  # noqa: BLE001 - the outcome under test
             outcomes[i] = err
 
@@ -374,7 +376,7 @@ def test_worker_aborted_request_leaves_the_batch(worker, cnn):
     worker.release(gone)
 
     assert isinstance(outcomes[1], RequestAborted)
-    np.testing.assert_allclose(outcomes[0], cnn._forward(x_live), atol=1e-5)
+    np.testing.assert_allclose(outcomes[0], cnn.predictor.forward(x_live), atol=1e-5)
     # Only the gate's job and the live call ran; the aborted call's rows were never computed.
     assert worker.stats.calls == 2
     assert worker.stats.rows == len(x_live)
@@ -383,7 +385,7 @@ def test_worker_aborted_request_leaves_the_batch(worker, cnn):
     gone_already = RequestState("late")
     gone_already.aborted.set()
     with pytest.raises(RequestAborted):
-        worker.bind(gone_already, "cnn")._forward(x_live)
+        worker.bind(gone_already, "cnn").predictor.forward(x_live)
     worker.release(gone_already)
     assert worker.stats.calls == 2
 
@@ -394,22 +396,22 @@ def test_worker_respects_max_batch_size(cnn):
     try:
         model = worker.model("cnn")
         sizes = []
-        forward = model._forward
+        forward = model.predictor.forward
 
         def recorded(x, context=None):
             sizes.append(len(x))
             return forward(x, context=context)
 
         # Record the rows of every device call the worker makes.
-        model._forward = recorded
+        model.predictor.forward = recorded
         rows = [1, 2, 3, 1, 2, 1, 1, 6, 1]      # 6: one call larger than the limit
         xs = [random_onehot(n, LENGTH, seed=i) for i, n in enumerate(rows)]
-        outcomes = queued_calls(worker, [(RequestState(f"r{i}"), "_forward", (x,))
+        outcomes = queued_calls(worker, [(RequestState(f"r{i}"), "predictor.forward", (x,))
                                          for i, x in enumerate(xs)])
     finally:
         worker.stop(30)
     for x, out in zip(xs, outcomes):
-        np.testing.assert_allclose(out, cnn._forward(x), atol=1e-5)
+        np.testing.assert_allclose(out, cnn.predictor.forward(x), atol=1e-5)
     assert sum(sizes) == sum(rows)
     # Merged batches stay within the limit; the oversized call ran, alone.
     assert all(size <= 4 for size in sizes if size != 6)
@@ -426,19 +428,20 @@ def test_worker_fault_fails_only_the_crashing_call_and_restarts(crash_dir):
     try:
         good = [random_onehot(2, CRASH_LENGTH, seed=i) for i in range(3)]
         bad = np.zeros((1, CRASH_LENGTH, 4), np.float32)
-        calls = [(RequestState(f"good{i}"), "_forward", (x,)) for i, x in enumerate(good)]
-        calls.insert(1, (RequestState("bad"), "_forward", (bad,)))
+        calls = [(RequestState(f"good{i}"), "predictor.forward", (x,))
+                 for i, x in enumerate(good)]
+        calls.insert(1, (RequestState("bad"), "predictor.forward", (bad,)))
         outcomes = queued_calls(worker, calls, "crash")
         assert isinstance(outcomes[1], WorkerFault)
         assert "RuntimeError" in str(outcomes[1]) and "all-zero input row" in str(outcomes[1])
         for x, out in zip(good, outcomes[:1] + outcomes[2:]):
-            np.testing.assert_allclose(out, reference._forward(x), atol=1e-5)
+            np.testing.assert_allclose(out, reference.predictor.forward(x), atol=1e-5)
         assert worker.stats.restarts == 1
         # The reloaded worker serves the next request.
         x = random_onehot(2, CRASH_LENGTH, seed=9)
         state = RequestState("after")
-        np.testing.assert_allclose(worker.bind(state, "crash")._forward(x),
-                                   reference._forward(x), atol=1e-5)
+        np.testing.assert_allclose(worker.bind(state, "crash").predictor.forward(x),
+                                   reference.predictor.forward(x), atol=1e-5)
         worker.release(state)
     finally:
         worker.stop(30)

@@ -1,4 +1,4 @@
-"""Models without gradients (kipoi_explain.adapters.callable_model): scikit-learn estimators,
+"""Models without gradients (kipoi_explain.backends.predict_function): scikit-learn estimators,
 loaded through Kipoi's ``SklearnModel`` or given as a predict function, explained by
 perturbation methods; gradient methods are refused with the methods that do apply."""
 import numpy as np
@@ -7,7 +7,7 @@ import yaml
 from conftest import random_onehot
 
 import kipoi_explain as kx
-from kipoi_explain.adapters.callable_model import CallableModel
+from kipoi_explain.backends.predict_function import PredictFunction
 
 N_FEATURES, DECIDING = 8, 3
 LENGTH, MOTIF, MOTIF_AT = 40, "GATTACA", 15
@@ -77,7 +77,7 @@ def dna_model(logistic, tmp_path_factory):
 
 def test_kipoi_sklearn_model_loads_with_its_metadata(forest, forest_model, dna_model):
     x, _ = feature_data(5, seed=1)
-    assert isinstance(forest_model, CallableModel) and not forest_model.differentiable
+    assert isinstance(forest_model.predictor, PredictFunction) and forest_model.gradients is None
     assert forest_model.output_names == ("neg", "pos") and forest_model.output_shape == (2,)
     assert forest_model.layout == kx.FeatureLayout((N_FEATURES,))
     assert forest_model.source["kipoi_class"] == "kipoi.model.SklearnModel"
@@ -128,7 +128,7 @@ def test_dna_only_methods_on_features_name_those_that_apply(forest_model):
 def test_gradient_primitives_raise_unsupported_operation(dna_model):
     with pytest.raises(kx.UnsupportedOperation, match="the gradient needs gradients.*ism, "
                                                       "occlusion"):
-        dna_model.gradient(random_onehot(1, LENGTH))
+        kx.input_gradient(dna_model, random_onehot(1, LENGTH))
 
 
 def test_a_predict_function_is_a_model(logistic):

@@ -8,7 +8,8 @@ keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 layers = keras.layers
 
-from kipoi_explain.adapters import keras_deeplift, torch_deeplift  # noqa: E402
+from kipoi_explain.backends.keras import deeplift as keras_deeplift  # noqa: E402
+from kipoi_explain.backends.torch import deeplift as torch_deeplift  # noqa: E402
 from kipoi_explain.errors import UnsupportedOperation  # noqa: E402
 
 LENGTH = 200

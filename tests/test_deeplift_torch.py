@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kipoi_explain.adapters.torch_deeplift import UnsupportedOperation, deeplift_multipliers
+from kipoi_explain.backends.torch.deeplift import UnsupportedOperation, deeplift_multipliers
 
 captum_attr = pytest.importorskip("captum.attr")
 

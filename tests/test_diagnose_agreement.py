@@ -3,6 +3,8 @@ import numpy as np
 import pytest
 from conftest import diagnosis_context, example_model
 
+import kipoi_explain as kx
+
 from kipoi_explain.diagnostics.method_agreement import method_agreement
 from kipoi_explain.diagnostics.stats import row_spearman
 
@@ -29,7 +31,7 @@ def test_unrelated_method_is_flagged(example_regions):
                                           methods=("grad_x_input", noise))
     (finding,) = findings
     assert finding.flagged and finding.where == {"methods": ["grad_x_input", "noise"]}
-    gxi = (model.gradient(x, 0) * x).sum(-1)
+    gxi = (kx.input_gradient(model, x, 0) * x).sum(-1)
     scores = (noise(model, x, None, 0, False) * x).sum(-1)
     assert finding.value == pytest.approx(np.median(row_spearman(gxi, scores)))
 

@@ -117,8 +117,8 @@ def test_torch_queries_and_keys_reproduce_the_layers_attention(config):
             net.attention.in_proj_bias.normal_()
     model = kx.load_model(net, input_length=LENGTH)
     x = random_onehot(5, LENGTH)
-    assert model.attention_layers() == ["attention"]
-    queries, keys = model.attention_qk(x, "attention", batch_size=2)
+    assert model.attention.attention_layers() == ["attention"]
+    queries, keys = kx.attention_maps.queries_and_keys(model, x, "attention", batch_size=2)
     extra = int(config.get("add_bias_kv", False)) + int(config.get("add_zero_attn", False))
     assert queries.shape == (5, HEADS, LENGTH, HEAD_DIM)
     assert keys.shape == (5, HEADS, LENGTH + extra, HEAD_DIM)
@@ -141,8 +141,8 @@ def test_keras_queries_and_keys_reproduce_the_layers_attention(separate_key):
             conv.set_weights([kernel * 15, bias])  # sharp maps, so that any error shows
     model = kx.load_model(net)
     x = random_onehot(5, LENGTH)
-    assert model.attention_layers() == ["attention"]
-    queries, keys = model.attention_qk(x, "attention", batch_size=2)
+    assert model.attention.attention_layers() == ["attention"]
+    queries, keys = kx.attention_maps.queries_and_keys(model, x, "attention", batch_size=2)
     assert queries.shape == keys.shape == (5, HEADS, LENGTH, HEAD_DIM)
     query = keras.Model(net.inputs, net.get_layer("embed").output)([x])
     key = keras.Model(net.inputs, net.get_layer("key_embed").output)([x]) if separate_key \

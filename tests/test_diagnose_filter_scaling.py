@@ -9,14 +9,14 @@ from kipoi_explain.diagnostics.filter_scaling import filter_scaling
 
 def scale_filter(model, index, factor):
     """Multiply one first-layer filter's weights in place, in the framework's own layout."""
-    name = model.conv_layers()[0].name
-    arrays = model._get_weights(name)
+    name = model.filters.conv_layers()[0].name
+    arrays = model.layers.get_weights(name)
     kernel = arrays[0]
     if model.framework == "pytorch":
         kernel[index] *= factor          # (F, 4, K)
     else:
         kernel[..., index] *= factor     # (K, 4, F)
-    model._set_weights(name, arrays)
+    model.layers.set_weights(name, arrays)
     return name
 
 
@@ -40,7 +40,7 @@ def test_filter_with_huge_weights_is_flagged(framework, example_regions):
     assert finding.value > finding.threshold == 0.5
     assert "activation" in finding.recommendation
     # The weight norm reported is the kernel's own norm.
-    kernel = model.conv_layers()[0].weights[5]
+    kernel = model.filters.conv_layers()[0].weights[5]
     assert np.isclose(measured["layers"][name]["weight_norm"][5], np.linalg.norm(kernel))
 
 

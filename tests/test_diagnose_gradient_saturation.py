@@ -62,7 +62,7 @@ def test_dead_relus_are_flagged():
     assert dead.flagged and dead.where["units"] == [1, 2, 3, 4, 5]
     assert dead.value == pytest.approx(5 / 6)
     # An independent count: units whose output is never positive.
-    acts = model.activations(planted(20), "1")
+    acts = kx.layers.activations(model, planted(20), "1")
     assert list(np.flatnonzero(acts.max(axis=(0, 1)) <= 0)) == [1, 2, 3, 4, 5]
 
 
@@ -74,14 +74,14 @@ def test_example_models_are_not_flagged(framework, target, example_regions):
     assert not [f.message for f in findings if f.flagged]
     # The sigmoid output is recognised, reported for information, and bypassed for the rest.
     output = [name for name, s in measured["nonlinearities"].items() if s["output_layer"]]
-    assert output == [model.output_activation()] and measured["on_logits"]
+    assert output == [kx.layers.output_activation(model)] and measured["on_logits"]
 
 
 def test_logits_bypass_the_output_sigmoid(example_regions):
     model = example_model("pytorch")
     x = example_regions[:5]
     p = model.predict(x)
-    with model.logits():
+    with kx.layers.logits(model):
         z = model.predict(x)
     assert np.allclose(1 / (1 + np.exp(-z)), p, atol=1e-6)
     assert np.allclose(model.predict(x), p)

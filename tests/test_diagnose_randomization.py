@@ -3,6 +3,8 @@ import numpy as np
 import pytest
 from conftest import diagnosis_context, example_model
 
+import kipoi_explain as kx
+
 from kipoi_explain.diagnostics.randomization_sanity import randomization_sanity
 from kipoi_explain.diagnostics.stats import row_spearman
 
@@ -29,7 +31,7 @@ def test_input_only_method_is_flagged_and_real_methods_are_not(framework, exampl
         assert by_method[name].value < 0.5
     assert model.fingerprint() == before  # weights restored
     layers = measured["layers"]
-    assert layers == model.weighted_layers()[::-1]
+    assert layers == model.layers.weighted_layers()[::-1]
     assert len(measured["methods"]["grad_x_input"]["median"]) == len(layers)
 
 
@@ -39,8 +41,8 @@ def test_correlation_matches_direct_randomization(example_regions):
     x = example_regions[:6]
     ctx = diagnosis_context(model, x)
     _, measured = randomization_sanity(ctx, methods=("grad_x_input",))
-    original = np.abs((model.gradient(x, 0) * x).sum(-1))
-    with model.randomized(model.weighted_layers()[::-1], seed=0):
-        changed = np.abs((model.gradient(x, 0) * x).sum(-1))
+    original = np.abs((kx.input_gradient(model, x, 0) * x).sum(-1))
+    with kx.layers.randomized(model, model.layers.weighted_layers()[::-1], seed=0):
+        changed = np.abs((kx.input_gradient(model, x, 0) * x).sum(-1))
     expected = np.median(row_spearman(original, changed))
     assert measured["methods"]["grad_x_input"]["median"][-1] == pytest.approx(expected)

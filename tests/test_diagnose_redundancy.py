@@ -68,12 +68,12 @@ def test_effects_match_direct_ablation():
     x = planted(20, seed=1)
     _, measured = redundancy(diagnosis_context(model, x))
     layer = measured["layers"]["0"]
-    acts = model.activations(x, "0").reshape(-1, 6)
+    acts = kx.layers.activations(model, x, "0").reshape(-1, 6)
     mean = acts.mean(axis=0)
     keep = np.array([0, 0, 0, 1, 1, 1], dtype=np.float32)
-    conv_out = model.activations(x, "0")
+    conv_out = kx.layers.activations(model, x, "0")
     replaced = conv_out * keep + mean * (1 - keep)
-    module = model.module
+    module = model.predictor.module
     import torch
 
     with torch.no_grad():

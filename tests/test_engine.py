@@ -33,8 +33,8 @@ def basset_block(length=200):
 def test_auto_batch_size_follows_the_model_activation_memory():
     small = kx.load_model(basset_block(200), input_length=200, batch_size="auto")
     large = kx.load_model(basset_block(2000), input_length=2000, batch_size="auto")
-    (per_row_small, largest), (per_row_large, _) = small._activation_bytes(), \
-        large._activation_bytes()
+    (per_row_small, largest), (per_row_large, _) = small.predictor.activation_bytes(), \
+        large.predictor.activation_bytes()
     # The conv, ReLU and pool outputs of one row and their gradients, plus input and output.
     assert per_row_small >= 2 * 4 * (32 * 200 * 2 + 32 * 50)
     assert 9 < per_row_large / per_row_small < 11

@@ -195,7 +195,7 @@ def test_position_importance(model, x):
     result = kx.explain(model, x, "grad_x_input", target=1)
     importance = result.position_importance()
     assert importance.shape == (4, LENGTH)
-    np.testing.assert_allclose(importance, (model.gradient(x, 1) * x).sum(-1), rtol=1e-5,
+    np.testing.assert_allclose(importance, (kx.input_gradient(model, x, 1) * x).sum(-1), rtol=1e-5,
                                atol=1e-8)
     saliency = kx.explain(model, x, "saliency", target=1)
     np.testing.assert_allclose(saliency.position_importance(), importance, rtol=1e-5, atol=1e-8)
@@ -203,7 +203,7 @@ def test_position_importance(model, x):
 
 def test_reduce_mean_over_targets(model, x):
     both = kx.explain(model, x, "saliency", target="all", reduce="mean")
-    expected = (model.gradient(x, 0) + model.gradient(x, 1)) / 2
+    expected = (kx.input_gradient(model, x, 0) + kx.input_gradient(model, x, 1)) / 2
     np.testing.assert_allclose(both.scores, expected, rtol=1e-5, atol=1e-8)
     summed = kx.explain(model, x, "saliency", target=["neg", "pos"])
     np.testing.assert_allclose(summed.scores, 2 * expected, rtol=1e-5, atol=1e-8)
@@ -213,7 +213,7 @@ def test_reduce_mean_over_targets(model, x):
 def test_explain_accepts_a_keras_model_directly(keras_cnn, x):
     result = kx.explain(keras_cnn, x[:2], "saliency", target=1)
     assert result.model["framework"] == "keras"
-    np.testing.assert_allclose(result.scores, kx.load_model(keras_cnn).gradient(x[:2], 1),
+    np.testing.assert_allclose(result.scores, kx.input_gradient(kx.load_model(keras_cnn), x[:2], 1),
                                rtol=1e-6, atol=1e-9)
 
 

@@ -42,7 +42,7 @@ def test_integrated_gradients_equal_captum(gennet, few, baseline):
     x, tensor = few
     result = kx.explain(gennet, x, "integrated_gradients", n_steps=32, baseline=baseline)
     reference = 0.0 if baseline == "zeros" else torch.tensor(x.mean(0))[None]
-    expected, delta = IntegratedGradients(gennet.module).attribute(
+    expected, delta = IntegratedGradients(gennet.predictor.module).attribute(
         tensor, baselines=reference, target=0, n_steps=32, method="gausslegendre",
         return_convergence_delta=True)
     assert result.scores.shape == (16, 300) and result.hypothetical is None
@@ -59,7 +59,7 @@ def test_gradient_methods_equal_captum(gennet, few, method, captum_class, option
     import captum.attr
 
     x, tensor = few
-    explainer = getattr(captum.attr, captum_class)(gennet.module)
+    explainer = getattr(captum.attr, captum_class)(gennet.predictor.module)
     extra = {} if absolute is None else {"abs": absolute}
     expected = explainer.attribute(tensor.clone().requires_grad_(), target=0, **extra)
     result = kx.explain(gennet, x, method, **options)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import kipoi_explain as kx
-from kipoi_explain.methods.fast_ism import _Plan, fast_ism
+from kipoi_explain.backends.torch.fast_ism import _Plan
 from kipoi_explain.sequences import one_hot
 
 from conftest import random_onehot
@@ -226,7 +226,7 @@ def hand_ism(net, x, column):
 
 def windowed_layers(model, length):
     """Names of the layers fast ISM computes on windows for this model."""
-    plan = _Plan.build(model, length)
+    plan = _Plan.build(model.fast_ism, length)
     return {node.target for node, step in plan.steps.items()
             if step.kind == "window" and node.op == "call_module"}
 
@@ -354,8 +354,8 @@ def test_mixed_precision_and_other_frameworks_decline(caplog):
     naive = loaded(net, length)[1]
     x, target = random_onehot(1, length), mixed.target(0)
     with caplog.at_level(logging.WARNING, logger="kipoi_explain"):
-        assert fast_ism(mixed, x, target, 64, False) is None
-        assert fast_ism(naive, x, naive.target(0), 64, False) is None
+        assert mixed.fast_ism.ism_scores(x, target, 64, False, 0, length) is None
+    assert naive.fast_ism is None
     assert len(caplog.records) == 1 and "precision='mixed'" in caplog.text
 
 
@@ -383,7 +383,7 @@ def test_speedup_report(name):
         began = time.perf_counter()
         results[fast] = kx.explain(model, x, "ism", target=0, fast=fast, batch_size=128)
         seconds[fast] = time.perf_counter() - began
-    print(f"\n{name} {length} bp, {n} sequences on {model.device} ({torch.get_num_threads()} "
+    print(f"\n{name} {length} bp, {n} sequences on {model.predictor.device} ({torch.get_num_threads()} "
           f"threads): fast {seconds[True]:.1f} s, naive {seconds[False]:.1f} s, "
           f"{seconds[False] / seconds[True]:.1f}x")
     assert_close(results[True].scores, results[False])

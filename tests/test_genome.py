@@ -209,4 +209,4 @@ def test_explain_on_bed_keeps_intervals(tmp_path, genome):
     assert result.intervals[0].to_genome(0, 10) == (70, 80)
     np.testing.assert_array_equal(
         result.inputs, one_hot([CONTIGS["chr1"][70:170], _rc(CONTIGS["chr2"][100:200])]))
-    np.testing.assert_allclose(result.scores, model.gradient(result.inputs), rtol=1e-6)
+    np.testing.assert_allclose(result.scores, kx.input_gradient(model, result.inputs), rtol=1e-6)

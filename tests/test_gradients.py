@@ -62,13 +62,13 @@ def test_grad_x_input_equals_captum(model, torch_cnn, x, target):
     np.testing.assert_allclose(result.scores, expected, rtol=RTOL, atol=ATOL)
     # only the present base scores; hypothetical contributions are the gradient (zero reference)
     assert (result.scores[x == 0] == 0).all()
-    np.testing.assert_allclose(result.hypothetical, model.gradient(x, 1), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(result.hypothetical, kx.input_gradient(model, x, 1), rtol=RTOL, atol=ATOL)
 
 
 @pytest.mark.parametrize("method", ["saliency", "grad_x_input", "smoothgrad"])
 def test_correct_gradients(model, x, method):
     options = {"noise": 0.0, "n_samples": 2} if method == "smoothgrad" else {}
-    grad = model.gradient(x, 1)
+    grad = kx.input_gradient(model, x, 1)
     corrected = kx.explain(model, x, method, target=1, correct_gradients=True, **options)
     plain = kx.explain(model, x, method, target=1, **options)
     expected_grad = grad - grad.mean(-1, keepdims=True)
@@ -85,7 +85,7 @@ def test_correct_gradients(model, x, method):
 
 def test_smoothgrad_zero_noise_equals_saliency(model, x):
     smooth = kx.explain(model, x, "smoothgrad", target=1, noise=0.0, n_samples=5)
-    np.testing.assert_allclose(smooth.scores, model.gradient(x, 1), rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(smooth.scores, kx.input_gradient(model, x, 1), rtol=1e-5, atol=1e-8)
 
 
 def test_smoothgrad_equals_manual_average(model, x):
@@ -96,11 +96,11 @@ def test_smoothgrad_equals_manual_average(model, x):
         for s in range(n_samples):
             r = i * n_samples + s
             eps = np.random.default_rng((seed, r)).standard_normal((LENGTH, 4)).astype(np.float32)
-            expected[i] += model.gradient(x[i:i + 1] + noise * eps, 1)[0] / n_samples
+            expected[i] += kx.input_gradient(model, x[i:i + 1] + noise * eps, 1)[0] / n_samples
     got = kx.explain(model, x, "smoothgrad", target=1, n_samples=n_samples, noise=noise,
                      seed=seed)
     np.testing.assert_allclose(got.scores, expected, rtol=1e-4, atol=1e-7)
-    assert not np.allclose(got.scores, model.gradient(x, 1), rtol=1e-2)
+    assert not np.allclose(got.scores, kx.input_gradient(model, x, 1), rtol=1e-2)
 
 
 def test_smoothgrad_seed_and_batch_size(model, x):

@@ -88,7 +88,7 @@ def test_metadata_read_from_the_model(deep_exponential):
     assert deep_exponential.input_length == 200
     assert deep_exponential.layout.alphabet_axis == 1
     assert deep_exponential.output_shape == (1,)
-    assert [c.weights.shape for c in deep_exponential.conv_layers()] == [(24, 11, 4)]
+    assert [c.weights.shape for c in deep_exponential.filters.conv_layers()] == [(24, 11, 4)]
 
 
 def test_gradient_equals_gradient_tape(deep_exponential):
@@ -98,9 +98,9 @@ def test_gradient_equals_gradient_tape(deep_exponential):
     inputs = tf.convert_to_tensor(x)
     with tf.GradientTape() as tape:
         tape.watch(inputs)
-        out = deep_exponential.keras_model(inputs, training=False)[:, 0]
+        out = deep_exponential.predictor.keras_model(inputs, training=False)[:, 0]
     expected = tape.gradient(out, inputs).numpy()
-    np.testing.assert_allclose(deep_exponential.gradient(x), expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(kx.input_gradient(deep_exponential, x), expected, rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("depth, activation", [("deep", "exponential"), ("shallow", "relu")])

@@ -138,7 +138,7 @@ KNOWN_BUILDERS = {"pytorch": torch_known, "keras": keras_known}
 @pytest.mark.parametrize("method", ["weights", "activation"])
 def test_known_filters_match_their_motifs(known, framework, method):
     model = KNOWN_BUILDERS[framework](known["kernels"])
-    np.testing.assert_allclose(model.conv_layers()[0].weights, known["kernels"], atol=1e-6)
+    np.testing.assert_allclose(model.filters.conv_layers()[0].weights, known["kernels"], atol=1e-6)
     found = kx.motifs(model, known["x"] if method == "activation" else None, method=method)
     assert len(found) == len(known["ids"])
     for f, motif in enumerate(found):
@@ -271,12 +271,12 @@ def test_activation_counts_match_naive_reference(request, framework, width, stri
     x = random_onehot(30, length, seed=11)
     x[3, 10:14] = 0.25                          # ambiguous bases (N as uniform)
     x[7, :3] = 0.25
-    conv = model.conv_layers()[0]
+    conv = model.filters.conv_layers()[0]
     assert (conv.stride, conv.dilation) == (stride, dilation)
     act, ref_counts, ref_sites = naive_counts(x, kernel, bias, framework, stride, dilation,
                                               padding, threshold)
     # The reference's geometry is that of the framework: same conv output.
-    np.testing.assert_allclose(model.activations(x, conv.name), act, atol=1e-4)
+    np.testing.assert_allclose(kx.layers.activations(model, x, conv.name), act, atol=1e-4)
     counts, sites = activation_counts(model, x, conv, threshold, batch_size=7)
     assert ref_sites.sum() > 0
     np.testing.assert_array_equal(sites, ref_sites)
@@ -285,11 +285,11 @@ def test_activation_counts_match_naive_reference(request, framework, width, stri
 
 def test_activation_counts_skip_filters_that_never_fire():
     model, kernel, bias = torch_conv(5, 1, 1, "same", 40, n_filters=2)
-    module = model.module
+    module = model.predictor.module
     with torch.no_grad():
         module[0].weight[1] = 0
         module[0].bias[1] = -1.0
-    conv = model.conv_layers()[0]
+    conv = model.filters.conv_layers()[0]
     counts, sites = activation_counts(model, random_onehot(10, 40, seed=2), conv)
     assert sites[1] == 0 and not counts[1].any() and sites[0] > 0
 
@@ -567,7 +567,7 @@ def test_unknown_method():
 
 def test_layer_that_is_not_a_first_layer_conv(tiny_db):
     model = kx.load_model(two_conv_module(), input_length=30)
-    assert [c.name for c in model.conv_layers()] == ["0"]
+    assert [c.name for c in model.filters.conv_layers()] == ["0"]
     found = kx.motifs(model, method="weights", layer="0", database=tiny_db)
     assert found.settings["layer"] == "0" and found[0].name == "0/filter_0"
     for layer in ("2", "1", "nope"):

@@ -57,7 +57,7 @@ def test_feature_occlusion_equals_a_naive_loop_and_captum(gennet, genotypes):
     np.testing.assert_allclose(result.scores, naive, atol=1e-6)
     assert np.abs(naive).max() > 1e-2
     windowed = kx.explain(gennet, x, "occlusion", window=3, stride=3, baseline="mean")
-    expected = Occlusion(gennet.module).attribute(
+    expected = Occlusion(gennet.predictor.module).attribute(
         torch.tensor(x), sliding_window_shapes=(3,), strides=3,
         baselines=torch.tensor(x.mean(0)), target=0).numpy()
     np.testing.assert_allclose(windowed.scores, expected, atol=1e-6)

@@ -150,7 +150,7 @@ def test_kipoi_dict_schema_gives_named_extra_inputs_called_by_keyword(multi_dir)
 def test_kipoi_token_model_reads_its_vocabulary(token_dir):
     model = kx.load_model(token_dir)
     assert model.takes_tokens and model.layout.vocabulary == tuple(VOCAB)
-    assert model.embedding_layer() == "embed"
+    assert model.layers.embedding_layer() == "embed"
 
 
 def test_inputs_yaml_errors_name_the_input(tmp_path, token_dir):

@@ -151,7 +151,7 @@ def test_list_models_describes_inputs_attention_layers_and_entities(client, loca
 
     tiny = models["tiny"]
     assert (tiny["input"], tiny["input_shape"], tiny["input_length"]) == ("dna", [], LENGTH)
-    assert tiny["attention_layers"] == local["tiny"].attention_layers() == \
+    assert tiny["attention_layers"] == local["tiny"].attention.attention_layers() == \
         ["block1.self_attn", "block2.self_attn"]
     assert tiny["entity_levels"] == ["filter"] and tiny["input_features"] == []
 

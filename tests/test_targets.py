@@ -151,7 +151,7 @@ def test_binned_torch_model_gradient_matches_selected_columns():
     assert spec.columns == (3, 5)
     inputs = torch.tensor(x.transpose(0, 2, 1).copy(), requires_grad=True)
     (expected,) = torch.autograd.grad(Profile()(inputs)[:, 1:3, 1].sum(), inputs)
-    np.testing.assert_allclose(model.gradient(x, spec), expected.numpy().transpose(0, 2, 1),
+    np.testing.assert_allclose(kx.input_gradient(model, x, spec), expected.numpy().transpose(0, 2, 1),
                                rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(spec.apply(model.predict(x)),
                                Profile()(inputs)[:, 1:3, 1].sum(1).detach().numpy(), rtol=1e-6)

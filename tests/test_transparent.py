@@ -98,7 +98,7 @@ def test_layer_integrated_gradients_equal_captum(gennet, few):
     from captum.attr import LayerIntegratedGradients
 
     x, tensor = few
-    net = gennet.module
+    net = gennet.predictor.module
     for level, layer in (("gene", net.gene_act), ("pathway", net.pathway_act)):
         result = kx.entities(gennet, x, level=level, method="integrated_gradients",
                              baseline="zero_input", n_steps=32)
@@ -115,7 +115,7 @@ def test_integrated_gradients_at_the_input_equal_captum(gennet, few):
 
     x, tensor = few
     result = kx.entities(gennet, x, level="snp", method="integrated_gradients", n_steps=32)
-    expected = IntegratedGradients(gennet.module).attribute(tensor, baselines=0.0, target=0,
+    expected = IntegratedGradients(gennet.predictor.module).attribute(tensor, baselines=0.0, target=0,
                                                             n_steps=32, method="gausslegendre")
     np.testing.assert_allclose(result.scores, expected.detach().numpy(), atol=2e-6)
 
@@ -125,7 +125,7 @@ def test_integrated_gradients_are_complete(gennet, few):
     import torch
 
     x, tensor = few
-    net = gennet.module
+    net = gennet.predictor.module
     result = kx.entities(gennet, x, level="gene", method="integrated_gradients")
     with torch.no_grad():
         # Gene units held at 0 (the default baseline): the rest of the network from there.
@@ -142,7 +142,7 @@ def test_grad_x_activation_equals_captum(gennet, few):
     from captum.attr import InputXGradient, LayerGradientXActivation
 
     x, tensor = few
-    net = gennet.module
+    net = gennet.predictor.module
     for level, layer in (("gene", net.gene_act), ("pathway", net.pathway_act)):
         result = kx.entities(gennet, x, level=level, method="grad_x_activation")
         expected = LayerGradientXActivation(net, layer).attribute(tensor, target=0)
@@ -177,7 +177,7 @@ def test_ablation_equals_a_naive_loop(gennet, few):
     import torch
 
     x, tensor = few
-    net = gennet.module
+    net = gennet.predictor.module
     for level, layer, n_units in (("gene", net.gene_act, 25), ("pathway", net.pathway_act, 6)):
         result = kx.entities(gennet, x, level=level, method="ablation", batch_size=7)
         np.testing.assert_allclose(result.scores, naive_ablation(net, layer, tensor, n_units),
@@ -291,7 +291,7 @@ def test_missing_mapping_file_is_named(tmp_path):
 
 
 def test_a_model_without_mapping_is_refused(gennet, genotypes, tmp_path):
-    bare = kx.load_model(gennet.module, layout=kx.FeatureLayout((300,)), name="bare")
+    bare = kx.load_model(gennet.predictor.module, layout=kx.FeatureLayout((300,)), name="bare")
     with pytest.raises(kx.InputError, match="model 'bare' declares no entities: no "
                                             "entities.yaml next to its model.yaml"):
         kx.entities(bare, genotypes[0][:2], level="gene")

@@ -15,3 +15,8 @@ class UnsupportedOperation(ValueError):
     Raised instead of returning a silently wrong number (e.g. DeepLIFT through a functional
     nonlinearity it cannot see).
     """
+
+
+class MissingDependency(ImportError):
+    """An optional package the request needs is not installed; the message names the
+    ``pip install 'kipoi-explain[EXTRA]'`` that brings it."""

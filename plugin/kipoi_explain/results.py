@@ -60,6 +60,37 @@ class MethodScores:
 
 
 @dataclass
+class Prediction:
+    """A model's predictions for a batch of samples, and what they are of.
+
+    Attributes
+    ----------
+    predictions : numpy.ndarray
+        ``(N, *output_shape)`` float32.
+    output_names : list of str
+        The model's output names (its last output axis).
+    names : list of str
+        One name per sample.
+    intervals : list of Interval or None
+        Genomic source of each sequence, when the inputs were BED intervals.
+    settings : dict
+        How they were computed (batch size, ``ambiguous``, version).
+    model : dict
+        The model's description.
+    """
+
+    predictions: np.ndarray
+    output_names: list[str]
+    names: list[str]
+    intervals: list[Interval] | None = None
+    settings: dict = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.predictions.shape[0]
+
+
+@dataclass
 class Attribution:
     """Attribution scores for a batch of sequences, with everything needed to reproduce them.
 
@@ -407,7 +438,7 @@ class VariantEffect:
     alt_to_ref: np.ndarray | None = None
     attribution: dict | None = None
     motif: dict | None = None
-    record: object = field(default=None, repr=False)
+    record: object = field(default=None, repr=False, metadata={"wire": False})
 
     @property
     def key(self) -> str:

@@ -65,6 +65,6 @@ def test_gradient_methods_are_refused_naming_those_that_apply(model, method):
 
 def test_script_quick_run_writes_a_loadable_model(tmp_path, quick_run):
     model = kx.load_model(quick_run("cimla_like", tmp_path, ("tf_expression.tsv",)))
-    assert model.output_names == ("TARGET1",) and not model.differentiable
+    assert model.output_names == ("TARGET1",) and model.gradients is None
     assert np.isfinite(model.predict(pd.read_csv(EXPRESSION, sep="\t", index_col=0)
                                      .to_numpy(np.float32))).all()

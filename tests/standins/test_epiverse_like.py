@@ -111,8 +111,8 @@ def test_attention_flows_to_the_motif_only_where_the_chromatin_is_open(model, re
     for kind in ("open", "closed"):
         x, chromatin, spans = subset(regions, kind)
         # kx.attention takes no extra inputs yet; the bound model's attention maps do.
-        (maps,) = model.with_inputs({"chromatin": chromatin}, len(x)).attention_maps(
-            x, model.attention_layers())
+        (maps,) = kx.attention_maps.maps(model.with_inputs({"chromatin": chromatin}, len(x)),
+                                         x, model.attention.attention_layers())
         to_keys = maps.mean(axis=(1, 2))
         # Token t covers bases [4 t, 4 t + 4): the tokens overlapping the motif.
         received[kind] = np.array([to_keys[i, s // 4:(e - 1) // 4 + 1].sum()

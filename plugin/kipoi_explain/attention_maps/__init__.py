@@ -9,14 +9,16 @@ from __future__ import annotations
 import numpy as np
 
 from .._version import __version__
-from ..adapters import load_model
+from ..engine import run_batches
 from ..errors import InputError
+from ..prepare import prepare
 from ..results import AttentionMaps
-from ..sequences import as_sequences
+from ..samples import DNA
 from .positions import TokenPositions, token_positions
 from .reductions import REDUCTIONS, query_rows, reduce_maps, rollout
 
-__all__ = ["REDUCTIONS", "TokenPositions", "attention", "rollout"]
+__all__ = ["REDUCTIONS", "TokenPositions", "attention", "attention_layers", "maps",
+           "queries_and_keys", "rollout"]
 
 
 def attention(model, seqs, layers=None, heads=None, reduce: str | None = None, query=None,
@@ -33,7 +35,7 @@ def attention(model, seqs, layers=None, heads=None, reduce: str | None = None, q
     seqs : SequenceSet, str, list of str, numpy.ndarray or FASTA path
         See :func:`~kipoi_explain.sequences.as_sequences`.
     layers : list of str or int, optional
-        Attention layers (names, or indices into ``model.attention_layers()``); default all.
+        Attention layers (names, or indices into :func:`attention_layers`); default all.
         They must share one map shape.
     heads : list of int, optional
         Heads to keep (default all).
@@ -67,43 +69,77 @@ def attention(model, seqs, layers=None, heads=None, reduce: str | None = None, q
     UnsupportedOperation
         When an attention layer's maps cannot be read.
     """
-    model = load_model(model)
-    model.require_dna("attention maps")
+    work = prepare(model, seqs, what="attention maps", accepts=(DNA,), inputs=inputs,
+                   batch_size=batch_size, progress=progress, ambiguous=ambiguous)
+    model, x, batch_size = work.model, work.x, work.batch_size
     if reduce not in REDUCTIONS:
         raise InputError(f"reduce={reduce!r}: expected one of "
                          f"{', '.join(str(k) for k in REDUCTIONS)}")
     names = _layers(model, layers)
-    sequences = as_sequences(seqs, model.input_length, ambiguous)
-    x, batch_size = sequences.onehot, batch_size or model.batch_size
-    model = model.with_inputs(inputs, len(x))
-    per_layer = model.attention_maps(x, names, batch_size, progress)
+    per_layer = maps(model, x, names, batch_size, progress)
     shapes = {name: m.shape[1:] for name, m in zip(names, per_layer)}
     if len(set(shapes.values())) > 1:
         raise InputError("layers with different map shapes (heads, queries, keys): "
                          + ", ".join(f"{name} {shape}" for name, shape in shapes.items())
                          + "; choose layers of one shape (layers=...)")
-    maps = np.stack(per_layer, axis=1)
-    head_index = _heads(heads, maps.shape[2])
-    maps = np.ascontiguousarray(maps[:, :, head_index])
-    query_positions, key_positions = token_positions(model, names[0], maps.shape[3],
-                                                     maps.shape[4], batch_size)
-    reduced = reduce_maps(maps, reduce)
+    probabilities = np.stack(per_layer, axis=1)
+    head_index = _heads(heads, probabilities.shape[2])
+    probabilities = np.ascontiguousarray(probabilities[:, :, head_index])
+    query_positions, key_positions = token_positions(model, names[0], probabilities.shape[3],
+                                                     probabilities.shape[4], batch_size)
+    reduced = reduce_maps(probabilities, reduce)
     tokens = None
     if query is not None:
         tokens = query_positions.token_at(_query(query, len(x), x.shape[1]))
         reduced = query_rows(reduced, tokens)
     return AttentionMaps(
-        maps=maps, layers=names, heads=head_index, reduce=reduce, reduced=reduced,
+        maps=probabilities, layers=names, heads=head_index, reduce=reduce, reduced=reduced,
         query=tokens, query_positions=query_positions, key_positions=key_positions,
-        predictions=model.predict(x, batch_size), inputs=x, names=sequences.names,
-        intervals=sequences.intervals, model=model.describe(),
+        predictions=model.predict(x, batch_size), inputs=x, names=work.samples.names,
+        intervals=work.samples.intervals, model=model.describe(),
         settings={"layers": names, "heads": head_index, "reduce": reduce,
                   "query": None if query is None else np.asarray(query).tolist(),
                   "ambiguous": ambiguous, "batch_size": batch_size, "version": __version__})
 
 
+def attention_layers(model) -> list[str]:
+    """The model's attention layers, in forward order (none for a model without the
+    ``attention`` capability)."""
+    return [] if model.attention is None else model.attention.attention_layers()
+
+
+def check_layers(model, names) -> None:
+    """Raise :class:`InputError` naming any of ``names`` that is not an attention layer."""
+    available = attention_layers(model)
+    unknown = [name for name in names if name not in available]
+    if unknown:
+        raise InputError(f"layer(s) {', '.join(map(repr, unknown))}: not an attention "
+                         f"layer; attention layers are {', '.join(available) or 'none'}")
+
+
+def maps(model, x, layers: list[str], batch_size: int | None = None,
+         progress: bool = False) -> tuple[np.ndarray, ...]:
+    """Attention probabilities of each of ``layers``, each ``(N, heads, queries, keys)``."""
+    check_layers(model, layers)
+    x = model.check_input(x)
+    return run_batches(lambda lo, hi: tuple(model.attention.attention_maps(
+        x[lo:hi], layers, context=model.rows(slice(lo, hi)))), len(x),
+                       batch_size or model.batch_size, progress, "attention")
+
+
+def queries_and_keys(model, x, layer: str,
+                     batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Queries and keys of attention layer ``layer`` after their projections, each
+    ``(N, heads, positions, head_dim)``."""
+    check_layers(model, [layer])
+    x = model.check_input(x)
+    return run_batches(lambda lo, hi: model.attention.queries_and_keys(
+        x[lo:hi], layer, context=model.rows(slice(lo, hi))), len(x),
+                       batch_size or model.batch_size)
+
+
 def _layers(model, layers) -> list[str]:
-    available = model.attention_layers()
+    available = attention_layers(model)
     if not available:
         raise InputError(f"model {model.name!r} has no attention layers "
                          "(see kipoi_explain.register_attention for custom modules)")
@@ -118,7 +154,7 @@ def _layers(model, layers) -> list[str]:
                                  f"{len(available)} attention layers")
             layer = available[layer]
         names.append(layer)
-    model.check_attention_layers(names)
+    check_layers(model, names)
     # Rollout and the layers axis read in forward order, whatever order they were asked in.
     return sorted(dict.fromkeys(names), key=available.index)
 

@@ -57,9 +57,9 @@ def receptive_spans(model, layer: str, batch_size: int) -> tuple[np.ndarray, np.
     One probe and one mutation are not enough: behind a max-pool a mutated base at the edge of
     a window often changes no channel's maximum, and the span would come out short.
     """
-    probes = model._probe(N_PROBES)
+    probes, context = model.probe(N_PROBES)
     n, length = probes.shape[:2]
-    query, key = model._attention_tokens(probes, layer, context=model._probe_context(n))
+    query, key = model.attention.token_inputs(probes, layer, context=context)
     # Rows: probe-major, then position, then the three substitutions.
     probe = np.repeat(np.arange(n), 3 * length)
     position = np.tile(np.repeat(np.arange(length), 3), n)
@@ -68,8 +68,8 @@ def receptive_spans(model, layer: str, batch_size: int) -> tuple[np.ndarray, np.
     def changed(lo, hi):
         mutants = probes[probe[lo:hi]].copy()
         mutants[np.arange(hi - lo), position[lo:hi]] = np.eye(4, dtype=np.float32)[bases[lo:hi]]
-        mutant_query, mutant_key = model._attention_tokens(
-            mutants, layer, context=model._probe_context(len(mutants)))
+        mutant_query, mutant_key = model.attention.token_inputs(
+            mutants, layer, context=model.probe(len(mutants))[1])
         which = probe[lo:hi]
         return _moved(mutant_query, query[which]), _moved(mutant_key, key[which])
 
@@ -115,8 +115,8 @@ def token_positions(model, layer: str, n_queries: int, n_keys: int,
                     batch_size: int) -> tuple[TokenPositions, TokenPositions]:
     """Positions of the query and key tokens of ``layer``, traced back to the model's first
     attention layer when its tokens line up with them."""
-    first = model.attention_layers()[0]
-    length = model._probe(1).shape[1]
+    first = model.attention.attention_layers()[0]
+    length = model.probe(1)[0].shape[1]
     query_spans, key_spans = receptive_spans(model, first, batch_size)
     source = f"receptive field of {first}"
 

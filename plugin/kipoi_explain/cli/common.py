@@ -139,20 +139,17 @@ def samples(args, model):
 
 def _input_entities(model) -> list[str] | None:
     """Names of a model's input features, from the input level of its entities.yaml."""
-    from ..transparent import INPUT, entity_map
+    from ..entity_map import declared_map, input_names
 
-    if model.takes_dna or model.takes_tokens or len(model.layout.shape) != 1:
-        return None
     try:
-        levels = entity_map(model).levels
+        return input_names(model, declared_map(model))
     except InputError:
         return None
-    return next((level.units for level in levels if level.layer == INPUT), None)
 
 
 def load(args):
     """The model named on the command line, loaded in this process."""
-    from ..adapters import load_model
+    from ..backends import load_model
 
     return load_model(args.model, zoo=args.zoo, device=args.device, batch_size=args.batch_size)
 
@@ -212,7 +209,7 @@ class LocalModel:
 
     def diagnose(self, seqs, checks, target, free_model: str | None = None, **options):
         """``free_model`` is a path or name :func:`load_model` reads."""
-        from ..adapters import load_model
+        from ..backends import load_model
         from ..diagnostics import diagnose
 
         free = None if free_model is None else load_model(

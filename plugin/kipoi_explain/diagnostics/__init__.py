@@ -10,11 +10,11 @@ from __future__ import annotations
 
 
 from .._version import __version__
-from ..adapters import load_model
 from ..errors import InputError
 from ..options import keyword_defaults
+from ..prepare import prepare
 from ..results import Diagnosis
-from ..sequences import as_sequences
+from ..samples import DNA
 from .attention_conditioning import attention_conditioning
 from .constraint_cost import constraint_cost
 from .context import Context
@@ -103,11 +103,10 @@ def diagnose(model, seqs, checks=None, target=0, *, free_model=None, labels=None
     cost.setdefault("labels", labels)
     if n_attribution < 1:
         raise InputError(f"n_attribution={n_attribution}: expected a positive integer")
-    model = load_model(model)
-    model.require_dna("diagnose")
-    sequences = as_sequences(seqs, model.input_length)
-    ctx = Context(model, sequences.onehot, model.target(target, reduce, bins),
-                  batch_size or model.batch_size, progress, seed, n_attribution)
+    work = prepare(model, seqs, what="diagnose", accepts=(DNA,), target=target, reduce=reduce,
+                   bins=bins, batch_size=batch_size, progress=progress)
+    model = work.model
+    ctx = Context(model, work.x, work.target, work.batch_size, progress, seed, n_attribution)
     findings, measurements = [], {}
     for check in tqdm(checks, desc="diagnose", unit="check", disable=not progress,
                       dynamic_ncols=True):
@@ -121,4 +120,4 @@ def diagnose(model, seqs, checks=None, target=0, *, free_model=None, labels=None
         settings={"checks": checks, "target": ctx.target.as_dict(), "n_sequences": len(ctx.x),
                   "n_attribution": min(n_attribution, len(ctx.x)), "seed": seed,
                   "batch_size": ctx.batch_size, "options": used, "version": __version__,
-                  "names": sequences.names})
+                  "names": work.samples.names})

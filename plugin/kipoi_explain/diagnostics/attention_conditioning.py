@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..attention_maps import attention_layers, queries_and_keys
 from ..engine import run_batches
 from ..errors import UnsupportedOperation
 from ..results import Finding
@@ -74,7 +75,7 @@ def attention_conditioning(ctx, max_condition: float = 1e3, min_rank_fraction: f
         ``{"layers": {name: {"condition_number", "effective_rank", "noise_amplification"
         (one median per head), "head_dim"}}}``.
     """
-    layers = ctx.model.attention_layers()
+    layers = attention_layers(ctx.model)
     if not layers:
         return [Finding(CHECK, "info", None, None, {}, "",
                         "no attention layers; check not applicable")], {}
@@ -86,13 +87,13 @@ def attention_conditioning(ctx, max_condition: float = 1e3, min_rank_fraction: f
     findings, measured = [], {}
     for layer in layers:
         try:
-            queries, keys = ctx.model.attention_qk(x, layer, ctx.batch_size)
+            queries, keys = queries_and_keys(ctx.model, x, layer, ctx.batch_size)
         except UnsupportedOperation as err:
             # A custom attention module gives its maps, not its queries and keys.
             findings.append(Finding(CHECK, "info", None, None, {"layer": layer}, "",
                                     f"layer {layer!r}: not measured ({err})"))
             continue
-        noisy_queries, noisy_keys = ctx.model.attention_qk(noisy, layer, ctx.batch_size)
+        noisy_queries, noisy_keys = queries_and_keys(ctx.model, noisy, layer, ctx.batch_size)
         condition, rank = key_conditioning(keys)
         map_change = attention_change(queries, keys, noisy_queries, noisy_keys)
         amplification = np.median(map_change / input_change[:, None], axis=0)

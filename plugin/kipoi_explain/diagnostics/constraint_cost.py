@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..adapters import Model, load_model
+from ..backends import load_model
+from ..model import Model
 from ..errors import InputError
 from ..results import Finding
 from .stats import auroc, bootstrap_interval

@@ -5,7 +5,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..adapters import Model
+from ..methods import METHODS, method_options
+from ..model import Model
+from ..results import Attribution
 from ..targets import Target
 
 
@@ -67,9 +69,6 @@ class Context:
 def position_importance(model: Model, x: np.ndarray, target: Target, method,
                         batch_size: int, seed: int = 0) -> np.ndarray:
     """``(N, L)`` position importance of ``method`` (see :meth:`Context.attribution`)."""
-    from ..methods import METHODS, method_options
-    from ..results import Attribution
-
     if callable(method):
         scores = method(model, x, target, batch_size, False)
         name = getattr(method, "__name__", "custom")

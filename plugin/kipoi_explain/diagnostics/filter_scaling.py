@@ -30,7 +30,7 @@ def filter_scaling(ctx, max_saturation: float = 0.5, max_norm_z: float = 5.0):
         which the filter's scale is an outlier among its layer.
     """
     try:
-        layers = ctx.model.conv_layers()
+        layers = ctx.model.require("filters", "filter scaling").conv_layers()
     except UnsupportedOperation as err:
         layers, reason = [], str(err)
     else:

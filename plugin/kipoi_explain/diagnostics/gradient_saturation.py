@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import layers
 from ..engine import run_batches
+from ..methods.gradients import input_gradient
 from ..methods.references import dinucleotide_shuffles
 from ..results import Finding
 from .context import position_importance
@@ -57,12 +59,12 @@ def gradient_saturation(ctx, max_dead_share: float = 0.5, max_saturated_share: f
     findings += _unit_findings(units, max_dead_share, max_saturated_share)
     # A saturated output nonlinearity is reported above; the rest is measured on its input
     # (the logits), so that it describes the network rather than the confidence of its outputs.
-    with ctx.model.logits():
-        grad = ctx.model.gradient(ctx.x_attribution, ctx.target, ctx.batch_size)
+    with layers.logits(ctx.model):
+        grad = input_gradient(ctx.model, ctx.x_attribution, ctx.target, ctx.batch_size)
         norms = _gradient_norms(ctx, grad)
         coverage, gap = _coverage(ctx, grad)
         agreement = _ism_agreement(ctx, grad)
-    measured["on_logits"] = ctx.model.output_activation() is not None
+    measured["on_logits"] = layers.output_activation(ctx.model) is not None
     measured["gradient_norms"] = norms
     measured["coverage"], measured["completeness_gap"] = coverage, gap
     measured["ism_agreement"] = agreement
@@ -78,14 +80,14 @@ def gradient_saturation(ctx, max_dead_share: float = 0.5, max_saturated_share: f
 def _unit_states(ctx) -> dict:
     """Per nonlinear layer: share of dead units (ReLU) or of saturated outputs (sigmoid, tanh)."""
     model, states = ctx.model, {}
-    output = model.output_activation()
-    for name, kind in model.nonlinearities().items():
+    output = layers.output_activation(model)
+    for name, kind in model.layers.nonlinearities().items():
         if kind not in ("relu", "sigmoid", "tanh"):
             states[name] = {"kind": kind, "output_layer": name == output}
             continue
 
         def block(lo, hi, name=name, kind=kind):
-            a = model.activations(ctx.x[lo:hi], name, ctx.batch_size)
+            a = layers.activations(model, ctx.x[lo:hi], name, ctx.batch_size)
             a = a.reshape(len(a), -1, a.shape[-1])
             if kind == "relu":
                 return (a > 0).any(axis=1), np.zeros(len(a))
@@ -139,11 +141,11 @@ def _unit_findings(units: dict, max_dead: float, max_saturated: float) -> list[F
 def _gradient_norms(ctx, grad: np.ndarray) -> dict:
     """Median gradient norm of the target at the input and at each weighted layer's output."""
     model, x = ctx.model, ctx.x_attribution
-    layers = model.weighted_layers()
-    per_layer = model.layer_gradient_norms(x, layers, ctx.target, ctx.batch_size)
+    weighted = model.layers.weighted_layers()
+    per_layer = layers.gradient_norms(model, x, weighted, ctx.target, ctx.batch_size)
     at_input = np.linalg.norm(grad.reshape(len(x), -1), axis=1)
     norms = np.column_stack([at_input, per_layer])
-    return {"layers": ["input", *layers], "median": np.median(norms, axis=0)}
+    return {"layers": ["input", *weighted], "median": np.median(norms, axis=0)}
 
 
 def _decay_finding(norms: dict, max_decay: float) -> Finding:

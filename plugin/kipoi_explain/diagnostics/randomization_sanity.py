@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import layers
 from ..errors import UnsupportedOperation
 from ..results import Finding
 from .context import position_importance
@@ -32,7 +33,7 @@ def randomization_sanity(ctx, methods=("grad_x_input", "integrated_gradients", "
         original map, once every layer is randomized, above which a method is flagged.
     """
     model, x = ctx.model, ctx.x_attribution
-    layers = model.weighted_layers()[::-1]
+    weighted = model.require("layers", "randomization sanity").weighted_layers()[::-1]
     findings, curves = [], {}
     for method in methods:
         name = getattr(method, "__name__", method)
@@ -44,8 +45,8 @@ def randomization_sanity(ctx, methods=("grad_x_input", "integrated_gradients", "
                                     f"{name} left out: {err}"))
             continue
         steps = []
-        for depth in range(1, len(layers) + 1):
-            with model.randomized(layers[:depth], seed=ctx.seed):
+        for depth in range(1, len(weighted) + 1):
+            with layers.randomized(model, weighted[:depth], seed=ctx.seed):
                 changed = np.abs(position_importance(model, x, ctx.target, method,
                                                      ctx.batch_size, ctx.seed))
             steps.append(summary(row_spearman(original, changed)))
@@ -54,11 +55,11 @@ def randomization_sanity(ctx, methods=("grad_x_input", "integrated_gradients", "
         flagged = final is not None and final > max_correlation
         findings.append(Finding(
             CHECK, "warning" if flagged else "info", final, max_correlation,
-            {"method": name, "layers": layers},
+            {"method": name, "layers": weighted},
             (f"{name} maps barely change when every weight is random: they show the input, "
              "not what the model learned; do not use this method's maps for this model")
             if flagged else "none needed",
             f"median rank correlation of {name} with its map under a fully randomized model: "
             f"{final if final is not None else float('nan'):.2f}",
-            {"median_by_depth": dict(zip(layers, curves[name]["median"]))}))
-    return findings, {"layers": layers, "methods": curves}
+            {"median_by_depth": dict(zip(weighted, curves[name]["median"]))}))
+    return findings, {"layers": weighted, "methods": curves}

@@ -12,6 +12,8 @@ import numpy as np
 
 from ..engine import run_batches
 from ..errors import UnsupportedOperation
+from ..layers import ablated_predict, activations
+from ..layers import check as check_layers
 from ..results import Finding
 from .stats import index_list
 
@@ -41,7 +43,7 @@ def redundancy(ctx, layers=None, min_correlation: float = 0.8, min_group_effect:
     """
     model = ctx.model
     layers = list(layers) if layers is not None else _default_layers(model)
-    model.check_layers(layers)
+    check_layers(model, layers)
     values = ctx.target_values()
     scale = float(np.std(values)) or 1.0
     findings, measured = [], {}
@@ -62,10 +64,10 @@ def redundancy(ctx, layers=None, min_correlation: float = 0.8, min_group_effect:
 
 def _default_layers(model) -> list[str]:
     try:
-        convs = [layer.name for layer in model.conv_layers()]
+        convs = [layer.name for layer in model.require("filters", "redundancy").conv_layers()]
     except UnsupportedOperation:
         convs = []
-    return convs or model.weighted_layers()[:1]
+    return convs or model.require("layers", "redundancy").weighted_layers()[:1]
 
 
 def _activation_correlation(ctx, layer: str) -> tuple[np.ndarray, np.ndarray]:
@@ -74,7 +76,7 @@ def _activation_correlation(ctx, layer: str) -> tuple[np.ndarray, np.ndarray]:
     totals = {}
 
     def block(lo, hi):
-        a = ctx.model.activations(ctx.x[lo:hi], layer, ctx.batch_size)
+        a = activations(ctx.model, ctx.x[lo:hi], layer, ctx.batch_size)
         a = a.reshape(-1, a.shape[-1]).astype(np.float64)
         for key, value in (("n", len(a)), ("sum", a.sum(0)), ("outer", a.T @ a)):
             totals[key] = totals.get(key, 0) + value
@@ -102,8 +104,8 @@ def _effect(ctx, layer: str, units: list[int], mean: np.ndarray, values: np.ndar
     """Mean absolute change of the target when ``units`` output their mean activation."""
     keep = np.ones(len(mean), dtype=np.float32)
     keep[units] = 0
-    ablated = ctx.target.apply(ctx.model.ablated_predict(ctx.x, layer, keep, mean,
-                                                         ctx.batch_size))
+    ablated = ctx.target.apply(ablated_predict(ctx.model, ctx.x, layer, keep, mean,
+                                               ctx.batch_size))
     return float(np.mean(np.abs(ablated - values)))
 
 

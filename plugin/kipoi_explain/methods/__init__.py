@@ -1,58 +1,70 @@
 """Attribution methods and :func:`explain`, the one entry point that runs any of them.
 
 Every method has the signature ``method(model, x, target, batch_size, progress, **options)``
-and returns :class:`~kipoi_explain.results.MethodScores`; :func:`explain` resolves the inputs
+and returns :class:`~kipoi_explain.results.MethodScores`; it is declared once, in
+:data:`METHODS` (or :data:`TOKEN_METHODS` for models of token ids), with the capabilities it
+needs of a model and the inputs it explains. :func:`explain` checks both, prepares the inputs
 and the target, applies the options every method shares, and returns an
 :class:`~kipoi_explain.results.Attribution`. Methods see the public layout: one-hot
-``(N, L, 4)`` for DNA models, ``(N, *shape)`` for models of features (those run
-:data:`FEATURE_METHODS` only).
+``(N, L, 4)`` for DNA models, ``(N, *shape)`` for models of features.
 """
 from __future__ import annotations
-
-import os
 
 import numpy as np
 
 from .._version import __version__
-from ..adapters import load_model
-from ..adapters.callable_model import no_gradients
+from ..backends import load_model
 from ..errors import InputError
+from ..model import missing_capability
 from ..options import checked_options, keyword_defaults
+from ..prepare import prepare
 from ..results import Attribution, MethodScores
-from ..sequences import SequenceSet, alphabet, as_sequences
+from ..samples import DNA, FEATURES, input_kind
+from ..sequences import alphabet
 from .deeplift import deeplift, deepshap
 from .gradients import grad_x_input, saliency, smoothgrad
 from .integrated_gradients import expected_gradients, integrated_gradients
 from .ism import ism
+from .method import Method
 from .occlusion import occlusion
-from ..sequences.tokens import read_tokens
 from .tokens import TOKEN_METHODS
 
+
 METHODS = {
-    "saliency": saliency,
-    "grad_x_input": grad_x_input,
-    "smoothgrad": smoothgrad,
-    "integrated_gradients": integrated_gradients,
-    "expected_gradients": expected_gradients,
-    "deeplift": deeplift,
-    "deepshap": deepshap,
-    "ism": ism,
-    "occlusion": occlusion,
+    "saliency": Method(saliency, ("gradients",), (DNA, FEATURES), extra_inputs=True),
+    "grad_x_input": Method(grad_x_input, ("gradients",), (DNA, FEATURES), extra_inputs=True),
+    "smoothgrad": Method(smoothgrad, ("gradients",), (DNA, FEATURES), extra_inputs=True),
+    "integrated_gradients": Method(integrated_gradients, ("gradients",), (DNA, FEATURES),
+                                   extra_inputs=True),
+    "expected_gradients": Method(expected_gradients, ("gradients",)),
+    "deeplift": Method(deeplift, ("deeplift",)),
+    "deepshap": Method(deepshap, ("deeplift",)),
+    "ism": Method(ism),
+    "occlusion": Method(occlusion, inputs=(DNA, FEATURES)),
 }
 
 #: Methods that need forward passes only: they explain models without gradients too.
-PERTURBATION_METHODS = ("ism", "occlusion")
+PERTURBATION_METHODS = tuple(name for name, m in METHODS.items() if not m.needs)
 #: Methods that need gradients (or DeepLIFT multipliers) from the model.
 GRADIENT_METHODS = tuple(name for name in METHODS if name not in PERTURBATION_METHODS)
 #: Methods for models of features (no DNA); the others need one-hot input (ISM's bases,
 #: DeepSHAP's and expected gradients' dinucleotide shuffles, DeepLIFT's DNA references).
-FEATURE_METHODS = ("saliency", "grad_x_input", "smoothgrad", "integrated_gradients",
-                   "occlusion")
-
-
+FEATURE_METHODS = tuple(name for name, m in METHODS.items() if FEATURES in m.inputs)
 #: Methods that attribute to a model's differentiable extra inputs as well as its main input
 #: (integrated gradients with ``inputs_baseline="zeros"``).
-EXTRA_INPUT_METHODS = ("saliency", "grad_x_input", "smoothgrad", "integrated_gradients")
+EXTRA_INPUT_METHODS = tuple(name for name, m in METHODS.items() if m.extra_inputs)
+
+
+def methods_for(model) -> dict[str, Method]:
+    """The methods declared for the kind of input ``model`` takes (token ids, or not)."""
+    return TOKEN_METHODS if model.takes_tokens else METHODS
+
+
+def available_methods(model) -> list[str]:
+    """The methods that explain ``model``: its kind of input, and every capability they need."""
+    kind = input_kind(model.layout)
+    return [name for name, method in methods_for(model).items()
+            if (model.takes_tokens or kind in method.inputs) and method.missing(model) is None]
 
 
 def method_options(method: str, tokens: bool = False) -> dict:
@@ -73,7 +85,8 @@ def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | N
         See :func:`~kipoi_explain.sequences.as_sequences`. For a model of features: an array
         ``(N, *shape)``, a ``.npy`` file or a TSV/CSV table (see
         :func:`~kipoi_explain.sequences.features.read_features`; its columns are checked
-        against the input entities of the model's ``entities.yaml``, if it has one).
+        against the input entities of the model's ``entities.yaml``, if it has one). For a
+        model of tokens: what :func:`~kipoi_explain.sequences.tokens.read_tokens` reads.
     method : str
         One of ``saliency``, ``grad_x_input``, ``smoothgrad``, ``integrated_gradients``,
         ``expected_gradients``, ``deeplift``, ``deepshap``, ``ism``, ``occlusion``. Models
@@ -117,29 +130,24 @@ def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | N
     Raises
     ------
     InputError
-        For an unknown method, option, target, or malformed sequences; a gradient method on
-        a model without gradients; a DNA-only method or option on a model of features.
+        For an unknown method, option, target, or malformed sequences; a method needing a
+        capability the model lacks (gradients, DeepLIFT rules); a DNA-only method or option
+        on a model of features.
     UnsupportedOperation
         When the model has an operation the method has no correct rule for.
     """
     model = load_model(model)
-    methods = TOKEN_METHODS if model.takes_tokens else METHODS
+    methods = methods_for(model)
     allowed = checked_options("method", methods, method, options)
-    if method in GRADIENT_METHODS and not model.differentiable:
-        raise InputError(no_gradients(model, f"method {method!r}"))
-    if model.takes_dna:
-        sequences = as_sequences(seqs, model.input_length, ambiguous)
-        x, names, intervals = sequences.onehot, sequences.names, sequences.intervals
-    else:
+    missing = methods[method].missing(model)
+    if missing is not None:
+        raise InputError(missing_capability(model, missing, f"method {method!r}"))
+    if not model.takes_dna:
         _check_feature_options(model, method, reverse_complement, options)
-        x, names = read_tokens(seqs, model.layout) if model.takes_tokens else \
-            _feature_samples(model, seqs)
-        intervals = None
-    spec = model.target(target, reduce, bins)
-    if batch_size is not None and batch_size < 1:
-        raise InputError(f"batch_size={batch_size}: expected a positive integer")
-    batch_size = batch_size or model.batch_size
-    model = model.with_inputs(inputs, len(x))
+    work = prepare(model, seqs, what="explain", target=target, reduce=reduce, bins=bins,
+                   inputs=inputs, batch_size=batch_size, progress=progress,
+                   ambiguous=ambiguous)
+    model, x, spec, batch_size = work.model, work.x, work.target, work.batch_size
     run = methods[method]
     result = run(model, x, spec, batch_size, progress, **options)
     if reverse_complement:
@@ -154,7 +162,8 @@ def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | N
                   "reduce": reduce, "bins": bins, "ambiguous": ambiguous,
                   "batch_size": batch_size, "version": __version__},
         delta=result.delta, hypothetical=result.hypothetical if model.takes_dna else None,
-        names=names, intervals=intervals, model=model.describe(), extra_scores=result.extra)
+        names=work.samples.names, intervals=work.samples.intervals, model=model.describe(),
+        extra_scores=result.extra)
 
 
 def _check_feature_options(model, method: str, reverse_complement: bool, options: dict) -> None:
@@ -162,7 +171,7 @@ def _check_feature_options(model, method: str, reverse_complement: bool, options
     kind = "token ids" if model.takes_tokens else "features"
     where = f"model {model.name!r} takes {kind} of shape {model.layout.shape}"
     if not model.takes_tokens and method not in FEATURE_METHODS:
-        usable = [m for m in FEATURE_METHODS if model.differentiable or m not in GRADIENT_METHODS]
+        usable = [m for m in FEATURE_METHODS if METHODS[m].missing(model) is None]
         raise InputError(f"method {method!r} needs one-hot DNA input; {where}: use "
                          f"{', '.join(usable)}")
     if reverse_complement:
@@ -174,21 +183,6 @@ def _check_feature_options(model, method: str, reverse_complement: bool, options
     if isinstance(baseline, str) and baseline in ("uniform", "shuffle"):
         raise InputError(f"baseline {baseline!r} (a DNA reference) needs one-hot DNA input; "
                          f"{where}: use 'zeros', 'mean' or an array")
-
-
-def _feature_samples(model, source):
-    """Samples of a model of features, with the input entities' names checked when the model
-    declares them."""
-    from ..transparent import FILE_NAME, read_entity_map, read_samples
-
-    if isinstance(source, SequenceSet):
-        raise InputError(f"explain: model {model.name!r} takes features of shape "
-                         f"{model.layout.shape}, not DNA sequences; give an array "
-                         f"(N, {', '.join(map(str, model.layout.shape))}), a .npy file or a "
-                         "TSV/CSV table")
-    directory = model.source.get("path")
-    declared = directory and os.path.isfile(os.path.join(directory, FILE_NAME))
-    return read_samples(model, source, read_entity_map(directory) if declared else None)
 
 
 def _reverse_strand_options(options: dict, length: int) -> dict:

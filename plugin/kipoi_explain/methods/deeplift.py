@@ -1,7 +1,7 @@
 """DeepLIFT (rescale rule) and DeepSHAP, for PyTorch and Keras models alike.
 
-The framework adapters supply the multipliers; an operation they have no correct rule for
-raises :class:`~kipoi_explain.errors.UnsupportedOperation` rather than returning a wrong number.
+The model's ``deeplift`` capability supplies the multipliers; an operation it has no correct
+rule for raises :class:`~kipoi_explain.errors.UnsupportedOperation` rather than returning a wrong number.
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from .references import references
 
 def _multipliers(model, target, n_references):
     def multipliers(x_rows, ref_rows, pairs):
-        mult, _, f_ref = model._deeplift(x_rows, ref_rows, target,
-                                         context=model.rows(pairs // n_references))
+        mult, _, f_ref = model.deeplift.deeplift_multipliers(
+            x_rows, ref_rows, target, context=model.rows(pairs // n_references))
         return mult, f_ref
 
     return multipliers

@@ -8,11 +8,21 @@ from ..results import MethodScores
 from .contributions import contributions, correct
 
 
+def input_gradient(model, x, target=0, batch_size: int | None = None,
+                   progress: bool = False) -> np.ndarray:
+    """Gradient of the target with respect to the input, in the public layout (``(N, L, 4)``
+    for DNA), for a model with the ``gradients`` capability."""
+    model.require("gradients", "the gradient")
+    x, spec = model.check_input(x), model.target(target)
+    return _gradients(model, x, spec, batch_size or model.batch_size, progress, "gradient")[0]
+
+
 def _gradients(model, x, target, batch_size, progress, desc):
     """The gradient with respect to ``x`` and a dict of those with respect to the model's
     differentiable extra inputs (empty for a model of one input)."""
     def block(lo, hi):
-        grad, _, *extra = model._gradient(x[lo:hi], target, context=model.rows(slice(lo, hi)))
+        grad, _, *extra = model.gradients.input_gradient(x[lo:hi], target,
+                                                         context=model.rows(slice(lo, hi)))
         return (grad, *extra)
 
     grad, *extra = run_batches(block, len(x), batch_size, progress, desc)
@@ -78,8 +88,8 @@ def smoothgrad(model, x, target, batch_size, progress, n_samples: int = 25, nois
         seq = rows // n_samples
         eps = np.stack([np.random.default_rng((seed, int(r))).standard_normal(x.shape[1:])
                         for r in rows]).astype(np.float32)
-        grad, _, *extra = model._gradient(x[seq] + noise * eps, target,
-                                          context=model.rows(seq))
+        grad, _, *extra = model.gradients.input_gradient(x[seq] + noise * eps, target,
+                                                         context=model.rows(seq))
         accumulate_sorted(total, seq, grad)
         for spec, g in zip(extras, extra):
             accumulate_sorted(extra_total[spec.name], seq, g)

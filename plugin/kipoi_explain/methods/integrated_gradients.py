@@ -81,7 +81,8 @@ def integrated_gradients(model, x, target, batch_size, progress, baseline="zeros
             for spec in joint:
                 context[spec.name] = context[spec.name] * scale[lo:hi].reshape(
                     -1, *(1,) * len(spec.shape))
-            grads, _, *extra = model._gradient(path[lo:hi], target, context=context)
+            grads, _, *extra = model.gradients.input_gradient(path[lo:hi], target,
+                                                              context=context)
             return (grads, *extra)
 
         # One pair's steps can outnumber a block's rows: they run in blocks too.
@@ -95,7 +96,7 @@ def integrated_gradients(model, x, target, batch_size, progress, baseline="zeros
                 accumulate_sorted(extra_total[spec.name], seq, mean * values[spec.name])
             at_zero = {**values, **{spec.name: np.zeros_like(values[spec.name])
                                     for spec in joint}}
-            f_ref = target.apply(model._forward(ref_rows, context=at_zero))
+            f_ref = target.apply(model.predictor.forward(ref_rows, context=at_zero))
         return np.einsum("s,ns...->n...", weights, grads), f_ref
 
     result = attribute_over_references(model, x, refs, target, multipliers, batch_size,
@@ -124,8 +125,8 @@ def expected_gradients(model, x, target, batch_size, progress, baseline="shuffle
 
     def multipliers(x_rows, ref_rows, pairs):
         alpha = alphas[pairs].reshape(-1, *(1,) * (x_rows.ndim - 1))
-        grads = model._gradient(ref_rows + alpha * (x_rows - ref_rows), target,
-                                context=model.rows(pairs // refs.shape[1]))[0]
+        grads = model.gradients.input_gradient(ref_rows + alpha * (x_rows - ref_rows), target,
+                                               context=model.rows(pairs // refs.shape[1]))[0]
         return grads, None
 
     return attribute_over_references(model, x, refs, target, multipliers, batch_size, progress,
@@ -166,10 +167,10 @@ def layer_integrated_gradients(model, x, layer, target, act, ref, batch_size, pr
         alpha = alphas[step[lo:hi]].reshape(-1, *[1] * (act.ndim - 1))
         path = refs[rows] + alpha * (act[rows] - refs[rows])
         if layer is None:
-            grad = model._gradient(path, target, context=model.rows(rows))[0]
+            grad = model.gradients.input_gradient(path, target, context=model.rows(rows))[0]
         else:
-            grad = model._layer_gradient(x[rows], layer, target, path,
-                                         context=model.rows(rows))[0]
+            grad = model.layers.layer_gradient(x[rows], layer, target, path,
+                                               context=model.rows(rows))[0]
         weight = weights[step[lo:hi]].reshape(alpha.shape)
         accumulate_sorted(total, rows, grad * weight)
 
@@ -179,7 +180,7 @@ def layer_integrated_gradients(model, x, layer, target, act, ref, batch_size, pr
     if layer is None:
         f_ref = target.apply(model.predict(refs, batch_size))
     else:
-        f_ref = run_batches(lambda lo, hi: model._layer_gradient(
+        f_ref = run_batches(lambda lo, hi: model.layers.layer_gradient(
             x[lo:hi], layer, target, refs[lo:hi], context=model.rows(slice(lo, hi)))[2],
             len(x), batch_size)
     delta = attributions.reshape(len(x), -1).sum(axis=1) - (f_x - f_ref)

@@ -6,7 +6,6 @@ import numpy as np
 from ..engine import run_batches
 from ..errors import InputError
 from ..results import MethodScores
-from .fast_ism import fast_ism
 
 
 def ism(model, x, target, batch_size, progress, start: int = 0,
@@ -22,19 +21,20 @@ def ism(model, x, target, batch_size, progress, start: int = 0,
         Mutate positions ``start <= i < end`` only (default: the whole sequence); scores
         outside the window are 0.
     fast : bool
-        For PyTorch models, recompute only the positions each substitution reaches
-        (:mod:`~kipoi_explain.methods.fast_ism`): the same scores, from naive ISM (with the
-        reason logged) where the model's graph does not allow it.
+        For a model with the ``fast_ism`` capability (PyTorch), recompute only the positions
+        each substitution reaches (:mod:`~kipoi_explain.backends.torch.fast_ism`): the same
+        scores, from naive ISM (with the reason logged) where the model's graph does not allow
+        it.
     """
     n, length = x.shape[:2]
     end = length if end is None else end
     if not 0 <= start < end <= length:
         raise InputError(f"ism window start={start}, end={end}: expected "
                          f"0 <= start < end <= {length}")
-    if fast:
-        scores = fast_ism(model, x, target, batch_size, progress, start, end)
+    if fast and model.fast_ism is not None:
+        scores = model.fast_ism.ism_scores(x, target, batch_size, progress, start, end)
         if scores is not None:
-            return scores
+            return MethodScores(scores)
     seq, pos, base = np.meshgrid(np.arange(n), np.arange(start, end), np.arange(4), indexing="ij")
     seq, pos, base = seq.ravel(), pos.ravel(), base.ravel()
     keep = x[seq, pos, base] != 1.0
@@ -45,7 +45,8 @@ def ism(model, x, target, batch_size, progress, start: int = 0,
     def block(lo, hi):
         mutants = x[seq[lo:hi]].copy()
         mutants[np.arange(hi - lo), pos[lo:hi]] = eye[base[lo:hi]]
-        return target.apply(model._forward(mutants, context=model.rows(seq[lo:hi])))
+        return target.apply(model.predictor.forward(mutants,
+                                                    context=model.rows(seq[lo:hi])))
 
     f_mut = run_batches(block, len(seq), batch_size, progress, "ism")
     scores = np.zeros(x.shape, dtype=np.float32)

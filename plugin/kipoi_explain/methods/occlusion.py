@@ -62,7 +62,7 @@ def occlusion(model, x, target, batch_size, progress, window: int | None = None,
 
     def block(lo, hi):
         rows, masks = seq[lo:hi], covers[win[lo:hi]][expand]
-        return target.apply(model._forward(np.where(masks, fill[rows], x[rows]),
+        return target.apply(model.predictor.forward(np.where(masks, fill[rows], x[rows]),
                                            context=model.rows(rows)))
 
     effect = f_x[seq] - run_batches(block, len(seq), batch_size, progress, "occlusion")

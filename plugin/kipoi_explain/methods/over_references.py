@@ -74,7 +74,7 @@ def attribute_over_references(model, x: np.ndarray, refs: np.ndarray, target,
     if f_ref is None:
         flat, owner = refs.reshape(n * k, *x.shape[1:]), np.repeat(np.arange(n), k)
         # Each reference is run with its own sequence's extra inputs, if the model takes any.
-        f_ref = target.apply(run_batches(lambda lo, hi: model._forward(
+        f_ref = target.apply(run_batches(lambda lo, hi: model.predictor.forward(
             flat[lo:hi], context=model.rows(owner[lo:hi])), n * k, batch_size).reshape(
             n * k, *model.output_shape))
         f_ref = f_ref.reshape(n, k).sum(1)

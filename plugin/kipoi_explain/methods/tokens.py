@@ -10,23 +10,27 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import layers
 from ..engine import run_batches
 from ..errors import InputError
 from ..results import MethodScores
+from ..samples import TOKENS
 from .integrated_gradients import layer_integrated_gradients
+from .method import Method
 from .occlusion import occlusion as _occlusion
 
 
 def saliency(model, x, target, batch_size, progress) -> MethodScores:
     """L2 norm of the target's gradient with respect to each token's embedding."""
-    grad, _ = model.layer_gradient(x, model.embedding_layer(), target, batch_size=batch_size)
+    grad, _ = layers.gradient(model, x, model.layers.embedding_layer(), target,
+                              batch_size=batch_size)
     return MethodScores(np.linalg.norm(grad, axis=-1).astype(np.float32))
 
 
 def grad_x_input(model, x, target, batch_size, progress) -> MethodScores:
     """Gradient times embedding, summed over the embedding dimensions."""
-    grad, embedding = model.layer_gradient(x, model.embedding_layer(), target,
-                                           batch_size=batch_size)
+    grad, embedding = layers.gradient(model, x, model.layers.embedding_layer(), target,
+                                      batch_size=batch_size)
     return MethodScores((grad * embedding).sum(axis=-1).astype(np.float32))
 
 
@@ -43,10 +47,10 @@ def integrated_gradients(model, x, target, batch_size, progress, baseline: str =
     n_steps, quadrature_rule
         As for :func:`~kipoi_explain.methods.integrated_gradients.integrated_gradients`.
     """
-    layer = model.embedding_layer()
-    act = model.activations(x, layer, batch_size)
+    layer = model.layers.embedding_layer()
+    act = layers.activations(model, x, layer, batch_size)
     if baseline == "pad":
-        ref = model.activations(np.full_like(x, model.layout.pad), layer, batch_size)
+        ref = layers.activations(model, np.full_like(x, model.layout.pad), layer, batch_size)
     elif baseline == "zeros":
         ref = np.zeros_like(act)
     else:
@@ -80,7 +84,7 @@ def deletion(model, x, target, batch_size, progress) -> MethodScores:
         source = index[None, :] + (index[None, :] >= at[:, None])
         shifted = np.take_along_axis(np.pad(x[rows], ((0, 0), (0, 1)), constant_values=pad),
                                      source, axis=1)
-        return target.apply(model._forward(shifted, context=model.rows(rows)))
+        return target.apply(model.predictor.forward(shifted, context=model.rows(rows)))
 
     deleted = run_batches(block, len(seq), batch_size, progress, "token deletion")
     scores = np.zeros(x.shape, dtype=np.float32)
@@ -89,9 +93,9 @@ def deletion(model, x, target, batch_size, progress) -> MethodScores:
 
 
 TOKEN_METHODS = {
-    "saliency": saliency,
-    "grad_x_input": grad_x_input,
-    "integrated_gradients": integrated_gradients,
-    "occlusion": occlusion,
-    "deletion": deletion,
+    "saliency": Method(saliency, ("layers",), (TOKENS,)),
+    "grad_x_input": Method(grad_x_input, ("layers",), (TOKENS,)),
+    "integrated_gradients": Method(integrated_gradients, ("layers",), (TOKENS,)),
+    "occlusion": Method(occlusion, inputs=(TOKENS,)),
+    "deletion": Method(deletion, inputs=(TOKENS,)),
 }

@@ -9,10 +9,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..adapters import load_model
 from ..errors import InputError
+from ..prepare import prepare
 from ..results import Motif, MotifSet
-from ..sequences import as_sequences
+from ..samples import DNA
 from .database import MotifDatabase, load_database
 from .filters import activation_counts, saturation, weight_pfms
 from .matching import match
@@ -74,15 +74,16 @@ def motifs(model, seqs=None, layer: str | None = None, method: str = "activation
     """
     if method not in METHODS:
         raise InputError(f"motif method {method!r}: expected one of {', '.join(METHODS)}")
-    model = load_model(model)
-    model.require_dna("motif extraction")
-    conv = _conv_layer(model, layer)
     if seqs is None and method == "activation":
         raise InputError("method 'activation' needs sequences (seqs=...) to activate the "
                          "filters; method 'weights' does not")
+    work = prepare(model, seqs, what="motif extraction", accepts=(DNA,), required=False,
+                   batch_size=batch_size, progress=progress, ambiguous=ambiguous)
+    model = work.model
+    conv = _conv_layer(model, layer)
     db = load_database(database, release, collection, tax_group)
-    x = None if seqs is None else as_sequences(seqs, model.input_length, ambiguous).onehot
-    counts, sites = (activation_counts(model, x, conv, threshold, batch_size, progress)
+    x = None if work.samples is None else work.x
+    counts, sites = (activation_counts(model, x, conv, threshold, work.batch_size, progress)
                      if x is not None else (None, None))
     found = []
     for f in range(conv.weights.shape[0]):
@@ -110,7 +111,7 @@ def motifs(model, seqs=None, layer: str | None = None, method: str = "activation
 
 
 def _conv_layer(model, layer: str | None):
-    convs = model.conv_layers()
+    convs = model.require("filters", "motif extraction").conv_layers()
     if not convs:
         raise InputError(f"model {model.name!r} has no 1-D convolution reading the one-hot input")
     if layer is None:

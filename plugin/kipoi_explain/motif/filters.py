@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..adapters.base import ConvLayer
+from .. import layers
 from ..engine import accumulate_sorted, run_batches
+from ..layouts import ConvLayer
 from .matrices import softmax
 
 #: Entries of a weight-derived PFM this close to 0 or 1 count as saturated.
@@ -47,14 +48,14 @@ def activation_counts(model, x: np.ndarray, layer: ConvLayer, threshold: float =
     batch_size = batch_size or model.batch_size
     n_filters, width = layer.weights.shape[:2]
     length = x.shape[1]
-    maxima = run_batches(lambda lo, hi: model.activations(x[lo:hi], layer.name).max(
+    maxima = run_batches(lambda lo, hi: layers.activations(model, x[lo:hi], layer.name).max(
         axis=1), len(x), batch_size, progress, f"{layer.name} maxima").max(axis=0)
     cutoff = np.where(maxima > 0, threshold * maxima, np.inf)
     counts = np.zeros((n_filters, width, 4))
     sites = np.zeros(n_filters, dtype=np.int64)
 
     def block(lo, hi):
-        act = model.activations(x[lo:hi], layer.name)
+        act = layers.activations(model, x[lo:hi], layer.name)
         seq, pos, filt = np.nonzero(act > cutoff)
         order = np.argsort(filt, kind="stable")
         seq, pos, filt = seq[order], pos[order], filt[order]

@@ -10,11 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from .._version import __version__
-from ..adapters import load_model
 from ..engine import run_batches
 from ..errors import InputError
+from ..prepare import prepare
 from ..results import Screen
-from ..sequences import alphabet, as_sequences
+from ..samples import DNA
+from ..sequences import alphabet
 from .perturbations import (INSERTION_MODES, RANDOM_PERTURBATIONS, WINDOW_PERTURBATIONS,
                             Perturbation, genome_continuation)
 
@@ -101,7 +102,10 @@ def screen(model, seqs, window: int = 50, stride: int | None = None,
     if genome is not None and perturbation != "delete":
         raise InputError(f"genome: fills deleted windows only; perturbation {perturbation!r} "
                          "takes no genome")
-    model, sequences, x = _inputs(model, seqs, ambiguous, "a region screen", inputs)
+    work = prepare(model, seqs, what="a region screen", accepts=(DNA,), target=target,
+                   reduce=reduce, bins=bins, inputs=inputs, batch_size=batch_size,
+                   progress=progress, ambiguous=ambiguous)
+    x = work.x
     length = x.shape[1]
     end = length if end is None else end
     if not 0 <= start < end <= length:
@@ -116,18 +120,18 @@ def screen(model, seqs, window: int = 50, stride: int | None = None,
     if perturbation == "delete":
         if genome is None:
             content = np.zeros((len(x), window, 4), dtype=np.float32)
-        elif sequences.intervals is None:
+        elif work.samples.intervals is None:
             raise InputError("genome: the sequences carry no genomic intervals to continue; "
                              "read them with from_bed, or leave genome out to fill with N")
         else:
-            content = genome_continuation(sequences.intervals, genome, window, ambiguous)
+            content = genome_continuation(work.samples.intervals, genome, window, ambiguous)
     starts = np.arange(start, end - window + 1, stride)
     spec = Perturbation(perturbation, window, n_shuffles, seed, content)
     settings = {"window": window, "stride": stride, "start": start, "end": end,
                 "n_shuffles": n_shuffles, "seed": seed,
                 "genome": None if genome is None else str(genome)}
-    return _run(model, sequences, x, spec, starts, target, reduce, bins, batch_size, progress,
-                ambiguous, settings)
+    return _run(work, spec, starts, settings, {"target": target, "reduce": reduce, "bins": bins,
+                                               "ambiguous": ambiguous})
 
 
 def insertion(model, seqs, sequence: str, positions=None, stride: int = 1,
@@ -173,7 +177,10 @@ def insertion(model, seqs, sequence: str, positions=None, stride: int = 1,
         raise InputError(f"mode {mode!r}: expected one of {', '.join(INSERTION_MODES)}")
     if not isinstance(sequence, str) or not sequence:
         raise InputError("sequence: expected a non-empty DNA string to implant")
-    model, sequences, x = _inputs(model, seqs, ambiguous, "an insertion screen", inputs)
+    work = prepare(model, seqs, what="an insertion screen", accepts=(DNA,), target=target,
+                   reduce=reduce, bins=bins, inputs=inputs, batch_size=batch_size,
+                   progress=progress, ambiguous=ambiguous)
+    x = work.x
     length, width = x.shape[1], len(sequence)
     if width > length:
         raise InputError(f"sequence: {width} bases, longer than the model's input length "
@@ -198,24 +205,15 @@ def insertion(model, seqs, sequence: str, positions=None, stride: int = 1,
     spec = Perturbation(mode, width, content=element)
     settings = {"sequence": sequence, "positions": starts.tolist(), "stride": stride,
                 "mode": mode}
-    return _run(model, sequences, x, spec, starts, target, reduce, bins, batch_size, progress,
-                ambiguous, settings)
+    return _run(work, spec, starts, settings, {"target": target, "reduce": reduce, "bins": bins,
+                                               "ambiguous": ambiguous})
 
 
-def _inputs(model, seqs, ambiguous: str, what: str, extra: dict | None):
-    model = load_model(model)
-    model.require_dna(what)
-    sequences = as_sequences(seqs, model.input_length, ambiguous)
-    return model.with_inputs(extra, len(sequences)), sequences, sequences.onehot
-
-
-def _run(model, sequences, x, spec: Perturbation, starts: np.ndarray, target, reduce, bins,
-         batch_size, progress, ambiguous, settings) -> Screen:
-    """The rows ``(sequence, window, replicate)``, sequence-major, through the engine."""
-    if batch_size is not None and batch_size < 1:
-        raise InputError(f"batch_size={batch_size}: expected a positive integer")
-    batch_size = batch_size or model.batch_size
-    target_spec = model.target(target, reduce, bins)
+def _run(work, spec: Perturbation, starts: np.ndarray, settings: dict,
+         request: dict) -> Screen:
+    """The rows ``(sequence, window, replicate)``, sequence-major, through the engine;
+    ``settings`` and the ``request``'s target options go to the result's settings."""
+    model, x, batch_size, target_spec = work.model, work.x, work.batch_size, work.target
     n, n_windows, replicates = len(x), len(starts), spec.replicates
     seq, win, rep = np.unravel_index(np.arange(n * n_windows * replicates),
                                      (n, n_windows, replicates))
@@ -224,17 +222,17 @@ def _run(model, sequences, x, spec: Perturbation, starts: np.ndarray, target, re
 
     def block(lo, hi):
         rows = spec.apply(x, seq[lo:hi], starts[win[lo:hi]], rep[lo:hi])
-        return target_spec.apply(model._forward(rows, context=model.rows(seq[lo:hi])))
+        return target_spec.apply(model.predictor.forward(rows, context=model.rows(seq[lo:hi])))
 
-    perturbed = run_batches(block, len(seq), batch_size, progress, f"screen ({spec.name})")
+    perturbed = run_batches(block, len(seq), batch_size, work.progress,
+                            f"screen ({spec.name})")
     perturbed = perturbed.reshape(n, n_windows, replicates).astype(np.float32)
     effects = (perturbed.astype(np.float64) - reference[:, None, None]).mean(axis=2)
     return Screen(
         effects=effects.astype(np.float32), perturbed=perturbed, starts=starts.astype(np.int64),
         ends=(starts + spec.width).astype(np.int64), reference=reference,
         perturbation=spec.name, target=target_spec.as_dict(), predictions=predictions,
-        names=list(sequences.names), intervals=sequences.intervals,
-        settings={**settings, "perturbation": spec.name, "target": target, "reduce": reduce,
-                  "bins": bins, "ambiguous": ambiguous, "batch_size": batch_size,
+        names=list(work.samples.names), intervals=work.samples.intervals,
+        settings={**settings, "perturbation": spec.name, **request, "batch_size": batch_size,
                   "version": __version__},
         model=model.describe())

@@ -6,22 +6,19 @@ much the model's target depends on them.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from .._version import __version__
-from ..adapters import load_model
+from ..backends import load_model
+from ..entity_map import (FILE_NAME, INPUT, EntityLevel, EntityMap, declared_map, input_names,
+                          read_entity_map)
 from ..errors import InputError
 from ..options import checked_options, keyword_defaults
+from ..prepare import prepare
 from ..results import EntityImportance
-from ..sequences import as_sequences
-from ..sequences.features import read_features
 from .importance import METHODS
-from .mapping import FILE_NAME, INPUT, EntityLevel, EntityMap, read_entity_map
 
-__all__ = ["EntityLevel", "EntityMap", "METHODS", "entities", "entity_map", "read_entity_map",
-           "read_samples"]
+__all__ = ["EntityLevel", "EntityMap", "METHODS", "entities", "entity_map", "read_entity_map"]
 
 
 def entity_map(model, mapping=None) -> EntityMap:
@@ -29,10 +26,9 @@ def entity_map(model, mapping=None) -> EntityMap:
     ``entities.yaml`` next to the model's Kipoi ``model.yaml``."""
     if mapping is not None:
         return read_entity_map(mapping)
-    directory = model.source.get("path")
-    if directory and os.path.isdir(directory) and \
-            os.path.isfile(os.path.join(directory, FILE_NAME)):
-        return read_entity_map(directory)
+    declared = declared_map(model)
+    if declared is not None:
+        return declared
     raise InputError(f"model {model.name!r} declares no entities: no {FILE_NAME} next to its "
                      "model.yaml; give mapping=PATH or a dict")
 
@@ -63,7 +59,7 @@ def entities(model, x, level: str, method: str = "integrated_gradients", target=
         Output(s) explained, as in :func:`~kipoi_explain.explain`.
     mapping : path, dict or EntityMap, optional
         The units' entities (default: the model's ``entities.yaml``); see
-        :mod:`kipoi_explain.transparent.mapping`.
+        :mod:`kipoi_explain.entity_map`.
     batch_size : int, optional
         Rows per block (default: the model's).
     progress : bool
@@ -87,49 +83,39 @@ def entities(model, x, level: str, method: str = "integrated_gradients", target=
     """
     allowed = checked_options("entity method", METHODS, method, options)
     model = load_model(model)
-    if method != "ablation" and not model.differentiable:
+    if method != "ablation" and model.gradients is None:
         raise InputError(f"entity method {method!r} needs gradients, which model "
                          f"{model.name!r} does not have; use ablation")
     mapping = entity_map(model, mapping)
     chosen = mapping.level(level)
-    x, samples = read_samples(model, x, mapping)
+    work = prepare(model, x, what="entities", target=target, reduce=reduce,
+                   batch_size=batch_size, progress=progress,
+                   feature_names=input_names(model, mapping))
+    x, batch_size = work.x, work.batch_size
     _check_units(model, chosen, mapping.source)
-    if batch_size is not None and batch_size < 1:
-        raise InputError(f"batch_size={batch_size}: expected a positive integer")
-    batch_size = batch_size or model.batch_size
-    spec = model.target(target, reduce)
-    scores, delta = METHODS[method](model, x, chosen.layer, spec, batch_size, progress,
+    scores, delta = METHODS[method](model, x, chosen.layer, work.target, batch_size, progress,
                                     **options)
     return EntityImportance(
         level=chosen.name, layer=chosen.layer, method=method, entities=list(chosen.units),
-        scores=np.asarray(scores, dtype=np.float32), target=spec.as_dict(),
-        predictions=model.predict(x, batch_size), samples=samples, delta=delta,
+        scores=np.asarray(scores, dtype=np.float32), target=work.target.as_dict(),
+        predictions=model.predict(x, batch_size), samples=work.samples.names, delta=delta,
         settings={**allowed, **options, "level": chosen.name, "reduce": reduce,
                   "mapping": mapping.source, "batch_size": batch_size, "version": __version__},
         model=model.describe())
-
-
-def read_samples(model, x, mapping: EntityMap | None = None) -> tuple[np.ndarray, list[str]]:
-    """The model's input samples and their names: sequences for a DNA model, features for
-    another, whose table columns must be the mapping's input entities (when it has them)."""
-    if model.takes_dna:
-        sequences = as_sequences(x, model.input_length)
-        return sequences.onehot, sequences.names
-    inputs = [] if mapping is None else [lv for lv in mapping.levels if lv.layer == INPUT]
-    names = inputs[0].units if inputs and len(model.layout.shape) == 1 else None
-    return read_features(x, model.layout.shape, names)
 
 
 def _check_units(model, level: EntityLevel, source: str) -> None:
     """The level's names must match its layer's units one to one."""
     where = f"{source}, level {level.name!r}"
     if level.layer == INPUT:
-        n_units = model._probe(1).shape[-1]
+        n_units = model.probe(1)[0].shape[-1]
     else:
-        if level.layer not in model.layers():
+        known = model.require("layers", f"{where}: reading layer {level.layer!r}").layer_names()
+        if level.layer not in known:
             raise InputError(f"{where}: layer {level.layer!r} is not a layer of model "
-                             f"{model.name!r}; layers are {', '.join(model.layers())}")
-        n_units = model.activations(model._probe(1), level.layer).shape[-1]
+                             f"{model.name!r}; layers are {', '.join(known)}")
+        x, context = model.probe(1)
+        n_units = model.layers.activations(x, level.layer, context).shape[-1]
     if n_units != len(level.units):
         raise InputError(f"{where}: {len(level.units)} names for the {n_units} units of "
                          f"{level.layer!r}")

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import layers
 from ..engine import run_batches
+from ..entity_map import INPUT
 from ..errors import InputError
+from ..methods.gradients import input_gradient
 from ..methods.integrated_gradients import layer_integrated_gradients
-from .mapping import INPUT
 
 
 def _per_unit(array: np.ndarray) -> np.ndarray:
@@ -40,15 +42,15 @@ def _reference(a: np.ndarray, baseline, what: str, zero_input=None) -> np.ndarra
 
 
 def _activations(model, x, layer, batch_size):
-    return x if layer == INPUT else model.activations(x, layer, batch_size)
+    return x if layer == INPUT else layers.activations(model, x, layer, batch_size)
 
 
 def grad_x_activation(model, x, layer, target, batch_size, progress):
     """Gradient × activation: each unit's first-order share of the target (gradient × input at
     the input)."""
     if layer == INPUT:
-        return _per_unit(model.gradient(x, target, batch_size, progress) * x), None
-    grad, act = model.layer_gradient(x, layer, target, batch_size=batch_size)
+        return _per_unit(input_gradient(model, x, target, batch_size, progress) * x), None
+    grad, act = layers.gradient(model, x, layer, target, batch_size=batch_size)
     return _per_unit(grad * act), None
 
 
@@ -97,11 +99,11 @@ def ablation(model, x, layer, target, batch_size, progress, fill="zeros"):
             inputs = x[rows].copy()
             where = (np.arange(len(rows)), Ellipsis, units)
             inputs[where] = fill[:, units].T.reshape(inputs[where].shape)
-            return target.apply(model._forward(inputs, context=model.rows(rows)))
+            return target.apply(model.predictor.forward(inputs, context=model.rows(rows)))
         keep = np.ones((len(rows), n_units), dtype=np.float32)
         keep[np.arange(len(rows)), units] = 0
-        return target.apply(model._ablated_forward(x[rows], layer, keep, fill[0],
-                                                   context=model.rows(rows)))
+        return target.apply(model.layers.ablated_forward(x[rows], layer, keep, fill[0],
+                                                         context=model.rows(rows)))
 
     values = run_batches(ablated, len(sample), batch_size, progress, "ablation")
     return (f_x[:, None] - values.reshape(len(x), n_units)).astype(np.float32), None

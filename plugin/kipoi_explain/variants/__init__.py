@@ -9,10 +9,11 @@ from itertools import islice
 
 import numpy as np
 
-from ..adapters import load_model
 from ..errors import InputError
 from ..methods import explain
+from ..prepare import prepare
 from ..results import VariantEffect
+from ..samples import DNA
 from ..sequences import one_hot, reverse_complement
 from ..sequences.genome import open_fasta
 from ..motif.database import load_database
@@ -69,12 +70,12 @@ def score_variants(model, vcf, fasta, method: str | None = None, target="all",
         raise InputError(f"merge={merge!r}: expected one of {', '.join(MERGES)}")
     if chunk_size < 1:
         raise InputError(f"chunk_size={chunk_size}: expected a positive integer")
-    model = load_model(model)
-    model.require_dna("variant scoring")
+    work = prepare(model, what="variant scoring", accepts=(DNA,), required=False,
+                   target=target, batch_size=batch_size, progress=progress)
+    model, spec, batch_size = work.model, work.target, work.batch_size
     if model.input_length is None:
         raise InputError(f"model {model.name!r} declares no input length to centre windows on")
     genome = open_fasta(fasta)
-    spec = model.target(target)
     mapping = contig_mapping(contig_map, genome.keys())
     scanner = None if motifs is None else MotifScanner(load_database(motifs))
     alleles = read_alleles(vcf, genome, model.input_length, mapping)

@@ -29,6 +29,24 @@ _DNA = re.compile(r"^[ACGTNacgtn]+$")
 
 
 @dataclass
+class VariantRecord:
+    """A VCF record as the file gives it (``pos`` 1-based): what scoring reads of a pysam
+    record, and what a client streams to a server."""
+
+    chrom: str
+    pos: int
+    id: str | None
+    ref: str | None
+    alts: tuple[str, ...] | None
+
+    @classmethod
+    def of(cls, record) -> VariantRecord:
+        """The fields of a pysam record (or anything with the same attributes)."""
+        return cls(record.chrom, int(record.pos), record.id or None, record.ref,
+                   tuple(record.alts) if record.alts else None)
+
+
+@dataclass
 class Allele:
     """One ALT allele of one VCF record, and what the reference says of it."""
 

@@ -7,17 +7,19 @@ dataloader's ``alphabet_axis``/``dummy_axis``/``alphabet``), the input length
 ``column_labels``). Nothing is fetched over the network: only ``source='dir'`` or a
 :class:`kipoi.sources.LocalSource` is used.
 
-A ``SklearnModel`` is wrapped as a :class:`~kipoi_explain.adapters.callable_model.CallableModel`
-calling Kipoi's ``predict_on_batch`` (explained by perturbation methods only); scikit-learn
-takes 2-D input only, so a one-hot DNA sample (the schema's ``(L, 4)``) reaches the estimator
-flattened row-major, as ``(n, L * 4)``.
+A ``SklearnModel`` is wrapped as a model of one capability, the predictor
+(:mod:`~kipoi_explain.backends.predict_function`), calling Kipoi's ``predict_on_batch`` (explained by
+perturbation methods only); scikit-learn takes 2-D input only, so a one-hot DNA sample (the
+schema's ``(L, 4)``) reaches the estimator flattened row-major, as ``(n, L * 4)``.
 """
 from __future__ import annotations
 
 import os
 
 from ..errors import InputError
-from .base import EXTRA_KINDS, ExtraInput, FeatureLayout, InputLayout, Model, TokenLayout
+from ..layouts import EXTRA_KINDS, ExtraInput, FeatureLayout, InputLayout, TokenLayout
+from ..model import Model
+from . import require_package
 
 SUPPORTED_TYPES = {"kipoi.model.PyTorchModel": "pytorch", "pytorch": "pytorch",
                    "kipoi.model.KerasModel": "keras", "keras": "keras",
@@ -35,7 +37,7 @@ def kipoi_model(path: str | None = None, zoo: str | None = None, name: str | Non
         If the directory has no model.yaml, the model is not in the checkout, or its type,
         inputs or targets are of a kind not supported yet.
     """
-    import kipoi
+    kipoi = require_package("kipoi", "a Kipoi model directory")
     from kipoi.sources import LocalSource
 
     if zoo is not None:
@@ -60,7 +62,6 @@ def kipoi_model(path: str | None = None, zoo: str | None = None, name: str | Non
                          f"yet; supported: {', '.join(sorted(set(SUPPORTED_TYPES)))}")
     layout, input_length, extras, names, keyword = _inputs(descr, model_dir, where)
     output_shape, output_names = _outputs(descr, where)
-    loaded = kipoi.get_model(ref, source=source, with_dataloader=False)
     info = {"type": "kipoi", "kipoi_class": descr.defined_as or descr.type, "path": model_dir,
             "doc": descr.info.doc}
     if kind != "pytorch" and (batch_size == "auto" or precision != "float32"):
@@ -69,25 +70,37 @@ def kipoi_model(path: str | None = None, zoo: str | None = None, name: str | Non
     if extras and kind != "pytorch":
         raise InputError(f"{where}: models with several inputs are supported for PyTorch "
                          f"only yet; this is a {kind} model")
+    # The backend first: a framework that is not installed is named before Kipoi imports it.
+    backend = _backend(kind)
+    loaded = kipoi.get_model(ref, source=source, with_dataloader=False)
     if kind == "pytorch":
-        from .torch_model import torch_model
-
-        model = torch_model(loaded.model, input_length, output_names or None, layout, name,
-                            device, batch_size, info, extras, names, keyword, precision)
+        model = backend(loaded.model, input_length, output_names or None, layout, name, device,
+                        batch_size, info, extras, names, keyword, precision)
     elif kind == "keras":
-        from .keras_model import keras_model
-
-        model = keras_model(loaded.model, output_names or None, layout, name, batch_size, info)
+        model = backend(loaded.model, output_names or None, layout, name, batch_size, info)
     else:
-        from .callable_model import callable_model
-
-        model = callable_model(loaded.predict_on_batch, input_length, output_names or None,
-                               layout, name, batch_size, flatten=isinstance(layout, InputLayout),
-                               state=loaded.model, source=info)
+        model = backend(loaded.predict_on_batch, input_length, output_names or None, layout,
+                        name, batch_size, flatten=isinstance(layout, InputLayout),
+                        state=loaded.model, source=info)
     if tuple(model.output_shape) != output_shape:
         raise InputError(f"{where}: model.yaml declares target shape {output_shape}, the model "
                          f"returns {model.output_shape}")
     return model
+
+
+def _backend(kind: str):
+    """The function that wraps a loaded model of ``kind``."""
+    if kind == "pytorch":
+        from .torch import torch_model
+
+        return torch_model
+    if kind == "keras":
+        from .keras import keras_model
+
+        return keras_model
+    from .predict_function import callable_model
+
+    return callable_model
 
 
 #: Optional file beside model.yaml saying what kind each input is, where the schema cannot:

@@ -5,26 +5,23 @@ operation on the input batch concatenated with the reference batch. Linear
 layers run as they are; elementwise activations (standalone or fused into a
 ``Conv``/``Dense`` layer) and max pooling are wrapped in ``tf.custom_gradient``
 functions whose gradient is the DeepLIFT multiplier, with the same rules as
-:mod:`kipoi_explain.adapters.torch_deeplift`. Any layer that is neither on the
+:mod:`kipoi_explain.backends.torch.deeplift`. Any layer that is neither on the
 linear whitelist nor covered by a rule raises :class:`UnsupportedOperation`:
 a plain gradient through it would silently break summation-to-delta.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Callable
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import activations, layers
+from keras.src.models.functional import Functional
+from keras.src.ops import numpy as knp
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from keras import activations, layers  # noqa: E402
-from keras.src.models.functional import Functional  # noqa: E402
-from keras.src.ops import numpy as knp  # noqa: E402
-
-from ..errors import UnsupportedOperation  # noqa: E402
+from ...errors import UnsupportedOperation
 
 __all__ = ["UnsupportedOperation", "deeplift_multipliers", "EPS"]
 

@@ -1,26 +1,22 @@
-"""Keras 3 models (TensorFlow backend) behind the :class:`~kipoi_explain.adapters.base.Model` interface.
-
-Gradients come from ``tf.GradientTape``; Kipoi's own Keras gradient mixins crash on Keras 3.
-"""
+"""Keras 3 models (TensorFlow backend): every capability but fast ISM, from one
+:class:`KerasNetwork` provider."""
 from __future__ import annotations
 
 import contextlib
 import os
-import sys
-from dataclasses import dataclass, field
 
+import keras
 import numpy as np
+import tensorflow as tf
 
-from ..errors import InputError, UnsupportedOperation
-from ..targets import Target
-from .base import ConvLayer, FeatureLayout, InputLayout, Model, output_names_for, probe
-
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-if "tensorflow" not in sys.modules:
-    # With TensorFlow loaded first, a later `import torch._dynamo` (done lazily by torch.optim,
-    # torch.compile, ...) segfaults (torch 2.14, triton 3.8, TF 2.21); loading it first is safe.
-    with contextlib.suppress(ImportError):
-        import torch._dynamo  # noqa: F401
+from ...capabilities import (AttentionAccess, DeepLiftRules, FirstLayerFilters, InputGradients,
+                             LayerAccess, Predictor)
+from ...errors import InputError, UnsupportedOperation
+from ...layouts import ConvLayer, FeatureLayout, InputLayout, output_names_for, probe
+from ...model import Model
+from ...targets import Target
+from . import attention as keras_attention
+from .deeplift import deeplift_multipliers
 
 #: Activation functions (by ``__name__``) with a kind of their own; any other is ``other``.
 _ACTIVATION_KINDS = {"relu": "relu", "relu6": "relu", "sigmoid": "sigmoid",
@@ -30,24 +26,29 @@ _ACTIVATION_KINDS = {"relu": "relu", "relu6": "relu", "sigmoid": "sigmoid",
 _NOT_ELEMENTWISE = {"linear", "softmax", "log_softmax", "glu", "sparsemax"}
 
 
-@dataclass
-class KerasModel(Model):
-    """A Keras 3 model with one input and one output tensor."""
+class KerasNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, AttentionAccess,
+                   FirstLayerFilters):
+    """A Keras 3 model with one input and one output tensor, and what it takes.
 
-    keras_model: object = None
-    _probes: dict = field(default_factory=dict, repr=False)
-    _tails: dict = field(default_factory=dict, repr=False)
+    Attributes
+    ----------
+    keras_model : keras.Model
+    layout : InputLayout or FeatureLayout
+    name : str
+        The model's name, for messages.
+    input_length : int or None
+    """
 
-    framework = "keras"
+    def __init__(self, keras_model, layout, name: str, input_length: int | None = None):
+        self.keras_model, self.layout, self.name = keras_model, layout, name
+        self.input_length = input_length
+        self._heads: dict = {}
+        self._tails: dict = {}
 
-    def _select(self, out, target: Target):
-        import tensorflow as tf
-
+    @staticmethod
+    def _select(out, target: Target):
         picked = tf.gather(tf.reshape(out, (tf.shape(out)[0], -1)), list(target.columns), axis=1)
         return tf.reduce_sum(picked, 1) if target.reduce == "sum" else tf.reduce_mean(picked, 1)
-
-    def _forward(self, x, context=None):
-        return np.asarray(self._call(self.layout.to_model(x)))
 
     def _call(self, inputs, model=None):
         """Run ``model`` (the whole model by default) in inference mode on one batch."""
@@ -57,9 +58,15 @@ class KerasModel(Model):
                              "output tensors are not supported yet")
         return out
 
-    def _gradient(self, x, target, context=None):
-        import tensorflow as tf
+    # ---- predictor ------------------------------------------------------------------------
+    def forward(self, x, context=None):
+        return np.asarray(self._call(self.layout.to_model(x)))
 
+    def parameters(self):
+        return [np.asarray(w) for w in self.keras_model.get_weights()]
+
+    # ---- input gradients and DeepLIFT ----------------------------------------------------
+    def input_gradient(self, x, target, context=None):
         inputs = tf.convert_to_tensor(self.layout.to_model(x))
         with tf.GradientTape() as tape:
             tape.watch(inputs)
@@ -67,37 +74,26 @@ class KerasModel(Model):
         grad = tape.gradient(value, inputs)
         return self.layout.from_model(grad.numpy()), value.numpy()
 
-    def _deeplift(self, x, ref, target, context=None):
-        from .keras_deeplift import deeplift_multipliers
-
+    def deeplift_multipliers(self, x, ref, target, context=None):
         mult, f_x, f_ref = deeplift_multipliers(
             self.keras_model, self.layout.to_model(x), self.layout.to_model(ref),
             lambda out: self._select(out, target))
         return self.layout.from_model(np.asarray(mult)), np.asarray(f_x), np.asarray(f_ref)
 
-    def _parameters(self):
-        return [np.asarray(w) for w in self.keras_model.get_weights()]
-
-    def layers(self):
+    # ---- layers ---------------------------------------------------------------------------
+    def layer_names(self):
         return [layer.name for layer in self.keras_model.layers
                 if type(layer).__name__ != "InputLayer"]
 
-    def _activations(self, x, layer, context=None):
-        out = np.asarray(self._head(layer)([self.layout.to_model(x)], training=False))
-        return out.transpose(0, 2, 1) if out.ndim == 3 and self._channels_first(layer) else out
-
     def _head(self, name: str):
         """Sub-model from the model's input to ``name``'s output."""
-        import keras
-
-        if name not in self._probes:
-            self._probes[name] = keras.Model(self.keras_model.inputs, self.keras_model.get_layer(name).output)
-        return self._probes[name]
+        if name not in self._heads:
+            self._heads[name] = keras.Model(self.keras_model.inputs,
+                                            self.keras_model.get_layer(name).output)
+        return self._heads[name]
 
     def _tail(self, name: str):
         """Sub-model from ``name``'s output to the model's output."""
-        import keras
-
         if name not in self._tails:
             hidden, outputs = self.keras_model.get_layer(name).output, self.keras_model.outputs
             if len(outputs) != 1:
@@ -128,10 +124,110 @@ class KerasModel(Model):
                 return data_format == "channels_first"
         return False
 
-    def conv_layers(self):
-        import keras
+    def weighted_layers(self):
+        return [layer.name for layer in self.keras_model.layers if layer.trainable_weights]
 
-        if not self.takes_dna:
+    def nonlinearities(self):
+        kinds = {layer.name: _nonlinearity(layer) for layer in self.keras_model.layers}
+        return {name: kind for name, kind in kinds.items() if kind is not None}
+
+    def embedding_layer(self):
+        raise UnsupportedOperation(f"model {self.name!r}: Keras models of token ids are not "
+                                   "supported; no embedding layer to attribute at")
+
+    def activations(self, x, layer, context=None):
+        out = np.asarray(self._head(layer)([self.layout.to_model(x)], training=False))
+        return out.transpose(0, 2, 1) if out.ndim == 3 and self._channels_first(layer) else out
+
+    @contextlib.contextmanager
+    def bypassed(self, layer):
+        # Layers read their activation at call time, and calls here are eager.
+        target = self.keras_model.get_layer(layer)
+        saved = target.activation
+        target.activation = keras.activations.linear
+        try:
+            yield
+        finally:
+            target.activation = saved
+
+    def get_weights(self, layer):
+        return [np.array(w.numpy()) for w in self.keras_model.get_layer(layer).trainable_weights]
+
+    def set_weights(self, layer, arrays):
+        for variable, array in zip(self.keras_model.get_layer(layer).trainable_weights, arrays,
+                                   strict=True):
+            variable.assign(array)
+
+    def ablated_forward(self, x, layer, keep, fill, context=None):
+        hidden = self._head(layer)([self.layout.to_model(x)], training=False)
+        axis = self._unit_axis(layer, len(hidden.shape))
+        if hidden.shape[axis] != keep.shape[-1]:
+            raise InputError(f"layer {layer!r} has {hidden.shape[axis]} units; keep has "
+                             f"{keep.shape[-1]} entries")
+        shape = [1] * len(hidden.shape)
+        shape[axis] = -1
+        if keep.ndim == 2:
+            shape[0] = len(keep)
+        kept = tf.constant(keep.reshape(shape), dtype=hidden.dtype)
+        value = tf.constant(fill.reshape([-1 if s == -1 else 1 for s in shape]),
+                            dtype=hidden.dtype)
+        return np.asarray(self._call(hidden * kept + value * (1 - kept), self._tail(layer)))
+
+    def layer_gradient(self, x, layer, target, values=None, context=None):
+        if values is None:
+            hidden = self._head(layer)([self.layout.to_model(x)], training=False)
+        else:
+            channels_first = values.ndim == 3 and self._channels_first(layer)
+            hidden = tf.constant(values.transpose(0, 2, 1) if channels_first else values)
+        with tf.GradientTape() as tape:
+            tape.watch(hidden)
+            value = self._select(self._call(hidden, self._tail(layer)), target)
+        grad = tape.gradient(value, hidden)
+        grad = np.zeros(hidden.shape, np.float32) if grad is None else np.asarray(grad)
+        hidden = np.asarray(hidden)
+        if hidden.ndim == 3 and self._channels_first(layer):
+            grad, hidden = grad.transpose(0, 2, 1), hidden.transpose(0, 2, 1)
+        return grad, hidden, np.asarray(value)
+
+    def layer_gradient_norms(self, x, layers, target, context=None):
+        inputs = [self.layout.to_model(x)]
+        norms = np.zeros((len(x), len(layers)), dtype=np.float64)
+        for i, name in enumerate(layers):
+            hidden = self._head(name)(inputs, training=False)
+            with tf.GradientTape() as tape:
+                tape.watch(hidden)
+                value = self._select(self._call(hidden, self._tail(name)), target)
+            grad = tape.gradient(value, hidden)
+            if grad is not None:
+                norms[:, i] = tf.norm(tf.reshape(grad, (len(x), -1)), axis=1).numpy()
+        return norms
+
+    # ---- attention ------------------------------------------------------------------------
+    def attention_layers(self):
+        return [layer.name for layer in self.keras_model.layers
+                if keras_attention.is_attention(layer)]
+
+    def _attention_calls(self, x, layers):
+        return keras_attention.call_arguments(
+            self.keras_model, [self.keras_model.get_layer(name) for name in layers],
+            self.layout.to_model(x))
+
+    def queries_and_keys(self, x, layer, context=None):
+        return keras_attention.queries_and_keys(self.keras_model.get_layer(layer),
+                                                *self._attention_calls(x, [layer])[layer])
+
+    def attention_maps(self, x, layers, context=None):
+        calls = self._attention_calls(x, layers)
+        return [keras_attention.probabilities(self.keras_model.get_layer(name), *calls[name])
+                for name in layers]
+
+    def token_inputs(self, x, layer, context=None):
+        return keras_attention.token_inputs(self.keras_model.get_layer(layer),
+                                            *self._attention_calls(x, [layer])[layer])
+
+    # ---- first-layer filters ----------------------------------------------------------------
+    def conv_layers(self):
+        if not isinstance(self.layout, InputLayout):
             return []
         candidates = [layer for layer in self.keras_model.layers
                       if isinstance(layer, keras.layers.Conv1D) and layer.kernel.shape[1] == 4]
@@ -155,118 +251,9 @@ class KerasModel(Model):
                                        layer.strides[0], layer.dilation_rate[0], layer.padding))
         return convs
 
-    def weighted_layers(self):
-        return [layer.name for layer in self.keras_model.layers if layer.trainable_weights]
-
-    def nonlinearities(self):
-        kinds = {layer.name: _nonlinearity(layer) for layer in self.keras_model.layers}
-        return {name: kind for name, kind in kinds.items() if kind is not None}
-
-    @contextlib.contextmanager
-    def _bypassed(self, layer):
-        import keras
-
-        # Layers read their activation at call time, and calls here are eager.
-        target = self.keras_model.get_layer(layer)
-        saved = target.activation
-        target.activation = keras.activations.linear
-        try:
-            yield
-        finally:
-            target.activation = saved
-
-    def _get_weights(self, layer):
-        return [np.array(w.numpy()) for w in self.keras_model.get_layer(layer).trainable_weights]
-
-    def _set_weights(self, layer, arrays):
-        for variable, array in zip(self.keras_model.get_layer(layer).trainable_weights, arrays, strict=True):
-            variable.assign(array)
-
-    def _ablated_forward(self, x, layer, keep, fill, context=None):
-        import tensorflow as tf
-
-        hidden = self._head(layer)([self.layout.to_model(x)], training=False)
-        axis = self._unit_axis(layer, len(hidden.shape))
-        if hidden.shape[axis] != keep.shape[-1]:
-            raise InputError(f"layer {layer!r} has {hidden.shape[axis]} units; keep has "
-                             f"{keep.shape[-1]} entries")
-        shape = [1] * len(hidden.shape)
-        shape[axis] = -1
-        if keep.ndim == 2:
-            shape[0] = len(keep)
-        kept = tf.constant(keep.reshape(shape), dtype=hidden.dtype)
-        value = tf.constant(fill.reshape([-1 if s == -1 else 1 for s in shape]),
-                            dtype=hidden.dtype)
-        return np.asarray(self._call(hidden * kept + value * (1 - kept), self._tail(layer)))
-
-    def _layer_gradient(self, x, layer, target, values=None, context=None):
-        import tensorflow as tf
-
-        if values is None:
-            hidden = self._head(layer)([self.layout.to_model(x)], training=False)
-        else:
-            channels_first = values.ndim == 3 and self._channels_first(layer)
-            hidden = tf.constant(values.transpose(0, 2, 1) if channels_first else values)
-        with tf.GradientTape() as tape:
-            tape.watch(hidden)
-            value = self._select(self._call(hidden, self._tail(layer)), target)
-        grad = tape.gradient(value, hidden)
-        grad = np.zeros(hidden.shape, np.float32) if grad is None else np.asarray(grad)
-        hidden = np.asarray(hidden)
-        if hidden.ndim == 3 and self._channels_first(layer):
-            grad, hidden = grad.transpose(0, 2, 1), hidden.transpose(0, 2, 1)
-        return grad, hidden, np.asarray(value)
-
-    def _layer_gradient_norms(self, x, layers, target, context=None):
-        import tensorflow as tf
-
-        inputs = [self.layout.to_model(x)]
-        norms = np.zeros((len(x), len(layers)), dtype=np.float64)
-        for i, name in enumerate(layers):
-            hidden = self._head(name)(inputs, training=False)
-            with tf.GradientTape() as tape:
-                tape.watch(hidden)
-                value = self._select(self._call(hidden, self._tail(name)), target)
-            grad = tape.gradient(value, hidden)
-            if grad is not None:
-                norms[:, i] = tf.norm(tf.reshape(grad, (len(x), -1)), axis=1).numpy()
-        return norms
-
-    def attention_layers(self):
-        from .keras_attention import is_attention
-
-        return [layer.name for layer in self.keras_model.layers if is_attention(layer)]
-
-    def _attention_calls(self, x, layers):
-        from .keras_attention import call_arguments
-
-        return call_arguments(self.keras_model,
-                              [self.keras_model.get_layer(name) for name in layers],
-                              self.layout.to_model(x))
-
-    def _attention_qk(self, x, layer, context=None):
-        from .keras_attention import queries_and_keys
-
-        return queries_and_keys(self.keras_model.get_layer(layer),
-                                *self._attention_calls(x, [layer])[layer])
-
-    def _attention_maps(self, x, layers, context=None):
-        from .keras_attention import probabilities
-
-        calls = self._attention_calls(x, layers)
-        return [probabilities(self.keras_model.get_layer(name), *calls[name]) for name in layers]
-
-    def _attention_tokens(self, x, layer, context=None):
-        from .keras_attention import token_inputs
-
-        return token_inputs(self.keras_model.get_layer(layer),
-                            *self._attention_calls(x, [layer])[layer])
-
 
 def _nonlinearity(layer) -> str | None:
     """The kind of elementwise nonlinearity ``layer``'s output is, or None."""
-    import keras
-
     if isinstance(layer, keras.layers.ReLU):
         return "relu" if not layer.negative_slope else "other"
     if isinstance(layer, (keras.layers.LeakyReLU, keras.layers.PReLU, keras.layers.ELU)):
@@ -283,14 +270,12 @@ def _nonlinearity(layer) -> str | None:
 
 def keras_model(model, output_names=None, layout: InputLayout | None = None,
                 name: str | None = None, batch_size: int | None = None,
-                source: dict | None = None) -> KerasModel:
+                source: dict | None = None) -> Model:
     """Wrap a Keras 3 model, or load one from a ``.keras`` / ``.h5`` file.
 
     The input length and layout are read from the model's input shape: ``(L, 4)`` is bases last
     (Keras' convention), ``(4, L)`` bases first.
     """
-    import keras
-
     if isinstance(model, (str, os.PathLike)):
         path = str(model)
         if not os.path.isfile(path):
@@ -314,6 +299,10 @@ def keras_model(model, output_names=None, layout: InputLayout | None = None,
     else:
         input_length = shape[2] if layout.channels_first else shape[1]
     output_shape = tuple(model.output_shape[1:]) or (1,)
-    return KerasModel(name or model.name, layout, input_length,
-                      output_names_for(output_names, output_shape), output_shape,
-                      batch_size or 128, source or {"type": "keras.Model"}, keras_model=model)
+    name = name or model.name
+    network = KerasNetwork(model, layout, name, input_length)
+    return Model(name, "keras", layout, input_length,
+                 output_names_for(output_names, output_shape), output_shape,
+                 predictor=network, gradients=network, deeplift=network, layers=network,
+                 attention=network, filters=network, batch_size=batch_size or 128,
+                 source=source or {"type": "keras.Model"})

@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError
+from .errors import InputError
 
 #: File name of the mapping in a model directory.
 FILE_NAME = "entities.yaml"
@@ -109,3 +109,21 @@ def _units(units, base: Path | None, at: str) -> list[str]:
         raise InputError(f"{at}: field 'units' must be a non-empty list of names or a file "
                          "with one name per line")
     return [str(unit) for unit in units]
+
+
+def declared_map(model) -> EntityMap | None:
+    """The ``entities.yaml`` next to the model's Kipoi ``model.yaml``, or None when it has
+    none."""
+    directory = model.source.get("path")
+    if directory and os.path.isdir(directory) and \
+            os.path.isfile(os.path.join(directory, FILE_NAME)):
+        return read_entity_map(directory)
+    return None
+
+
+def input_names(model, mapping: EntityMap | None) -> list[str] | None:
+    """Names of a model's input features, in input order: the units of the mapping's level on
+    the input, for a model of one feature axis (None otherwise)."""
+    if mapping is None or model.takes_dna or model.takes_tokens or len(model.layout.shape) != 1:
+        return None
+    return next((level.units for level in mapping.levels if level.layer == INPUT), None)

@@ -1,20 +1,42 @@
-"""Adapters: any supported model in, one :class:`Model` interface out."""
+"""Backends: any supported model in, one :class:`~kipoi_explain.Model` with its capabilities out.
+
+``backends.torch`` and ``backends.keras`` are imported only when a model of that framework is
+loaded, so ``import kipoi_explain`` loads neither PyTorch nor TensorFlow; a framework that is
+not installed is a :class:`~kipoi_explain.errors.MissingDependency` naming the extra to
+install.
+"""
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
-from ..errors import InputError
-from .base import ConvLayer, ExtraInput, FeatureLayout, InputLayout, Model, TokenLayout
+from ..errors import InputError, MissingDependency
+from ..model import Model
 
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 
-__all__ = ["ConvLayer", "ExtraInput", "FeatureLayout", "InputLayout", "Model", "TokenLayout",
-           "load_model"]
+#: The install extra that brings each optional package.
+EXTRAS = {"torch": "torch", "tensorflow": "keras", "keras": "keras", "kipoi": "kipoi",
+          "grpc": "serve"}
+
+__all__ = ["KERAS_SUFFIXES", "load_model", "require_package"]
+
+
+def require_package(package: str, purpose: str):
+    """Import ``package``, or raise :class:`MissingDependency` saying ``purpose`` needs it and
+    which extra installs it."""
+    try:
+        return importlib.import_module(package)
+    except ImportError as err:
+        extra = EXTRAS.get(package.split(".")[0], "all")
+        raise MissingDependency(f"{purpose} needs {package.split('.')[0]}, which is not "
+                                f"installed ({err}): pip install 'kipoi-explain[{extra}]'"
+                                ) from None
 
 
 def load_model(source, **options) -> Model:
-    """Load a model behind the :class:`Model` interface every method uses.
+    """Load a model, with the capabilities its framework supports.
 
     Parameters
     ----------
@@ -23,19 +45,19 @@ def load_model(source, **options) -> Model:
         ``zoo=`` (a local checkout of the Kipoi model zoo); a ``torch.nn.Module``; a Keras 3
         model or a ``.keras`` / ``.h5`` file; any other callable ``predict(x) -> array`` (e.g.
         a scikit-learn ``estimator.predict_proba``), taking a numpy batch in ``layout`` and
-        explained by perturbation methods only (see
-        :mod:`~kipoi_explain.adapters.callable_model`). A :class:`Model` is returned unchanged.
+        explained by perturbation methods only (see :mod:`~kipoi_explain.backends.predict_function`).
+        A :class:`Model` is returned unchanged.
     **options
         ``zoo`` (Kipoi zoo checkout), ``device`` (PyTorch: "cpu", "cuda", "auto"),
         ``batch_size`` (rows per block, or ``"auto"`` for PyTorch models: sized to the device's
         free memory), ``precision`` (PyTorch: ``"float32"``, or ``"mixed"`` for bfloat16
         autocast), ``input_length`` (needed for a bare torch module or a callable of
-        DNA), ``output_names``, ``layout`` (:class:`InputLayout`, to override what is
-        inferred; a callable defaults to one-hot ``(N, L, 4)`` A, C, G, T; give
+        DNA), ``output_names``, ``layout`` (:class:`~kipoi_explain.InputLayout`, to override
+        what is inferred; a callable defaults to one-hot ``(N, L, 4)`` A, C, G, T; give
         ``FeatureLayout((F,))`` for features, ``TokenLayout(length, vocabulary)`` for token
         ids), ``name``; for a torch module of several inputs, ``extra_inputs`` (a sequence
-        of :class:`ExtraInput`), ``input_names`` and ``keyword_inputs`` (see
-        :func:`~kipoi_explain.adapters.torch_model.torch_model`).
+        of :class:`~kipoi_explain.ExtraInput`), ``input_names`` and ``keyword_inputs`` (see
+        :func:`~kipoi_explain.backends.torch.torch_model`).
 
     Returns
     -------
@@ -45,39 +67,43 @@ def load_model(source, **options) -> Model:
     ------
     InputError
         If the source is none of the above, or the options do not fit it.
+    MissingDependency
+        If the model's framework (or Kipoi) is not installed.
     """
     if isinstance(source, Model):
         return source
     if _is_instance(source, "torch.nn", "Module"):
-        from .torch_model import torch_model
+        from .torch import torch_model
 
         return torch_model(source, **_only(options, "input_length", "output_names", "layout",
                                            "name", "device", "batch_size", "extra_inputs",
                                            "input_names", "keyword_inputs", "precision"))
     if _is_instance(source, "keras", "Model"):
-        from .keras_model import keras_model
+        from .keras import keras_model
 
         return keras_model(source, **_only(options, "output_names", "layout", "name",
                                            "batch_size"))
     if isinstance(source, (str, os.PathLike)):
-        from .kipoi_model import kipoi_model
-
         zoo = options.pop("zoo", None)
         if zoo is not None:
+            from .kipoi import kipoi_model
+
             return kipoi_model(zoo=zoo, name=str(source),
                                **_only(options, "device", "batch_size", "precision"))
         path = Path(source)
         if path.is_dir():
+            from .kipoi import kipoi_model
+
             return kipoi_model(str(path), **_only(options, "device", "batch_size", "precision"))
         if path.suffix in KERAS_SUFFIXES:
-            from .keras_model import keras_model
+            from .keras import keras_model
 
             return keras_model(str(path), **_only(options, "output_names", "layout", "name",
                                                   "batch_size"))
         raise InputError(f"model {str(source)!r}: not a Kipoi model directory nor a "
                          f"{'/'.join(KERAS_SUFFIXES)} file (for a zoo model give zoo=CHECKOUT)")
     if callable(source):
-        from .callable_model import callable_model
+        from .predict_function import callable_model
 
         return callable_model(source, **_only(options, "input_length", "output_names", "layout",
                                               "name", "batch_size"))

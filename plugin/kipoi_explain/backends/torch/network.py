@@ -1,20 +1,34 @@
-"""PyTorch models behind the :class:`~kipoi_explain.adapters.base.Model` interface."""
+"""PyTorch modules: every capability, from one :class:`TorchNetwork` provider."""
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
-from ..engine import auto_batch_size, available_memory
-from ..errors import InputError, UnsupportedOperation
-from ..targets import Target
-from .base import ConvLayer, FeatureLayout, InputLayout, Model, output_names_for, probe
+from ...capabilities import (AttentionAccess, DeepLiftRules, FastISM, FirstLayerFilters,
+                             InputGradients, LayerAccess, Predictor)
+from ...engine import auto_batch_size, available_memory
+from ...errors import InputError, UnsupportedOperation
+from ...layouts import ConvLayer, FeatureLayout, InputLayout, output_names_for, probe, probe_inputs
+from ...model import Model, missing_inputs
+from ...targets import Target
+from . import attention as torch_attention
+from .deeplift import deeplift_multipliers
+from .fast_ism import fast_ism
+
+#: ``float32``, or ``mixed``: bfloat16 autocast.
+PRECISIONS = ("float32", "mixed")
+
+#: Module classes whose output is an elementwise nonlinearity of a kind of its own; the others
+#: of :data:`_OTHER_NONLINEARITIES` are ``other``.
+_NONLINEARITY_KINDS = {"ReLU": "relu", "ReLU6": "relu", "Sigmoid": "sigmoid",
+                       "Hardsigmoid": "sigmoid", "Tanh": "tanh", "Hardtanh": "tanh"}
+_OTHER_NONLINEARITIES = ("LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish",
+                         "Softplus", "Softsign", "LogSigmoid", "Tanhshrink", "Hardswish")
 
 
 def _device(requested: str | None):
-    import torch
-
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu") \
         if requested in (None, "auto") else torch.device(requested)
     if device.type == "cuda":
@@ -26,71 +40,100 @@ def _device(requested: str | None):
     return device
 
 
-#: ``float32``, or ``mixed``: bfloat16 autocast.
-PRECISIONS = ("float32", "mixed")
+class TorchNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, AttentionAccess,
+                   FirstLayerFilters, FastISM):
+    """A ``torch.nn.Module`` (put in eval mode on ``device``) and what it takes: every
+    capability of a PyTorch model.
 
+    Build the model with :func:`kipoi_explain.load_model`, which infers the metadata it can.
 
-@dataclass
-class TorchModel(Model):
-    """A ``torch.nn.Module`` (put in eval mode) taking one input tensor.
-
-    Build it with :func:`kipoi_explain.load_model`, which infers the metadata it can.
+    Attributes
+    ----------
+    module : torch.nn.Module
+    layout : InputLayout, FeatureLayout or TokenLayout
+        The main input's layout.
+    name : str
+        The model's name, for messages.
+    input_length : int or None
+    extra_inputs : tuple of ExtraInput
+    input_names : tuple of str
+        Every input's name, main one included, in the order the module takes them; empty for
+        a module of one input.
+    keyword_inputs : bool
+        The module is called with its inputs by name, else positionally.
+    device : torch.device
+    precision : {"float32", "mixed"}
     """
 
-    module: object = None
-    device: object = None
-    precision: str = "float32"
-    _layers: dict = field(default_factory=dict, repr=False)
-    _order: list = field(default_factory=list, repr=False)
-
-    framework = "pytorch"
-
-    def __post_init__(self):
+    def __init__(self, module, layout, name: str, input_length: int | None = None,
+                 extra_inputs=(), input_names=(), keyword_inputs: bool = False,
+                 device: str | None = None, precision: str = "float32"):
+        self.module, self.layout, self.name = module, layout, name
+        self.input_length, self.extra_inputs = input_length, tuple(extra_inputs)
+        self.input_names, self.keyword_inputs = tuple(input_names), keyword_inputs
+        self.precision = precision
         self.module.eval()
-        self.device = _device(self.device)
+        self.device = _device(device)
         self.module.to(self.device)
-        self._layers = {name: mod for name, mod in self.module.named_modules() if name}
+        self._modules = {name: mod for name, mod in self.module.named_modules() if name}
+        self._order: list[str] = []
 
-    def _tensor(self, x: np.ndarray, requires_grad: bool = False):
-        import torch
-
+    # ---- running the module ---------------------------------------------------------------
+    def to_tensor(self, x: np.ndarray, requires_grad: bool = False) -> torch.Tensor:
+        """A public-layout batch as a tensor in the module's layout, on its device."""
         return torch.tensor(self.layout.to_model(x), device=self.device,
                             requires_grad=requires_grad)
 
     def _extra_tensors(self, context: dict | None, requires_grad: bool = False) -> dict:
         """The extra inputs as tensors in the model's layout; differentiable ones track their
         gradient when ``requires_grad``."""
-        import torch
-
         if not self.extra_inputs:
             return {}
         if context is None:
-            raise self._missing_inputs()
+            raise missing_inputs(self.name, self.extra_inputs)
         return {spec.name: torch.tensor(
             spec.to_model(context[spec.name], self.layout.channels_first), device=self.device,
             requires_grad=requires_grad and spec.differentiable) for spec in self.extra_inputs}
 
-    def _run(self, main, context: dict | None = None, extras: dict | None = None):
+    def _inputs(self, main, extras: dict):
+        """The module's inputs for one batch: ``main`` and the ``extras`` by name; a list in
+        the module's order, or a dict by name for a module called by keyword."""
+        if not self.extra_inputs:
+            return [main]
+        values = {**extras,
+                  next(name for name in self.input_names if name not in extras): main}
+        if self.keyword_inputs:
+            return {name: values[name] for name in self.input_names}
+        return [values[name] for name in self.input_names]
+
+    def run(self, main: torch.Tensor, context: dict | None = None,
+            extras: dict | None = None) -> torch.Tensor:
         """The module's output for the main input tensor ``main`` and the extra inputs (tensors
         ``extras``, else made from ``context``), in float32 whatever the precision."""
-        import torch
-
         if extras is None:
             extras = self._extra_tensors(context)
-        inputs = self._framework_inputs(main, extras)
+        inputs = self._inputs(main, extras)
         with torch.autocast(self.device.type, dtype=torch.bfloat16,
                             enabled=self.precision == "mixed"):
             out = self.module(**inputs) if isinstance(inputs, dict) else self.module(*inputs)
         return self._check_output(out).float()
 
-    def _activation_bytes(self) -> tuple[int, int]:
+    def _probe(self, n: int) -> tuple[torch.Tensor, dict | None]:
+        x, context = probe_inputs(self.layout, self.input_length, self.extra_inputs, n)
+        return self.to_tensor(x), context
+
+    def _check_output(self, out):
+        if not isinstance(out, torch.Tensor):
+            raise InputError(f"model {self.name!r} returned {type(out).__name__}; models with "
+                             "several output tensors are not supported yet")
+        return out
+
+    def activation_bytes(self) -> tuple[int, int]:
         """Memory one input row takes in a gradient call: every module's output (kept for the
         backward pass) and its gradient, measured on a probe batch; and the largest module
         output of one row."""
-        import torch
-
         total, largest = [0], [0]
-        leaves = [mod for mod in self._layers.values() if not list(mod.children())]
+        leaves = [mod for mod in self._modules.values() if not list(mod.children())]
 
         def count(module, args, output):
             if isinstance(output, torch.Tensor):
@@ -100,89 +143,63 @@ class TorchModel(Model):
         hooks = [mod.register_forward_hook(count) for mod in leaves]
         try:
             with torch.no_grad():
-                self._run(self._tensor(self._probe(2)), self._probe_context(2))
+                self.run(*self._probe(2))
         finally:
             for hook in hooks:
                 hook.remove()
-        inputs = self._probe(1).nbytes + sum(
-            v.nbytes for v in (self._probe_context(1) or {}).values())
+        x, context = probe_inputs(self.layout, self.input_length, self.extra_inputs, 1)
+        inputs = x.nbytes + sum(v.nbytes for v in (context or {}).values())
         # Two probe rows' outputs: one row's outputs and their gradients.
         return total[0] + 2 * inputs, max(largest[0], inputs)
 
-    def _select(self, out, target: Target):
-        import torch
-
+    @staticmethod
+    def _select(out, target: Target):
         columns = torch.as_tensor(target.columns, device=out.device)
         picked = out.reshape(out.shape[0], -1).index_select(1, columns)
         return picked.sum(1) if target.reduce == "sum" else picked.mean(1)
 
-    def _forward(self, x, context=None):
-        import torch
-
+    # ---- predictor ------------------------------------------------------------------------
+    def forward(self, x, context=None):
         with torch.no_grad():
-            out = self._run(self._tensor(x), context)
+            out = self.run(self.to_tensor(x), context)
         return out.detach().cpu().numpy()
 
-    def _gradient(self, x, target, context=None):
-        import torch
+    def parameters(self):
+        return [t.detach().cpu().numpy() for t in self.module.state_dict().values()]
 
-        if self.takes_tokens:
+    # ---- input gradients and DeepLIFT ----------------------------------------------------
+    def input_gradient(self, x, target, context=None):
+        if isinstance(self.layout, FeatureLayout) or isinstance(self.layout, InputLayout):
+            inputs = self.to_tensor(x, requires_grad=True)
+        else:
             raise InputError(f"model {self.name!r} takes token ids, which have no gradient; "
                              "gradient methods attribute at the token embedding instead")
-        inputs = self._tensor(x, requires_grad=True)
+        differentiable = [spec for spec in self.extra_inputs if spec.differentiable]
         with torch.enable_grad():
             extras = self._extra_tensors(context, requires_grad=True)
-            wrt = [extras[spec.name] for spec in self.differentiable_extras()]
-            value = self._select(self._run(inputs, extras=extras), target)
+            wrt = [extras[spec.name] for spec in differentiable]
+            value = self._select(self.run(inputs, extras=extras), target)
             grads = torch.autograd.grad(value.sum(), [inputs, *wrt], allow_unused=True)
         grads = [torch.zeros_like(t) if g is None else g for g, t in zip(grads, [inputs, *wrt])]
         extra_grads = [spec.from_model(g.cpu().numpy(), self.layout.channels_first)
-                       for spec, g in zip(self.differentiable_extras(), grads[1:])]
+                       for spec, g in zip(differentiable, grads[1:])]
         return (self.layout.from_model(grads[0].cpu().numpy()), value.detach().cpu().numpy(),
                 *extra_grads)
 
-    def _deeplift(self, x, ref, target, context=None):
-        import torch
-
-        from .torch_deeplift import deeplift_multipliers
-
+    def deeplift_multipliers(self, x, ref, target, context=None):
         # The references see the same extra inputs as the inputs: the difference from
         # reference is in the main input alone.
         extras = {name: torch.cat([t, t]) for name, t in self._extra_tensors(context).items()}
         mult, f_x, f_ref = deeplift_multipliers(
-            self.module, self._tensor(x), self._tensor(ref),
+            self.module, self.to_tensor(x), self.to_tensor(ref),
             lambda out: self._select(self._check_output(out), target),
-            call=lambda both: self._run(both, extras=extras))
+            call=lambda both: self.run(both, extras=extras))
         return (self.layout.from_model(mult.detach().cpu().numpy()),
                 f_x.detach().cpu().numpy(), f_ref.detach().cpu().numpy())
 
-    def _check_output(self, out):
-        import torch
-
-        if not isinstance(out, torch.Tensor):
-            raise InputError(f"model {self.name!r} returned {type(out).__name__}; models with "
-                             "several output tensors are not supported yet")
-        return out
-
-    def _parameters(self):
-        return [t.detach().cpu().numpy() for t in self.module.state_dict().values()]
-
-    def layers(self):
-        return list(self._layers)
-
-    def _activations(self, x, layer, context=None):
-        import torch
-
-        captured = []
-        handle = self._layers[layer].register_forward_hook(
-            lambda module, args, output: captured.append(output.detach()))
-        try:
-            with torch.no_grad():
-                self._run(self._tensor(x), context)
-        finally:
-            handle.remove()
-        out = captured[0].float().cpu().numpy()
-        return out.transpose(0, 2, 1) if out.ndim == 3 and self._unit_axis(3) == 1 else out
+    # ---- layers ---------------------------------------------------------------------------
+    def layer_names(self):
+        return list(self._modules)
 
     def _unit_axis(self, ndim: int) -> int:
         # Channels-first models produce (n, units, positions); callers get positions first.
@@ -194,16 +211,14 @@ class TorchModel(Model):
         A module the forward pass never calls itself (the ``out_proj`` that
         ``nn.MultiheadAttention`` applies functionally) takes the place of its caller.
         """
-        import torch
-
         if not self._order:
             called = []
             hooks = [mod.register_forward_pre_hook(
                 lambda mod, args, name=name: called.append(name) if name not in called else None)
-                for name, mod in self._layers.items()]
+                for name, mod in self._modules.items()]
             try:
                 with torch.no_grad():
-                    self._run(self._tensor(self._probe(1)), self._probe_context(1))
+                    self.run(*self._probe(1))
             finally:
                 for hook in hooks:
                     hook.remove()
@@ -214,44 +229,58 @@ class TorchModel(Model):
                     name = name.rsplit(".", 1)[0]
                 return rank.get(name, len(rank))
 
-            self._order = sorted(self._layers, key=lambda name: (position(name), name))
+            self._order = sorted(self._modules, key=lambda name: (position(name), name))
         return self._order
 
     def weighted_layers(self):
         return [name for name in self._call_order()
-                if any(p.requires_grad for p in self._layers[name].parameters(recurse=False))]
+                if any(p.requires_grad for p in self._modules[name].parameters(recurse=False))]
 
     def nonlinearities(self):
-        kinds = {"ReLU": "relu", "ReLU6": "relu", "Sigmoid": "sigmoid", "Hardsigmoid": "sigmoid",
-                 "Tanh": "tanh", "Hardtanh": "tanh"}
-        others = ("LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish",
-                  "Softplus", "Softsign", "LogSigmoid", "Tanhshrink", "Hardswish")
-        return {name: kinds.get(type(mod).__name__, "other") for name in self._call_order()
-                if type(mod := self._layers[name]).__name__ in (*kinds, *others)}
+        return {name: _NONLINEARITY_KINDS.get(type(mod).__name__, "other")
+                for name in self._call_order()
+                if type(mod := self._modules[name]).__name__ in (*_NONLINEARITY_KINDS,
+                                                                  *_OTHER_NONLINEARITIES)}
+
+    def embedding_layer(self):
+        found = [name for name in self._call_order()
+                 if isinstance(self._modules[name], torch.nn.Embedding)]
+        if not found:
+            raise UnsupportedOperation(f"model {self.name!r} has no torch.nn.Embedding layer to "
+                                       "attribute token ids at")
+        return found[0]
+
+    def activations(self, x, layer, context=None):
+        captured = []
+        handle = self._modules[layer].register_forward_hook(
+            lambda module, args, output: captured.append(output.detach()))
+        try:
+            with torch.no_grad():
+                self.run(self.to_tensor(x), context)
+        finally:
+            handle.remove()
+        out = captured[0].float().cpu().numpy()
+        return out.transpose(0, 2, 1) if out.ndim == 3 and self._unit_axis(3) == 1 else out
 
     @contextlib.contextmanager
-    def _bypassed(self, layer):
-        handle = self._layers[layer].register_forward_hook(lambda mod, args, out: args[0])
+    def bypassed(self, layer):
+        handle = self._modules[layer].register_forward_hook(lambda mod, args, out: args[0])
         try:
             yield
         finally:
             handle.remove()
 
-    def _get_weights(self, layer):
+    def get_weights(self, layer):
         return [p.detach().cpu().numpy().copy()
-                for p in self._layers[layer].parameters(recurse=False) if p.requires_grad]
+                for p in self._modules[layer].parameters(recurse=False) if p.requires_grad]
 
-    def _set_weights(self, layer, arrays):
-        import torch
-
-        params = [p for p in self._layers[layer].parameters(recurse=False) if p.requires_grad]
+    def set_weights(self, layer, arrays):
+        params = [p for p in self._modules[layer].parameters(recurse=False) if p.requires_grad]
         with torch.no_grad():
             for param, array in zip(params, arrays, strict=True):
                 param.copy_(torch.as_tensor(array))
 
-    def _ablated_forward(self, x, layer, keep, fill, context=None):
-        import torch
-
+    def ablated_forward(self, x, layer, keep, fill, context=None):
         def replace(module, args, output):
             axis = self._unit_axis(output.ndim)
             if output.shape[axis] != keep.shape[-1]:
@@ -261,17 +290,15 @@ class TorchModel(Model):
             value = torch.as_tensor(_per_unit(fill, output.ndim, axis), device=output.device)
             return output * kept + value * (1 - kept)
 
-        handle = self._layers[layer].register_forward_hook(replace)
+        handle = self._modules[layer].register_forward_hook(replace)
         try:
             with torch.no_grad():
-                out = self._run(self._tensor(x), context)
+                out = self.run(self.to_tensor(x), context)
         finally:
             handle.remove()
         return out.detach().cpu().numpy()
 
-    def _layer_gradient(self, x, layer, target, values=None, context=None):
-        import torch
-
+    def layer_gradient(self, x, layer, target, values=None, context=None):
         captured = []
 
         def capture(module, args, output):
@@ -285,11 +312,12 @@ class TorchModel(Model):
             captured.append(output)
             return output
 
-        handle = self._layers[layer].register_forward_hook(capture)
+        handle = self._modules[layer].register_forward_hook(capture)
         try:
             with torch.enable_grad():
-                inputs = self._tensor(x, requires_grad=not self.takes_tokens)
-                value = self._select(self._run(inputs, context), target)
+                inputs = self.to_tensor(x, requires_grad=isinstance(
+                    self.layout, (InputLayout, FeatureLayout)))
+                value = self._select(self.run(inputs, context), target)
                 (grad,) = torch.autograd.grad(value.sum(), captured, allow_unused=True)
         finally:
             handle.remove()
@@ -300,20 +328,19 @@ class TorchModel(Model):
             grad, output = grad.transpose(0, 2, 1), output.transpose(0, 2, 1)
         return grad, output, value.detach().cpu().numpy()
 
-    def _layer_gradient_norms(self, x, layers, target, context=None):
-        import torch
-
+    def layer_gradient_norms(self, x, layers, target, context=None):
         captured = {}
 
         def keep_first(module, args, output, name):
             captured.setdefault(name, output)
 
-        hooks = [self._layers[name].register_forward_hook(
+        hooks = [self._modules[name].register_forward_hook(
             lambda mod, args, out, name=name: keep_first(mod, args, out, name)) for name in layers]
         try:
             with torch.enable_grad():
-                inputs = self._tensor(x, requires_grad=not self.takes_tokens)
-                value = self._select(self._run(inputs, context), target)
+                inputs = self.to_tensor(x, requires_grad=isinstance(
+                    self.layout, (InputLayout, FeatureLayout)))
+                value = self._select(self.run(inputs, context), target)
                 present = [name for name in layers if name in captured]
                 grads = torch.autograd.grad(value.sum(), [captured[name] for name in present],
                                             allow_unused=True)
@@ -326,51 +353,33 @@ class TorchModel(Model):
                 norms[:, layers.index(name)] = grad.reshape(len(x), -1).norm(dim=1).cpu().numpy()
         return norms
 
-    def embedding_layer(self):
-        import torch
-
-        found = [name for name in self._call_order()
-                 if isinstance(self._layers[name], torch.nn.Embedding)]
-        if not found:
-            raise UnsupportedOperation(f"model {self.name!r} has no torch.nn.Embedding layer to "
-                                       "attribute token ids at")
-        return found[0]
-
+    # ---- attention ------------------------------------------------------------------------
     def attention_layers(self):
-        from .torch_attention import is_attention
-
-        return [name for name in self._call_order() if is_attention(self._layers[name])]
+        return [name for name in self._call_order()
+                if torch_attention.is_attention(self._modules[name])]
 
     def _attention_calls(self, x, layers, context):
-        from .torch_attention import call_arguments
+        return torch_attention.call_arguments(lambda: self.run(self.to_tensor(x), context),
+                                              {name: self._modules[name] for name in layers})
 
-        return call_arguments(lambda: self._run(self._tensor(x), context),
-                              {name: self._layers[name] for name in layers})
+    def queries_and_keys(self, x, layer, context=None):
+        return torch_attention.queries_and_keys(
+            self._modules[layer], *self._attention_calls(x, [layer], context)[layer])
 
-    def _attention_qk(self, x, layer, context=None):
-        from .torch_attention import queries_and_keys
-
-        return queries_and_keys(self._layers[layer],
-                                *self._attention_calls(x, [layer], context)[layer])
-
-    def _attention_maps(self, x, layers, context=None):
-        from .torch_attention import probabilities
-
+    def attention_maps(self, x, layers, context=None):
         calls = self._attention_calls(x, layers, context)
-        return [probabilities(self._layers[name], *calls[name]) for name in layers]
+        return [torch_attention.probabilities(self._modules[name], *calls[name])
+                for name in layers]
 
-    def _attention_tokens(self, x, layer, context=None):
-        from .torch_attention import token_inputs
+    def token_inputs(self, x, layer, context=None):
+        return torch_attention.token_inputs(
+            self._modules[layer], *self._attention_calls(x, [layer], context)[layer])
 
-        return token_inputs(self._layers[layer],
-                            *self._attention_calls(x, [layer], context)[layer])
-
+    # ---- first-layer filters ----------------------------------------------------------------
     def conv_layers(self):
-        import torch
-
-        if not self.takes_dna:
+        if not isinstance(self.layout, InputLayout):
             return []
-        candidates = {name: mod for name, mod in self._layers.items()
+        candidates = {name: mod for name, mod in self._modules.items()
                       if isinstance(mod, torch.nn.Conv1d) and mod.in_channels == 4}
         x = probe(self.input_length)
         # A convolution reads the one-hot input when what it receives is that input, bases
@@ -383,7 +392,8 @@ class TorchModel(Model):
             for name, mod in candidates.items()]
         try:
             with torch.no_grad():
-                self._run(self._tensor(x), self._probe_context(len(x)))
+                self.run(self.to_tensor(x), probe_inputs(
+                    self.layout, self.input_length, self.extra_inputs, len(x))[1])
         finally:
             for hook in hooks:
                 hook.remove()
@@ -398,6 +408,10 @@ class TorchModel(Model):
                                        mod.stride[0], mod.dilation[0], padding))
         return convs
 
+    # ---- fast ISM ---------------------------------------------------------------------------
+    def ism_scores(self, x, target, batch_size, progress, start, end):
+        return fast_ism(self, x, target, batch_size, progress, start, end)
+
 
 def _per_unit(array: np.ndarray, ndim: int, axis: int) -> np.ndarray:
     """``(units,)`` or ``(n, units)`` reshaped to broadcast along ``axis`` of an ``ndim`` output."""
@@ -410,9 +424,9 @@ def _per_unit(array: np.ndarray, ndim: int, axis: int) -> np.ndarray:
 
 def torch_model(module, input_length: int | None = None, output_names=None,
                 layout: InputLayout | FeatureLayout | None = None, name: str | None = None,
-                device: str | None = None, batch_size: int | None = None,
+                device: str | None = None, batch_size: int | str | None = None,
                 source: dict | None = None, extra_inputs=(), input_names=(),
-                keyword_inputs: bool = False, precision: str = "float32") -> TorchModel:
+                keyword_inputs: bool = False, precision: str = "float32") -> Model:
     """Wrap a ``torch.nn.Module``.
 
     ``layout`` defaults to channels first ``(N, 4, L)``, the PyTorch convention; a
@@ -421,7 +435,7 @@ def torch_model(module, input_length: int | None = None, output_names=None,
     forward pass.
 
     A module of several inputs takes the main one and ``extra_inputs``
-    (:class:`~kipoi_explain.adapters.base.ExtraInput`), positionally in the order of
+    (:class:`~kipoi_explain.layouts.ExtraInput`), positionally in the order of
     ``input_names`` or, with ``keyword_inputs``, by those names; ``input_names`` defaults to
     ``("x", *extra names)``: the main input first.
     """
@@ -438,17 +452,20 @@ def torch_model(module, input_length: int | None = None, output_names=None,
         raise InputError("input_length is needed for a torch.nn.Module (e.g. "
                          "load_model(module, input_length=1000)), or layout=FeatureLayout(shape) "
                          "for an input that is no DNA")
+    name = name or type(module).__name__
+    network = TorchNetwork(module, layout, name, input_length, extra_inputs, input_names,
+                           keyword_inputs, device, precision)
+    x, context = probe_inputs(layout, input_length, extra_inputs, 1)
+    output_shape = tuple(network.forward(x, context).shape[1:]) or (1,)
     auto = batch_size == "auto"
-    model = TorchModel(name or type(module).__name__, layout, input_length, (), (),
-                       128 if auto else batch_size or 128, source or {"type": "torch.nn.Module"},
-                       tuple(extra_inputs), tuple(input_names), keyword_inputs,
-                       module=module, device=device, precision=precision)
-    model.output_shape = tuple(model._forward(model._probe(1), model._probe_context(1)
-                                              ).shape[1:]) or (1,)
-    model.output_names = output_names_for(output_names, model.output_shape)
     if auto:
-        per_row, largest = model._activation_bytes()
-        model.batch_size = auto_batch_size(
-            per_row, available_memory(model.device),
-            largest_per_row=None if model.device.type == "cuda" else largest)
-    return model
+        per_row, largest = network.activation_bytes()
+        batch_size = auto_batch_size(
+            per_row, available_memory(network.device),
+            largest_per_row=None if network.device.type == "cuda" else largest)
+    return Model(name, "pytorch", layout, input_length,
+                 output_names_for(output_names, output_shape), output_shape,
+                 predictor=network, gradients=network, deeplift=network, layers=network,
+                 attention=network, filters=network, fast_ism=network,
+                 batch_size=batch_size or 128, source=source or {"type": "torch.nn.Module"},
+                 extra_inputs=extra_inputs)

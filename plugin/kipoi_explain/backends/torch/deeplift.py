@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from ..errors import UnsupportedOperation
+from ...errors import UnsupportedOperation
 
 __all__ = ["UnsupportedOperation", "deeplift_multipliers", "EPS"]
 

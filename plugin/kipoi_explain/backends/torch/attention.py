@@ -6,13 +6,14 @@ import contextlib
 import threading
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
-from ..errors import UnsupportedOperation
-from .attention_registry import hook_for
+from ...attention_registry import hook_for
+from ...errors import UnsupportedOperation
 
 
 def is_attention(module) -> bool:
-    import torch
 
     return isinstance(module, torch.nn.MultiheadAttention) or hook_for(module) is not None
 
@@ -33,7 +34,6 @@ def _layers_called():
     The flag is process-wide and the server reads maps from one thread per device: the first
     reader in switches it off, the last one out restores it.
     """
-    import torch
 
     with _FASTPATH_LOCK:
         if _FASTPATH_USERS[0] == 0:
@@ -52,7 +52,6 @@ def _layers_called():
 def call_arguments(run, layers: dict) -> dict[str, tuple[tuple, dict]]:
     """Run the forward pass ``run()`` and return the ``(args, kwargs)`` each of ``layers``
     (name -> module) received on its first call. The pass stops once all have been called."""
-    import torch
 
     captured = {}
 
@@ -81,7 +80,6 @@ def call_arguments(run, layers: dict) -> dict[str, tuple[tuple, dict]]:
 
 def probabilities(module, args, kwargs) -> np.ndarray:
     """Attention probabilities ``(n, heads, queries, keys)`` of one call of ``module``."""
-    import torch
 
     hook = hook_for(module)
     with torch.no_grad(), _layers_called():
@@ -118,7 +116,6 @@ def queries_and_keys(module, args, kwargs) -> tuple[np.ndarray, np.ndarray]:
     ``bias_k`` and the zero key of ``add_zero_attn`` when it has them, so that
     ``softmax(q k^T / sqrt(head_dim))`` is the attention map the layer computes (without masks).
     """
-    import torch
 
     if hook_for(module) is not None:
         raise UnsupportedOperation(f"{type(module).__name__} is a registered custom attention "
@@ -141,8 +138,6 @@ def _query_and_key(module, args, kwargs):
 
 def _project(layer, query, key):
     """The layer's query and key projections, split into heads: ``(n, heads, L, head_dim)``."""
-    import torch
-    import torch.nn.functional as F
 
     if not layer.batch_first:
         query, key = query.transpose(0, 1), key.transpose(0, 1)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..errors import InputError
+from .errors import InputError
 
 
 @dataclass(frozen=True)

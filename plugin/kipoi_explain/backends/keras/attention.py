@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import inspect
 
+import keras
 import numpy as np
 
-from ..errors import UnsupportedOperation
-from .attention_registry import hook_for
+from ...attention_registry import hook_for
+from ...errors import UnsupportedOperation
 
 
 def is_attention(layer) -> bool:
-    import keras
 
     return isinstance(layer, keras.layers.MultiHeadAttention) or hook_for(layer) is not None
 
@@ -19,7 +19,6 @@ def is_attention(layer) -> bool:
 def call_arguments(model, layers: list, inputs) -> dict[str, tuple[tuple, dict]]:
     """Run ``model`` on ``inputs`` (the model's layout) and return the concrete ``(args,
     kwargs)`` each of ``layers`` received on its first call in the functional graph."""
-    import keras
 
     nodes = {}
     for layer in layers:

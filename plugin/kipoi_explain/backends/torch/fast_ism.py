@@ -27,9 +27,13 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import torch
+import torch.fx
+import torch.nn as nn
+import torch.nn.functional as F
 
-from ..engine import CPU_TENSOR_BYTES, run_batches
-from ..results import MethodScores
+from ...engine import CPU_TENSOR_BYTES, run_batches
+from ...layouts import InputLayout, probe
 
 logger = logging.getLogger("kipoi_explain")
 
@@ -71,16 +75,14 @@ class _Step:
     compute: Callable | None = None
 
 
-def fast_ism(model, x, target, batch_size, progress, start: int = 0,
-             end: int | None = None) -> MethodScores | None:
-    """ISM scores as :func:`~kipoi_explain.methods.ism.ism` computes them, for a PyTorch model,
-    or None (with the reason logged) where the model cannot run windowed.
+def fast_ism(network, x, target, batch_size, progress, start: int = 0,
+             end: int | None = None) -> np.ndarray | None:
+    """ISM scores as :func:`~kipoi_explain.methods.ism.ism` computes them, for a PyTorch
+    module, or None (with the reason logged) where it cannot run windowed.
 
     Parameters
     ----------
-    model : Model
-        Anything else than a :class:`~kipoi_explain.adapters.torch_model.TorchModel` gives None
-        without a warning.
+    network : TorchNetwork
     x : numpy.ndarray
         ``(N, L, 4)`` one-hot input.
     target : Target
@@ -92,19 +94,16 @@ def fast_ism(model, x, target, batch_size, progress, start: int = 0,
     start, end : int
         Window of mutated positions, already checked by the caller.
     """
-    if getattr(model, "framework", None) != "pytorch":
-        return None
     n, length = x.shape[:2]
     end = length if end is None else end
     try:
-        plan = _Plan.build(model, length)
+        plan = _Plan.build(network, length)
     except _Unsupported as reason:
-        logger.warning("ism: model %r runs naive ISM, not fast ISM: %s", model.name, reason)
+        logger.warning("ism: model %r runs naive ISM, not fast ISM: %s", network.name, reason)
         return None
-    import torch
 
     block_size = batch_size * max(1, plan.row_size // plan.mutant_size)
-    if model.device.type != "cuda":
+    if network.device.type != "cuda":
         # float32 elements: fast ISM runs in float32.
         block_size = max(batch_size, min(block_size, CPU_TENSOR_BYTES // (4 * plan.mutant_size)))
     seq, pos, base = np.meshgrid(np.arange(n), np.arange(start, end), np.arange(4), indexing="ij")
@@ -112,7 +111,7 @@ def fast_ism(model, x, target, batch_size, progress, start: int = 0,
     keep = x[seq, pos, base] != 1.0
     seq, pos, base = seq[keep], pos[keep], base[keep]
     # The substituted column of each mutant, in the model's base order and layout.
-    columns = model.layout.to_model(np.eye(4, dtype=np.float32)[:, None, :])
+    columns = network.layout.to_model(np.eye(4, dtype=np.float32)[:, None, :])
     f_x = np.zeros(n, dtype=np.float32)
     # Sequences whose reference is held; a block runs on the sequences of its rows.
     held = {"lo": 0, "hi": 0, "ref": None}
@@ -122,11 +121,11 @@ def fast_ism(model, x, target, batch_size, progress, start: int = 0,
         first, last = seq[lo], seq[hi - 1]
         if first < held["lo"] or last >= held["hi"]:
             held["lo"], held["hi"] = first, min(n, max(last + 1, first + per_block))
-            held["ref"], out = plan.reference(model._tensor(x[held["lo"]:held["hi"]]))
+            held["ref"], out = plan.reference(network.to_tensor(x[held["lo"]:held["hi"]]))
             f_x[held["lo"]:held["hi"]] = target.apply(out.float().cpu().numpy())
-        rows = torch.as_tensor(seq[lo:hi] - held["lo"], device=model.device)
+        rows = torch.as_tensor(seq[lo:hi] - held["lo"], device=network.device)
         out = plan.mutants(held["ref"], rows, pos[lo:hi],
-                           torch.as_tensor(columns[base[lo:hi]], device=model.device))
+                           torch.as_tensor(columns[base[lo:hi]], device=network.device))
         # Reduced as naive ISM reduces its outputs: the same rounding of the target's sum.
         return target.apply(out.float().cpu().numpy())
 
@@ -134,7 +133,7 @@ def fast_ism(model, x, target, batch_size, progress, start: int = 0,
         f_mut = run_batches(block, len(seq), block_size, progress, "ism")
     scores = np.zeros(x.shape, dtype=np.float32)
     scores[seq, pos, base] = f_mut - f_x[seq]
-    return MethodScores(scores)
+    return scores
 
 
 class _Plan:
@@ -153,20 +152,16 @@ class _Plan:
                          for node in self.nodes}
 
     @classmethod
-    def build(cls, model, length: int) -> "_Plan":
-        import torch
-        import torch.fx
+    def build(cls, network, length: int) -> "_Plan":
 
-        from ..adapters.base import InputLayout, probe
-
-        if model.extra_inputs:
+        if network.extra_inputs:
             raise _Unsupported("it takes extra inputs")
-        if not isinstance(model.layout, InputLayout) or model.layout.dummy_axis is not None:
+        if not isinstance(network.layout, InputLayout) or network.layout.dummy_axis is not None:
             raise _Unsupported("its input is not (N, 4, L) or (N, L, 4) one-hot DNA")
-        if model.precision != "float32":
-            raise _Unsupported(f"precision={model.precision!r} (fast ISM runs in float32)")
+        if network.precision != "float32":
+            raise _Unsupported(f"precision={network.precision!r} (fast ISM runs in float32)")
         try:
-            gm = torch.fx.symbolic_trace(model.module)
+            gm = torch.fx.symbolic_trace(network.module)
         except Exception as error:  # noqa: BLE001 - any tracing failure means: run naive ISM
             message = str(error).strip().splitlines()[0] if str(error).strip() else ""
             raise _Unsupported(f"torch.fx cannot trace it ({type(error).__name__}: "
@@ -174,18 +169,18 @@ class _Plan:
         placeholders = [node for node in gm.graph.nodes if node.op == "placeholder"]
         if any(not node.args for node in placeholders[1:]):
             raise _Unsupported("its forward takes more than one input")
-        example = model._tensor(probe(length, 2))
+        example = network.to_tensor(probe(length, 2))
         with torch.no_grad():
             values = _evaluate(gm, example)
-            expected = model._run(example)
+            expected = network.run(example)
         output = next(node for node in gm.graph.nodes if node.op == "output")
         got = values[output.args[0]] if isinstance(output.args[0], torch.fx.Node) else None
         if not isinstance(got, torch.Tensor) or got.shape != expected.shape or \
                 not torch.allclose(got.float(), expected, rtol=1e-5, atol=1e-6):
             raise _Unsupported("the traced graph does not reproduce its output")
-        axis = 2 if model.layout.channels_first else 1
+        axis = 2 if network.layout.channels_first else 1
         steps, consts = _plan_steps(gm, values, axis, length)
-        return cls(gm, steps, consts, model.device, _largest_sizes(values, steps))
+        return cls(gm, steps, consts, network.device, _largest_sizes(values, steps))
 
     # ---- reference pass ------------------------------------------------------------------
     def reference(self, inputs):
@@ -237,7 +232,6 @@ class _Reference:
 
     def padded(self, node, pad: int, fill: float):
         """``node``'s reference ``(n, C, L + 2 pad)``, ``fill`` beyond the sequence's ends."""
-        import torch.nn.functional as F
 
         key = (node, pad, fill)
         if key not in self.padded_copies:
@@ -260,7 +254,6 @@ class _Block:
 
     def at(self, array: np.ndarray):
         """``array`` (indexed by mutated input position) for each mutant, a tensor ``(M,)``."""
-        import torch
 
         if id(array) not in self.positions:
             self.positions[id(array)] = torch.as_tensor(array[self.pos],
@@ -275,7 +268,6 @@ class _Block:
         """Each mutant's values of ``node`` at positions ``first + 0 .. width - 1`` (``first``
         indexed by mutated input position): its window where that covers them, the reference
         elsewhere, ``fill`` outside the sequence."""
-        import torch
 
         span = self.span(node)
         pad = max(0, -int(first.min()), int(first.max()) + width - span.length)
@@ -301,7 +293,6 @@ class _Block:
 
     def paste(self, node):
         """Each mutant's whole output of a windowed ``node``: its window in the reference."""
-        import torch
 
         if node not in self.pasted:
             span = self.span(node)
@@ -325,7 +316,6 @@ class _Block:
     def shape_only(self, node):
         """Like :meth:`resolve`, but a windowed node becomes a stand-in of its whole shape,
         dtype and device holding no data: enough for ``x.size(0)``, ``x.shape``."""
-        import torch
 
         if node not in self.windows:
             return self.resolve(node)
@@ -345,7 +335,6 @@ def _largest_sizes(values: dict, steps: dict) -> tuple[int, int]:
     """Elements of the largest tensor of a model row and of a mutant, which carries windows
     until a layer needs every position (a mutant's is about 1/50 of a row's on Basset's
     architecture, all of it where a window soon covers the sequence)."""
-    import torch
 
     row = mutant = 1
     for node, step in steps.items():
@@ -362,7 +351,6 @@ def _largest_sizes(values: dict, steps: dict) -> tuple[int, int]:
 
 def _lookup(arg, values: dict, consts: dict | None, resolve: Callable | None = None):
     """``arg`` (nested tuples, lists, dicts) with each node replaced by its value."""
-    import torch.fx
 
     def value(node):
         if resolve is not None:
@@ -423,7 +411,6 @@ def _plan_steps(gm, values: dict, axis: int, length: int):
     Returns ``(steps, consts)``: a :class:`_Step` for each node that depends on the input,
     and the values of those that do not.
     """
-    import torch
 
     nodes = list(gm.graph.nodes)
     steps = {nodes[0]: _Step("window", _Span(axis, length, 1, np.arange(length)))}
@@ -524,7 +511,6 @@ def _union(node, span: _Span, direct: set):
 def _bind(node, names: tuple, defaults: dict, values: dict) -> dict:
     """A function call's arguments by name (nodes replaced by their probe values, except the
     first argument, kept as its node)."""
-    import torch.fx
 
     bound = dict(defaults)
     bound.update(zip(names, node.args))
@@ -540,8 +526,6 @@ def _single(value):
 def _sliding(node, target, values, span, inputs):
     """Convolution and pooling along the sequence: the output positions whose kernel reads the
     window, computed from the input positions they read."""
-    import torch
-    import torch.nn.functional as F
 
     conv_args = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
     pool_args = {F.max_pool1d: ("input", "kernel_size", "stride", "padding", "dilation",
@@ -637,8 +621,6 @@ def _sliding(node, target, values, span, inputs):
 
 def _shift(node, target, values, span, inputs):
     """Cropping (slicing) or constant padding along the sequence: the window moves."""
-    import torch
-    import torch.nn.functional as F
 
     fill = 0.0
     if node.op == "call_function" and target is operator.getitem:
@@ -702,7 +684,6 @@ _BINARY_NAMES = {"add", "sub", "mul", "div", "true_divide", "maximum", "minimum"
 
 
 def _elementwise_modules():
-    import torch.nn as nn
 
     return (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU,
             nn.Mish, nn.Sigmoid, nn.Tanh, nn.Softplus, nn.Softsign, nn.Softshrink,
@@ -712,8 +693,6 @@ def _elementwise_modules():
 
 def _function_name(node, target) -> str | None:
     """The name of an elementwise torch function or tensor method a node calls, if it is one."""
-    import torch
-    import torch.nn.functional as F
 
     if node.op == "call_method":
         return node.target if node.target in _ELEMENTWISE_NAMES else None
@@ -733,7 +712,6 @@ def _function_name(node, target) -> str | None:
 
 def _position_free(value, ndim: int, axis: int) -> bool:
     """Whether a constant operand broadcasts the same way at every position (and mutant)."""
-    import torch
 
     if not isinstance(value, torch.Tensor):
         return True
@@ -750,7 +728,6 @@ def _constants_position_free(node, values, inputs, axis: int) -> bool:
 
 def _local(node, target, values, span, inputs) -> bool:
     """Whether a node of one windowed input computes each position from that position alone."""
-    import torch.nn as nn
 
     if isinstance(target, nn.Module):
         channel = span.axis == 2            # the channel axis is 1: per-channel parameters
@@ -779,7 +756,6 @@ def _local(node, target, values, span, inputs) -> bool:
 
 def _aligned(node, target, values, span, inputs) -> bool:
     """Whether a node combines several windowed inputs position by position."""
-    import torch
 
     if node.op == "call_function" and target is torch.cat:
         dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0)
@@ -792,7 +768,6 @@ def _aligned(node, target, values, span, inputs) -> bool:
 
 def _swapped_axis(node, target, axis: int) -> int | None:
     """The new sequence axis after a transpose of the two non-batch axes, else None."""
-    import torch
 
     if node.op == "call_method" and node.target in ("transpose", "permute") or \
             node.op == "call_function" and target in (torch.transpose, torch.permute):
@@ -811,9 +786,6 @@ def _swapped_axis(node, target, axis: int) -> int | None:
 def _needs_every_position(gm, node, values, steps, inputs) -> bool:
     """Whether a node is a known operation over the whole sequence (flatten, dense layer,
     global pooling, reshape): mutants paste their windows into the reference there."""
-    import torch
-    import torch.nn as nn
-    import torch.nn.functional as F
 
     if node.op == "call_module":
         return isinstance(gm.get_submodule(node.target),

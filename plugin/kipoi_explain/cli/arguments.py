@@ -1,0 +1,142 @@
+"""Arguments every sub-command shares, read the same way for a local and a remote run: the
+model, how and where it runs, the samples, the outputs."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import InputError
+
+#: Environment variable holding the bearer token for ``--remote`` servers.
+TOKEN_VARIABLE = "KIPOI_EXPLAIN_TOKEN"
+
+
+def add_model_arguments(parser) -> argparse._ArgumentGroup:
+    """The model, batching and the remote server options; returns the remote option group
+    (a command adds its own remote-only options to it)."""
+    parser.add_argument("model", help="Kipoi model directory, Kipoi model name (with --zoo), or "
+                                      "a .keras/.h5 Keras model file; with --remote, the name "
+                                      "of a model the server serves")
+    parser.add_argument("--zoo", help="local checkout of the Kipoi model zoo holding MODEL")
+    parser.add_argument("--batch-size", type=_batch_size,
+                        help="model rows per batch, or 'auto' (PyTorch: sized to the device's "
+                             "free memory; default: the model's)")
+    parser.add_argument("--device", help="PyTorch device: cpu, cuda, cuda:1, auto")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    remote = parser.add_argument_group(
+        "remote server",
+        "With --remote the command runs on a kipoi-explain-server: the input files named "
+        "here are read on this machine and sent, and the server's result is written here to "
+        "the same files a local run writes. MODEL (like diagnose's --free-model) is then a "
+        "model name of the server; --zoo, --device and --batch-size are the server's to set.")
+    remote.add_argument("--remote", metavar="HOST:PORT",
+                        help="run on this server; MODEL is then one of its model names")
+    remote.add_argument("--token", help=f"bearer token the server requires (default: the "
+                                        f"environment variable {TOKEN_VARIABLE}, which keeps "
+                                        "it out of the process list)")
+    remote.add_argument("--tls-ca", metavar="PEM",
+                        help="connect with TLS, trusting this PEM certificate (the server's, "
+                             "or the CA that signed it); default: plaintext")
+    remote.add_argument("--timeout", type=float, metavar="SECONDS",
+                        help="deadline of each call to the server (for score-vcf, of the whole "
+                             "VCF); default: none")
+    return remote
+
+
+def _batch_size(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of rows or 'auto'") \
+            from None
+
+
+def add_sequence_arguments(parser) -> None:
+    group = parser.add_argument_group("sequences (--bed with --fasta, or --sequences)")
+    group.add_argument("--fasta", help="reference genome FASTA for --bed (read here, also with "
+                                       "--remote)")
+    group.add_argument("--bed", help="BED intervals, centre-resized to the model's input length")
+    group.add_argument("--sequences", help="FASTA of sequences of the model's input length")
+    group.add_argument("--use-strand", action="store_true",
+                       help="reverse-complement '-' strand BED intervals")
+
+
+def add_input_arguments(parser, samples: bool = True) -> None:
+    """``--extra-input NAME=FILE`` for a model's extra inputs and, with ``samples``,
+    ``--input FILE`` for a model whose main input is no DNA."""
+    group = parser.add_argument_group("inputs that are no DNA")
+    if samples:
+        group.add_argument("--input", dest="samples", metavar="FILE",
+                           help="samples of a model of features (.npy, or a TSV/CSV table: "
+                                "sample name, then one column per feature) or of token ids "
+                                "(.npy, or text: name TAB tokens separated by spaces)")
+    group.add_argument("--extra-input", action="append", default=[], metavar="NAME=FILE",
+                       help="an extra input of the model (a track (N, L, C) or features), one "
+                            "row per sequence, as .npy (or a TSV/CSV table of features); "
+                            "repeat for each")
+
+
+def extra_inputs(args) -> dict | None:
+    """The ``--extra-input NAME=FILE`` pairs, as the ``inputs=`` of the library's functions."""
+    inputs = {}
+    for item in args.extra_input:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise InputError(f"--extra-input {item!r}: expected NAME=FILE")
+        if name in inputs:
+            raise InputError(f"--extra-input {name}: given twice")
+        if not Path(path).is_file():
+            raise InputError(f"--extra-input {name}: no such file {path!r}")
+        inputs[name] = path
+    return inputs or None
+
+
+def sequences(args, length: int | None, required: bool = True):
+    """The SequenceSet the arguments name (None if none is named and ``required`` is False)."""
+    from ..sequences import as_sequences, from_bed, from_fasta
+
+    if args.bed and args.sequences:
+        raise InputError("give either --bed (with --fasta) or --sequences, not both")
+    if args.bed:
+        if not args.fasta:
+            raise InputError("--bed needs --fasta, the reference genome to read intervals from")
+        return from_bed(args.bed, args.fasta, length, args.use_strand, args.ambiguous)
+    if args.sequences:
+        return as_sequences(from_fasta(args.sequences, args.ambiguous), length)
+    if required:
+        raise InputError("no sequences: give --bed with --fasta, or --sequences")
+    return None
+
+
+def samples(args, info):
+    """What the command runs on: the sequences the arguments name for a model of DNA, the
+    ``--input`` file for a model of features or tokens (read where the model runs)."""
+    if info.takes_dna:
+        if getattr(args, "samples", None):
+            raise InputError(f"--input: model {info.name!r} takes DNA; give --bed with "
+                             "--fasta, or --sequences")
+        return sequences(args, info.input_length)
+    if args.bed or args.sequences or not args.samples:
+        raise InputError(f"model {info.name!r} takes no DNA: give its samples with --input")
+    return args.samples
+
+
+def output(path: str, suffixes: tuple[str, ...], flag: str = "--output") -> Path:
+    """The output file, checked before any work is done: its suffix, and that it can be
+    written (not a directory; its folder can be made)."""
+    out = Path(path)
+    if suffixes and not out.name.endswith(suffixes):
+        raise InputError(f"{flag} {path!r}: expected a {' or '.join(suffixes)} path")
+    if out.is_dir():
+        raise InputError(f"{flag} {path!r}: is a directory; expected a file")
+    return out
+
+
+def target_label(names, shown: int = 4) -> str:
+    """The target's output names joined for a summary line; long lists are cut."""
+    names = list(map(str, names))
+    if len(names) <= shown:
+        return "+".join(names)
+    return f"{'+'.join(names[:shown])}+... ({len(names)} outputs)"

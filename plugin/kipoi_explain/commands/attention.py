@@ -1,0 +1,66 @@
+"""``attention``: attention maps of a transformer, per layer and head."""
+from __future__ import annotations
+
+import time
+
+from ..attention_maps import REDUCTIONS, attention
+from ..errors import InputError
+from ..results import AttentionMaps
+from .base import AMBIGUOUS_PARAM, NO_PLOT, Command, CommandLine, Param
+from .kinds import INT, NAMES, Integers, Text
+
+
+def main(session, args) -> int:
+    from ..cli.arguments import options, output, sequences
+    from ..writers import plot_attention, write_attention_hdf5
+
+    out = output(args.output, ())
+    if args.plot_sequences < 1:
+        raise InputError(f"--plot-sequences {args.plot_sequences}: expected at least 1")
+    started = time.perf_counter()
+    result = session.run(ATTENTION, sequences(args, session.info.input_length),
+                         **options(args, ATTENTION))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = [write_attention_hdf5(result, out)]
+    if not args.no_plot:
+        written.append(plot_attention(result, out.with_suffix(".png"),
+                                      max_sequences=args.plot_sequences))
+    n, n_layers, n_heads, n_queries, n_keys = result.maps.shape
+    query = "" if args.query is None else f", row of the query at base {args.query}"
+    print(f"attention of {n} sequences of {session.info.name!r}: {n_layers} layer(s) x "
+          f"{n_heads} head(s), {n_queries} queries x {n_keys} keys (reduce "
+          f"{args.reduce or 'none'}{query}; tokens by {result.key_positions.source}) in "
+          f"{time.perf_counter() - started:.1f} s")
+    for path in written:
+        print(f"  wrote {path}")
+    return 0
+
+
+ATTENTION = Command(
+    "attention", attention, AttentionMaps, "attention maps of a transformer, per layer and head",
+    params=(Param("layers", NAMES, "comma-separated attention layers, by name or by index "
+                                   "among the model's attention layers (default: all)"),
+            Param("heads", Integers("head indices"), "comma-separated head indices to keep "
+                                                     "(default: all)"),
+            Param("reduce", Text(tuple(r for r in REDUCTIONS if r is not None)),
+                  "heads: mean over heads; layers: mean over layers; mean: over both; "
+                  "rollout: attention rollout over the layers (default: none, the reduced "
+                  "maps are the maps)"),
+            Param("query", Integers("base positions"), "0-based base position in the input sequence (e.g. a TSS): "
+                                "the reduced maps keep only the row of the query token "
+                                "centred nearest it", metavar="POS"),
+            AMBIGUOUS_PARAM),
+    extra_inputs=True, too_large="ask for fewer sequences, layers or heads",
+    cli=CommandLine(
+        "attention", main,
+        "Read the attention probabilities of a model's attention layers (PyTorch "
+        "nn.MultiheadAttention / nn.TransformerEncoderLayer, Keras MultiHeadAttention, or "
+        "modules declared with kipoi_explain.register_attention) and write an HDF5 file "
+        "(unreduced maps (N, layers, heads, queries, keys), the reduced maps, the tokens' base "
+        "spans and, for BED input, genome spans; predictions, settings, model fingerprint) "
+        "and a PNG heat map with both axes in base coordinates. With --remote, a "
+        "kipoi-explain server computes them (same options, same files).",
+        params=(Param("output", flags=("-o", "--output"), required=True,
+                      help="HDF5 file to write; the PNG is written beside it (.png)"),
+                NO_PLOT, Param("plot_sequences", INT, "sequences drawn in the PNG, the first "
+                                                      "ones", default=4))))

@@ -1,0 +1,95 @@
+"""``motifs``: first-layer filters (and seqlets) as PWMs matched to JASPAR."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ..methods import METHODS
+from ..motif import METHODS as MOTIF_METHODS
+from ..motif import motifs
+from ..results import MotifSet
+from .base import AMBIGUOUS_PARAM, Command, CommandLine, Param
+from .explain import EXPLAIN
+from .kinds import FLOAT, INT, TARGET, Database, Text
+
+DATABASE = "motif database"
+
+
+def main(session, args) -> int:
+    from ..cli.arguments import options, sequences
+    from ..motif.database import load_database
+    from ..writers import write_logos, write_meme, write_motif_table
+
+    started = time.perf_counter()
+    # Loaded here also with --remote: the logos draw its matrices, seqlets match against it,
+    # and the server is asked for the same JASPAR release.
+    chosen = ("database", "release", "collection", "tax_group")
+    database = load_database(**{name: MOTIFS.defaults()[name] if getattr(args, name) is None
+                                else getattr(args, name) for name in chosen})
+    seqs = sequences(args, session.info.input_length,
+                     required=args.method in (None, "activation") or args.seqlets is not None)
+    found = session.run(MOTIFS, seqs, **options(args, MOTIFS))
+    attribution = session.run(EXPLAIN, seqs, method=args.seqlets, target=args.target) \
+        if args.seqlets else None
+    all_motifs = list(found.motifs)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    if attribution is not None:
+        from ..motif.seqlets import seqlets
+
+        called = seqlets(attribution, database=database, max_q=args.max_q)
+        all_motifs += called.groups
+        called.table.to_csv(out / "seqlets.tsv", sep="\t", index=False, float_format="%.4g")
+        written.append(out / "seqlets.tsv")
+    written += [write_meme(all_motifs, out / "motifs.meme", max_q=args.max_q),
+                write_motif_table(all_motifs, out / "matches.tsv")]
+    logos = write_logos(all_motifs, out / "logos", database, args.max_q)
+    significant = [m for m in all_motifs if m.best is not None and m.best.q_value <= args.max_q]
+    print(f"{len(found)} filters of {found.settings['layer']!r} read by {found.method}"
+          f"{f', {len(all_motifs) - len(found)} seqlet groups' if args.seqlets else ''}; "
+          f"{len(significant)} match {database.description.get('release', 'the database')} "
+          f"at q <= {args.max_q} ({time.perf_counter() - started:.1f} s)")
+    for motif in significant:
+        print(f"  {motif.name:<28} {motif.best.id:<10} {motif.best.name:<16} "
+              f"q={motif.best.q_value:.2g}")
+    for path in written:
+        print(f"  wrote {path}")
+    print(f"  wrote {len(logos)} logos in {out / 'logos'}")
+    return 0
+
+
+MOTIFS = Command(
+    "motifs", motifs, MotifSet, "filters and seqlets as PWMs matched to JASPAR, with logos",
+    params=(Param("layer", help="convolution reading the one-hot input (default: the first)"),
+            Param("method", Text(MOTIF_METHODS),
+                  "activation: align windows that activate each filter; weights: softmax of "
+                  "the kernel"),
+            Param("threshold", FLOAT, "fraction of a filter's maximum activation a site must "
+                                      "exceed"),
+            Param("database", Database(), "'jaspar' or a MEME-format motif file (not with "
+                                          "--remote: a server matches against JASPAR only)",
+                  group=DATABASE),
+            Param("release", help="JASPAR release shipped with pyjaspar (default: newest)",
+                  group=DATABASE),
+            Param("collection", help="JASPAR collection", group=DATABASE),
+            Param("tax_group", help="JASPAR taxonomic group", group=DATABASE),
+            Param("n_matches", INT, "matches kept per motif", group=DATABASE),
+            Param("min_bits", FLOAT, "flanks with less information than this are trimmed off "
+                                     "the core that is matched", group=DATABASE),
+            AMBIGUOUS_PARAM),
+    samples="optional",
+    cli=CommandLine(
+        "motifs", main,
+        "Read each first-layer convolution filter as a motif, match it to JASPAR (offline, "
+        "via pyjaspar) or a MEME file with TomTom, and write motifs.meme, matches.tsv and "
+        "logos/. With --seqlets, also call high-attribution seqlets, annotate and group them "
+        "by their best match.",
+        params=(Param("output", flags=("-o", "--output"), required=True,
+                      help="output directory"),
+                Param("max_q", FLOAT, "q-value under which a match counts as significant",
+                      group=DATABASE, default=0.05),
+                Param("seqlets", Text(tuple(METHODS)), "also call seqlets from attributions "
+                      "of this method (e.g. deepshap)", group="seqlets", metavar="METHOD"),
+                Param("target", TARGET, "output explained for seqlets: index, name, list or "
+                                        "'all'", group="seqlets", default="all"))))

@@ -1,0 +1,37 @@
+"""``predict``: the model's outputs for sequences, BED intervals, features or token ids."""
+from __future__ import annotations
+
+import time
+
+from ..predictions import predict
+from ..results import Prediction
+from .base import AMBIGUOUS_PARAM, SAMPLE_KINDS, Command, CommandLine, Param
+
+
+def main(session, args) -> int:
+    from ..cli.arguments import extra_inputs, options, output, samples
+    from ..writers.prediction import HDF5, TABLE, write_prediction
+
+    out = output(args.output, (TABLE, HDF5))
+    started = time.perf_counter()
+    result = session.run(PREDICT, samples(args, session.info), inputs=extra_inputs(args),
+                         **options(args, PREDICT))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_prediction(result, out)
+    print(f"predicted {len(result)} samples of {session.info.name!r} "
+          f"({len(result.output_names)} outputs) in {time.perf_counter() - started:.1f} s")
+    print(f"  wrote {out}")
+    return 0
+
+
+PREDICT = Command(
+    "predict", predict, Prediction, "the model's predictions",
+    params=(AMBIGUOUS_PARAM,), accepts=SAMPLE_KINDS, extra_inputs=True,
+    cli=CommandLine(
+        "predict", main,
+        "Predict: writes the model's outputs for each sample, as a TSV (one column per "
+        "output, with the samples' names and genome intervals) or an HDF5 file (any output "
+        "shape). With --remote, a kipoi-explain server computes them.",
+        samples="inputs",
+        params=(Param("output", flags=("-o", "--output"), required=True,
+                      help="TSV (.tsv) or HDF5 (.h5) file to write"),)))

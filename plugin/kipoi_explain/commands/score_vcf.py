@@ -1,0 +1,129 @@
+"""``score_variants`` (``score-vcf``): variant effects, and attributions, for every ALT of a
+VCF."""
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import Counter
+from pathlib import Path
+
+from ..errors import InputError
+from ..methods import METHODS
+from ..results import VariantEffect
+from ..variants import MERGES, score_variants
+from .base import REVERSE_COMPLEMENT_PARAM, Command, CommandLine, Param
+from .explain import METHOD_PARAMS
+from .kinds import FASTA, INT, TARGET, ContigMap, Database, Text
+
+
+def main(session, args) -> int:
+    from tqdm.auto import tqdm
+
+    from ..cli.arguments import options
+    from ..targets import resolve_target
+    from ..writers.variant_hdf5 import VariantAttributionWriter
+    from ..writers.variant_table import VariantTableWriter
+    from ..writers.vcf import VariantVCFWriter
+
+    if args.attributions and not args.method:
+        raise InputError("--attributions needs --method, the attribution method to run")
+    if not str(args.output).endswith(".vcf.gz"):
+        raise InputError(f"-o {args.output}: the output is bgzipped; name it *.vcf.gz")
+    if args.remote and args.motifs is not None and args.motifs.lower() != "jaspar":
+        raise InputError(f"--motifs {args.motifs!r}: a server scans its own JASPAR release "
+                         "only; give --motifs jaspar, or run without --remote")
+    fasta = _fasta(args)
+    info = session.info
+    target = SCORE_VARIANTS.defaults()["target"] if args.target is None else args.target
+    outputs = resolve_target(target, info.output_names, tuple(info.output_shape)).names
+    started = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        effects = session.run(SCORE_VARIANTS, args.vcf, fasta=fasta,
+                              **options(args, SCORE_VARIANTS, exclude=("fasta",)))
+        statuses, records = Counter(), set()
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        vcf_writer = stack.enter_context(VariantVCFWriter(args.output, args.vcf, outputs,
+                                                          args.method, args.motifs is not None))
+        n_records = vcf_writer.n_records
+        writers = [vcf_writer]
+        if args.tsv:
+            writers.append(stack.enter_context(VariantTableWriter(args.tsv, outputs)))
+        if args.attributions:
+            writers.append(stack.enter_context(VariantAttributionWriter(
+                args.attributions, info.input_length, args.method, session.describe())))
+        bar = stack.enter_context(tqdm(total=n_records, unit="record", leave=False,
+                                       disable=args.no_progress, dynamic_ncols=True))
+        for effect in effects:
+            for writer in writers:
+                writer.write(effect)
+            statuses[effect.status] += 1
+            if effect.record_index not in records:
+                records.add(effect.record_index)
+                bar.update(1)
+    alleles = sum(statuses.values())
+    print(f"{n_records} records in, {len(records)} records out as {alleles} alleles "
+          f"({', '.join(f'{n} {s}' for s, n in statuses.most_common())}) in "
+          f"{time.perf_counter() - started:.1f} s")
+    if len(records) != n_records:
+        raise InputError(f"{n_records - len(records)} records were not accounted for")
+    for path in (args.output, args.tsv, args.attributions):
+        if path:
+            print(f"  wrote {path}")
+    return 0
+
+
+def _fasta(args) -> str:
+    """The reference genome: a local FASTA path, or with --remote the name of the server's."""
+    if args.remote:
+        if args.fasta:
+            raise InputError("--fasta names a FASTA file here; with --remote the server cuts "
+                             "the windows from its own FASTA: give --remote-fasta NAME")
+        if not args.remote_fasta:
+            raise InputError("--remote needs --remote-fasta NAME, the server's reference "
+                             "genome to cut variant windows from")
+        return args.remote_fasta
+    if args.remote_fasta:
+        raise InputError("--remote-fasta applies only with --remote; give --fasta FILE")
+    if not args.fasta:
+        raise InputError("--fasta FILE is required: the reference genome")
+    return args.fasta
+
+
+SCORE_VARIANTS = Command(
+    "score_variants", score_variants, VariantEffect, "score VCF variants, with attribution maps",
+    params=(Param("fasta", FASTA, "reference genome FASTA (required without --remote)"),
+            Param("method", Text(tuple(METHODS)), "attribution method"),
+            Param("target", TARGET, "outputs to score: index, name, comma-separated list or "
+                                    "'all'"),
+            Param("chunk_size", INT, "alleles per chunk"),
+            REVERSE_COMPLEMENT_PARAM,
+            Param("merge", Text(MERGES), "strand merge with --reverse-complement"),
+            Param("contig_map", ContigMap(), "'auto' (add or drop a chr prefix) or a two-column "
+                                             "file VCF_NAME FASTA_NAME (read here, also with "
+                                             "--remote)"),
+            Param("radius", INT, "attribution change is summed over positions within this "
+                                 "distance of the variant"),
+            Param("motifs", Database(), "report the motif most disrupted or created: 'jaspar' "
+                                        "(pyjaspar's newest release, CORE vertebrates) or a MEME "
+                                        "file (not with --remote: a server scans its own JASPAR "
+                                        "release)", metavar="DATABASE"),
+            *METHOD_PARAMS),
+    samples="stream",
+    cli=CommandLine(
+        "score-vcf", main,
+        "Score every ALT allele of a VCF: predictions for reference and alternative windows "
+        "centred on the variant (SNVs, MNVs, insertions, deletions), Kipoi-veff scores per "
+        "output, and with --method attribution maps. Every record is written out, with "
+        "KX_STATUS saying why an allele was not scored. With --remote, the VCF is read here "
+        "and streamed to the server, which cuts the windows from its own FASTA "
+        "(--remote-fasta); the scored records stream back into the same output files.",
+        samples="none",
+        params=(Param("vcf", required=True, help="input VCF (.vcf or bgzipped .vcf.gz)"),
+                Param("output", flags=("-o", "--output"), required=True,
+                      help="output VCF, bgzipped (.vcf.gz)"),
+                Param("attributions", help="HDF5 file for the attribution windows (needs "
+                                           "--method)"),
+                Param("tsv", help="TSV summary, one row per output record"),
+                Param("remote_fasta", metavar="NAME", group="remote server",
+                      help="with --remote (instead of --fasta): the server's reference genome, "
+                           "by the name the server gives it"))))

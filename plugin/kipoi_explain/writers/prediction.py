@@ -1,0 +1,65 @@
+"""A :class:`~kipoi_explain.results.Prediction` as a table (one row per sample, one column per
+output) or, for outputs of more than one axis, as an HDF5 file."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .._version import __version__
+from ..errors import InputError
+from ..results import Prediction
+from .hdf5 import jsonable, write_intervals
+
+#: Suffixes of the two formats.
+TABLE, HDF5 = ".tsv", ".h5"
+
+
+def write_prediction(result: Prediction, path) -> Path:
+    """Write ``result`` to ``path``: a TSV (``.tsv``: ``name``, the genome interval when the
+    samples came from one, then one column per output) or an HDF5 file (``.h5``: datasets
+    ``predictions``, ``names``, group ``intervals``; attributes ``output_names``, ``settings``,
+    ``model``, ``version``).
+
+    Raises
+    ------
+    InputError
+        For a table of outputs with more than one axis (binned profiles, contact maps): write
+        them as HDF5.
+    """
+    path = Path(path)
+    if path.suffix == TABLE:
+        return _table(result, path)
+    import h5py
+
+    with h5py.File(path, "w") as out:
+        out.create_dataset("predictions", data=result.predictions, compression="gzip")
+        out.create_dataset("names", data=np.array(result.names, dtype=object),
+                           dtype=h5py.string_dtype())
+        if result.intervals is not None:
+            write_intervals(out.create_group("intervals"), result.intervals)
+        out.attrs["output_names"] = json.dumps(list(result.output_names))
+        out.attrs["settings"] = json.dumps(result.settings, default=jsonable)
+        out.attrs["model"] = json.dumps(result.model, default=jsonable)
+        out.attrs["version"] = __version__
+    return path
+
+
+def _table(result: Prediction, path: Path) -> Path:
+    import pandas as pd
+
+    if result.predictions.ndim != 2:
+        raise InputError(f"{path}: the model's outputs have shape "
+                         f"{result.predictions.shape[1:]}; a table holds one value per output: "
+                         f"write {path.with_suffix(HDF5).name} instead")
+    columns = {"name": result.names}
+    if result.intervals is not None:
+        columns.update(chrom=[i.chrom for i in result.intervals],
+                       start=[i.start for i in result.intervals],
+                       end=[i.end for i in result.intervals])
+    table = pd.DataFrame(columns)
+    for i, name in enumerate(result.output_names):
+        table[name] = result.predictions[:, i]
+    table.to_csv(path, sep="\t", index=False, float_format="%.6g")
+    return path
