@@ -5,35 +5,39 @@
 >>> r = client.explain("cnn", "examples/data/sequences.fa", "deepshap", target="CTCF")
 >>> r.scores.shape                       # the same Attribution kipoi_explain.explain returns
 
-Every call returns the library's own result objects; a server error raises ``grpc.RpcError``
-whose ``.code()`` says what went wrong (INVALID_ARGUMENT names the offending item).
+Every command of the library (:mod:`kipoi_explain.commands`) is a method of the same name,
+taking the library function's arguments with a model name of the server instead of a model:
+``client.explain``, ``client.screen``, ``client.score_variants``, ... (``client.run(command,
+model, ...)`` runs any of them by name). Local files (FASTA, BED, feature tables, token files,
+extra inputs, contig maps) are read here and sent; results are the library's own objects. A
+server error raises ``grpc.RpcError`` whose ``.code()`` says what went wrong
+(INVALID_ARGUMENT names the offending item).
 """
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import grpc
-import numpy as np
 
-from kipoi_explain import wire
-from kipoi_explain.layouts import TokenLayout
-from kipoi_explain.errors import InputError
-from kipoi_explain.results import (AttentionMaps, Attribution, Diagnosis, EntityImportance,
-                                   Interval, MotifSet, Screen, VariantEffect)
+from kipoi_explain import codec
+from kipoi_explain.commands import COMMANDS, CommandInfo, ModelInfo, get
+from kipoi_explain.commands.base import Command
+from kipoi_explain.errors import InputError, RemoteError
+from kipoi_explain.results import Interval
+from kipoi_explain.samples import DNA, read_samples
 from kipoi_explain.sequences import FASTA_SUFFIXES, SequenceSet
 from kipoi_explain.sequences.features import read_features
-from kipoi_explain.sequences.tokens import read_tokens
 from kipoi_explain.sequences.genome import read_bed, read_fasta
-from kipoi_explain.v1 import explain_pb2 as pb
-from kipoi_explain.v1 import explain_pb2_grpc as pb_grpc
+from kipoi_explain.v2 import explain_pb2 as pb
+from kipoi_explain.v2 import explain_pb2_grpc as pb_grpc
+from kipoi_explain.variants.alleles import VariantRecord, open_vcf
 
-__all__ = ["Client", "GenomeIntervals", "Prediction"]
+__all__ = ["Client", "GenomeIntervals"]
 
-#: Records per ScoreVariants message.
-RECORDS_PER_MESSAGE = 256
+#: Items per RunStream message.
+ITEMS_PER_MESSAGE = 256
 
 
 @dataclass
@@ -47,17 +51,6 @@ class GenomeIntervals:
     fasta: str
     intervals: list[Interval] | str | Path
     use_strand: bool = False
-
-
-@dataclass
-class Prediction:
-    """What :meth:`Client.predict` returns: the predictions and what they are of."""
-
-    predictions: np.ndarray
-    output_names: list[str]
-    names: list[str]
-    intervals: list[Interval] | None
-    model: dict
 
 
 class Client:
@@ -90,10 +83,11 @@ class Client:
                 else Path(root_certificates).read_bytes())
             self._channel = grpc.secure_channel(
                 address, grpc.ssl_channel_credentials(pem), options=options)
+        self.address = address
         self._stub = pb_grpc.ExplainServiceStub(self._channel)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
-        self._infos: dict[str, dict] | None = None
+        self._listing: pb.ListModelsResponse | None = None
 
     def close(self) -> None:
         self._channel.close()
@@ -107,89 +101,121 @@ class Client:
     def _call(self, rpc, request):
         return rpc(request, timeout=self.timeout, metadata=self._metadata)
 
-    # ---- the service --------------------------------------------------------------------
+    # ---- what the server offers -----------------------------------------------------------
+    def _list(self, fresh: bool = False) -> pb.ListModelsResponse:
+        if self._listing is None or fresh:
+            self._listing = self._call(self._stub.ListModels, pb.ListModelsRequest())
+        return self._listing
+
+    def model_infos(self) -> list[ModelInfo]:
+        """The server's models, as :class:`~kipoi_explain.commands.ModelInfo`."""
+        return [codec.decode(m, "models") for m in self._list(fresh=True).models]
+
     def models(self) -> list[dict]:
-        """The server's models: name, framework, input length, outputs, attribution methods,
-        fingerprint; ``input`` (``"dna"``, ``"features"`` or ``"tokens"``) and ``input_shape``
-        (of one sample of features or tokens), ``attention_layers``, ``entity_levels``,
-        ``input_features`` (names of the input features, in input order), ``extra_inputs``
-        (``{name, shape, kind}`` of each input besides the main one) and ``vocabulary`` (token
-        names by id)."""
-        reply = self._call(self._stub.ListModels, pb.ListModelsRequest())
-        infos = [{"name": m.name, "framework": m.framework, "input_length": m.input_length,
-                  "output_names": list(m.output_names), "output_shape": list(m.output_shape),
-                  "methods": list(m.methods), "fingerprint": m.fingerprint, "input": m.input,
-                  "input_shape": list(m.input_shape),
-                  "attention_layers": list(m.attention_layers),
-                  "entity_levels": list(m.entity_levels),
-                  "input_features": list(m.input_features),
-                  "extra_inputs": [{"name": e.name, "shape": list(e.shape), "kind": e.kind}
-                                   for e in m.extra_inputs],
-                  "vocabulary": list(m.vocabulary), "pad": m.pad}
-                 for m in reply.models]
-        self._infos = {info["name"]: info for info in infos}
-        return infos
+        """The server's models as plain descriptions (see
+        :meth:`~kipoi_explain.commands.ModelInfo.as_dict`): name, framework, input length,
+        outputs, attribution methods, fingerprint, ``input`` and ``input_shape``,
+        ``attention_layers``, ``entity_levels``, ``input_features``, ``extra_inputs``,
+        ``vocabulary`` and ``pad``."""
+        return [info.as_dict() for info in self.model_infos()]
+
+    def model_info(self, name: str) -> ModelInfo:
+        """The server's model ``name``; a :class:`RemoteError` NOT_FOUND when it serves none
+        of that name."""
+        infos = {info.name: info for info in (codec.decode(m, "models")
+                                              for m in self._list().models)}
+        if name not in infos:
+            raise RemoteError("NOT_FOUND", f"model {name!r}: not served by {self.address}; it "
+                                           f"serves {', '.join(sorted(infos))}")
+        return infos[name]
 
     def fastas(self) -> list[str]:
         """Names of the FASTA files the server reads intervals and variants from."""
-        return list(self._call(self._stub.ListModels, pb.ListModelsRequest()).fastas)
+        return list(self._list(fresh=True).fastas)
+
+    def commands(self) -> list[CommandInfo]:
+        """The commands the server runs, with their options."""
+        return [codec.decode(c, "commands") for c in self._list(fresh=True).commands]
 
     def stats(self) -> pb.StatsResponse:
         """The server's batching counters."""
         return self._call(self._stub.Stats, pb.StatsRequest())
 
-    def predict(self, model: str, seqs, ambiguous: str = "uniform") -> Prediction:
-        """Predictions ``(N, *output_shape)`` of the server's model ``model``."""
-        message, local = _sequences(seqs, ambiguous)
-        reply = self._call(self._stub.Predict, pb.PredictRequest(model=model, sequences=message))
-        return Prediction(wire.from_array(reply.predictions), list(reply.output_names),
-                          list(reply.names),
-                          _intervals(local, [wire.from_interval(i) for i in reply.intervals]),
-                          wire.from_json(reply.model_json))
+    # ---- commands ---------------------------------------------------------------------------
+    def run(self, command: str, model: str, *args, samples: list[str] | None = None, **kwargs):
+        """Run ``command`` of the library on the server's model ``model``.
 
-    def explain(self, model: str, seqs, method: str = "deepshap", target=0,
-                ambiguous: str = "uniform", samples: list[str] | None = None,
-                inputs: dict | None = None, **options) -> Attribution:
-        """:func:`kipoi_explain.explain` on the server: the same arguments (a model name instead
-        of a model), the same :class:`Attribution`.
+        ``args`` and ``kwargs`` are the library function's arguments after the model (the
+        samples first). For a model of features or tokens, the samples may be an array, a
+        local file or (tokens) lists of token names, read here as the library reads them;
+        ``samples`` then names them (default: a table's first column, else ``sample0``, ...).
+        DNA may be strings, a one-hot array, a :class:`~kipoi_explain.SequenceSet`, a local
+        FASTA path, or :class:`GenomeIntervals` the server reads.
 
-        For a model of features, ``seqs`` is an array ``(N, *shape)`` or a local ``.npy`` or
-        TSV/CSV file, read here as :meth:`entities` reads it (a table's columns put in the
-        model's input order), and ``samples`` names the samples (default: a table's first
-        column, else ``sample0``, ...). For a model of tokens, ``seqs`` is what
-        :func:`~kipoi_explain.sequences.tokens.read_tokens` reads (ids, lists of token names, a
-        local file), mapped to ids here with the server's vocabulary. ``inputs`` holds the
-        model's extra inputs by name (arrays, one row per sample).
+        Returns
+        -------
+        The command's result, as the library returns it (for a streaming command, an
+        iterator of results).
         """
-        request = pb.ExplainRequest(model=model, method=method,
-                                    options=wire.to_values({"target": target, **options}),
-                                    inputs=self._extra_inputs(model, inputs))
+        declared = get(command)
+        source, options = declared.bind(*args, **kwargs)
+        inputs = options.pop("inputs", None)
+        options = declared.resolve(options, "to_wire")
+        request = pb.RunRequest(command=command, model=model,
+                                options=codec.encode_entries(options),
+                                inputs=self._extra_inputs(model, inputs))
+        if declared.samples == "stream":
+            return self._stream(request, source)
         local = None
-        info = None if _is_sequences(seqs) else self._model_info(model)
-        if info is not None and info["input"] == "tokens":
-            layout = TokenLayout(info["input_shape"][0], tuple(info["vocabulary"]), info["pad"])
-            ids, names = read_tokens(seqs, layout)
-            request.features.CopyFrom(wire.to_array(ids))
-            request.sample_names.extend(samples if samples is not None else names)
-        elif info is not None and info["input"] == "features":
-            self._features(request, seqs, info, samples)
-        else:
-            if samples is not None:
-                raise InputError("samples: names feature samples; sequences carry their own "
-                                 "names")
-            message, local = _sequences(seqs, ambiguous)
-            request.sequences.CopyFrom(message)
-        result = wire.from_attribution_response(self._call(self._stub.Explain, request))
-        result.intervals = _intervals(local, result.intervals)
+        if source is not None:
+            message, local = self._samples(model, source, samples,
+                                           dna=declared.accepts == (DNA,))
+            request.samples.CopyFrom(message)
+        elif samples is not None:
+            raise InputError("samples: names samples, and none were given")
+        result = codec.decode(self._call(self._stub.Run, request).result, "result")
+        if local is not None and local.intervals and hasattr(result, "intervals"):
+            # Intervals read here were not sent: they go back onto the result.
+            result.intervals = local.intervals
         return result
+
+    def _samples(self, model: str, source, names, dna: bool = False):
+        """The request's samples, and the local SequenceSet whose intervals the result keeps
+        (``dna``: the command takes DNA only)."""
+        if isinstance(source, GenomeIntervals):
+            intervals = read_bed(source.intervals) \
+                if isinstance(source.intervals, (str, Path)) else list(source.intervals)
+            return codec.genome_intervals(source.fasta, intervals, source.use_strand), None
+        # Obvious DNA needs no listing; a model the server does not list gets its samples sent
+        # as DNA, and the server names the model.
+        info = None if dna or _is_sequences(source) else self._known(model)
+        if info is not None and info.input != DNA:
+            read = read_samples(info.layout, source, feature_names=info.feature_names,
+                                model_name=model)
+            return codec.feature_samples(read.x, read.names if names is None else names), None
+        if isinstance(source, Path) or (isinstance(source, str)
+                                        and source.endswith(FASTA_SUFFIXES)):
+            fasta_names, strings = read_fasta(source)
+            return codec.to_samples(strings, names or fasta_names), None
+        message = codec.to_samples(source)
+        if names is not None:
+            del message.names[:]
+            message.names.extend(names)
+        return message, source if isinstance(source, SequenceSet) else None
+
+    def _known(self, model: str) -> ModelInfo | None:
+        try:
+            return self.model_info(model)
+        except RemoteError:
+            return None
 
     def _extra_inputs(self, model: str, inputs: dict | None) -> dict:
         """The extra inputs for a request: arrays as given, local files read here with the
         shapes the server declares."""
         if not inputs:
             return {}
-        info = self._model_info(model) or {"extra_inputs": []}
-        shapes = {e["name"]: tuple(e["shape"]) for e in info["extra_inputs"]}
+        info = self._known(model)
+        shapes = {e.name: tuple(e.shape) for e in (info.extra_inputs if info else [])}
         arrays = {}
         for name, values in inputs.items():
             if isinstance(values, (str, Path)):
@@ -198,171 +224,70 @@ class Client:
                                      f"takes {', '.join(shapes) or 'none'}")
                 values = read_features(values, shapes[name])[0]
             arrays[name] = values
-        return wire.to_inputs(arrays)
+        return codec.to_inputs(arrays)
 
-    @staticmethod
-    def _features(request, x, info: dict, samples: list[str] | None) -> None:
-        """Put the feature samples ``x`` (array or local file) and their names on ``request``."""
-        features, names = read_features(x, tuple(info["input_shape"]),
-                                        info["input_features"] or None)
-        request.features.CopyFrom(wire.to_array(features))
-        request.sample_names.extend(samples if samples is not None else names)
-
-    def screen(self, model: str, seqs, window: int = 50, stride: int | None = None,
-               perturbation: str = "shuffle", target=0, genome: str | None = None,
-               ambiguous: str = "uniform", inputs: dict | None = None, **options) -> Screen:
-        """:func:`kipoi_explain.screen` on the server, the same :class:`Screen`.
-
-        ``genome`` (perturbation ``delete``) names one of the server's FASTA files
-        (:meth:`fastas`), never a local path: the bases after each interval are read there,
-        so ``seqs`` must then be :class:`GenomeIntervals` the server reads (from the same
-        FASTA, for the fill to continue the sequences). ``options``: ``start``, ``end``,
-        ``n_shuffles`` (at most the server's max_samples), ``seed``, ``reduce``, ``bins``;
-        ``inputs``: the model's extra inputs by name.
-        """
-        message, local = _sequences(seqs, ambiguous)
-        request = pb.ScreenRequest(model=model, sequences=message, genome=genome or "",
-                                   inputs=self._extra_inputs(model, inputs),
-                                   options=wire.to_values({
-                                       "window": window, "stride": stride,
-                                       "perturbation": perturbation, "target": target,
-                                       **options}))
-        result = wire.from_screen_response(self._call(self._stub.Screen, request))
-        result.intervals = _intervals(local, result.intervals)
-        return result
-
-    def insertion(self, model: str, seqs, sequence: str, positions=None, stride: int = 1,
-                  mode: str = "replace", target=0, ambiguous: str = "uniform",
-                  inputs: dict | None = None, **options) -> Screen:
-        """:func:`kipoi_explain.insertion` on the server, the same :class:`Screen`;
-        ``options``: ``reduce``, ``bins``; ``inputs``: the model's extra inputs by name."""
-        message, local = _sequences(seqs, ambiguous)
-        if isinstance(positions, np.ndarray):
-            # Positions travel as integers, as the in-process call reads them (an array Value
-            # is float32).
-            positions = positions.tolist()
-        request = pb.ScreenRequest(model=model, sequences=message, insert=sequence,
-                                   inputs=self._extra_inputs(model, inputs),
-                                   options=wire.to_values({
-                                       "positions": positions, "stride": stride, "mode": mode,
-                                       "target": target, **options}))
-        result = wire.from_screen_response(self._call(self._stub.Screen, request))
-        result.intervals = _intervals(local, result.intervals)
-        return result
-
-    def motifs(self, model: str, seqs=None, ambiguous: str = "uniform", **options) -> MotifSet:
-        """:func:`kipoi_explain.motifs` on the server (JASPAR only; no local database files)."""
-        request = pb.MotifsRequest(model=model, options=wire.to_values(options))
-        if seqs is not None:
-            request.sequences.CopyFrom(_sequences(seqs, ambiguous)[0])
-        return wire.from_motifs_response(self._call(self._stub.Motifs, request))
-
-    def diagnose(self, model: str, seqs, checks=None, target=0, free_model: str | None = None,
-                 ambiguous: str = "uniform", **options) -> Diagnosis:
-        """:func:`kipoi_explain.diagnose` on the server; ``free_model`` names a server model."""
-        message, _ = _sequences(seqs, ambiguous)
-        reply = self._call(self._stub.Diagnose, pb.DiagnoseRequest(
-            model=model, sequences=message, checks=list(checks or []),
-            options=wire.to_values({"target": target, **options}), free_model=free_model or ""))
-        return wire.from_diagnosis_response(reply)
-
-    def attention(self, model: str, seqs, layers=None, heads=None, reduce: str | None = None,
-                  query=None, ambiguous: str = "uniform") -> AttentionMaps:
-        """:func:`kipoi_explain.attention` on the server: the same arguments (a model name
-        instead of a model), the same :class:`AttentionMaps`."""
-        message, local = _sequences(seqs, ambiguous)
-        request = pb.AttentionRequest(model=model, sequences=message, reduce=reduce or "")
-        for field, value in (("layers", layers), ("heads", heads), ("query", query)):
-            if value is not None:
-                # Arrays of indices travel as lists of integers, as the in-process call reads
-                # them (an array Value is float32).
-                getattr(request, field).CopyFrom(wire.to_value(
-                    value.tolist() if isinstance(value, np.ndarray) else value))
-        result = wire.from_attention_response(self._call(self._stub.Attention, request))
-        result.intervals = _intervals(local, result.intervals)
-        return result
-
-    def entities(self, model: str, x, level: str, method: str = "integrated_gradients",
-                 target=0, samples: list[str] | None = None, ambiguous: str = "uniform",
-                 **options) -> EntityImportance:
-        """:func:`kipoi_explain.entities` on the server, with the model's own entity mapping.
-
-        ``x`` is, for a model of features, an array ``(N, *shape)`` or a local ``.npy`` or
-        TSV/CSV file (read here as the in-process call reads it: a table's columns are put in
-        the model's input order); for a DNA model, sequences as :meth:`explain` takes them.
-        ``samples`` names the samples (default: a table's first column, else ``sample0``, ...,
-        or the sequences' names).
-        """
-        info = self._model_info(model)
-        request = pb.EntitiesRequest(model=model, level=level, method=method,
-                                     options=wire.to_values({"target": target, **options}))
-        if info is not None and info["input"] == "features":
-            self._features(request, x, info, samples)
-        elif info is not None:
-            request.sequences.CopyFrom(_sequences(x, ambiguous)[0])
-            if samples is not None:
-                del request.sequences.names[:]
-                request.sequences.names.extend(samples)
-        # A model the server does not list goes unsent samples: the server names the model.
-        return wire.from_entities_response(self._call(self._stub.Entities, request))
-
-    def _model_info(self, name: str) -> dict | None:
-        """The server's description of model ``name`` (listed once per client)."""
-        if self._infos is None or name not in self._infos:
-            self.models()
-        return self._infos.get(name)
-
-    def score_variants(self, model: str, vcf, fasta: str, method: str | None = None,
-                       target="all", **options) -> Iterator[VariantEffect]:
-        """:func:`kipoi_explain.variants.score_variants` on the server, streamed both ways.
-
-        ``vcf`` is a local VCF path (read here with pysam) or an iterable of pysam-like records;
-        ``fasta`` names one of the server's FASTA files. Yields one :class:`VariantEffect` per
-        ALT allele in VCF order, each carrying its local record; raises RuntimeError if the
-        server answered a different number of records than were sent.
-        """
-        from kipoi_explain.variants.alleles import open_vcf
-
+    def _stream(self, request: pb.RunRequest, source):
+        """A streaming command (score_variants): the VCF's records (a local path, or records
+        with chrom, pos, id, ref and alts) go up in order, results come back in order, each
+        with its local record; a RuntimeError when the server answers another number of
+        records than were sent."""
         sent: deque = deque()          # (record index, record) not yet fully answered
         count = [0]                    # records sent
-        settings = pb.VariantSettings(model=model, fasta=fasta, method=method or "",
-                                      options=wire.to_values({"target": target, **options}))
 
         def requests(records):
-            yield pb.ScoreVariantsRequest(settings=settings)
+            yield pb.RunStreamRequest(start=request)
             batch = []
             for index, record in enumerate(records):
                 sent.append((index, record))
                 count[0] = index + 1
-                batch.append(wire.to_variant_record(record))
-                if len(batch) == RECORDS_PER_MESSAGE:
-                    yield pb.ScoreVariantsRequest(records=pb.VariantRecords(records=batch))
+                batch.append(codec.encode(VariantRecord.of(record)))
+                if len(batch) == ITEMS_PER_MESSAGE:
+                    yield pb.RunStreamRequest(items=pb.ValueList(values=batch))
                     batch = []
             if batch:
-                yield pb.ScoreVariantsRequest(records=pb.VariantRecords(records=batch))
+                yield pb.RunStreamRequest(items=pb.ValueList(values=batch))
 
         def stream(records):
-            replies = self._stub.ScoreVariants(requests(records), timeout=self.timeout,
-                                               metadata=self._metadata)
+            replies = self._stub.RunStream(requests(records), timeout=self.timeout,
+                                           metadata=self._metadata)
             answered, last = 0, -1
             for reply in replies:
-                for message in reply.effects:
-                    while sent and sent[0][0] < message.record_index:
+                for message in reply.items.values:
+                    effect = codec.decode(message, "result")
+                    while sent and sent[0][0] < effect.record_index:
                         sent.popleft()
-                    if not sent or sent[0][0] != message.record_index:
-                        raise RuntimeError(f"server answered VCF record {message.record_index}, "
+                    if not sent or sent[0][0] != effect.record_index:
+                        raise RuntimeError(f"server answered VCF record {effect.record_index}, "
                                            "which is not the next one sent")
-                    if message.record_index != last:
-                        answered, last = answered + 1, message.record_index
-                    yield wire.from_variant_effect(message, sent[0][1])
+                    if effect.record_index != last:
+                        answered, last = answered + 1, effect.record_index
+                    effect.record = sent[0][1]
+                    yield effect
             if answered != count[0]:
                 raise RuntimeError(f"server answered {answered} VCF records of {count[0]} sent")
 
-        if isinstance(vcf, (str, Path)):
-            with open_vcf(vcf) as source:
-                yield from stream(source)
+        if isinstance(source, (str, Path)):
+            with open_vcf(source) as records:
+                yield from stream(records)
         else:
-            yield from stream(vcf)
+            yield from stream(source)
+
+
+def _command_method(command: Command):
+    """``Client.<command>``: :meth:`Client.run` of that command, with the library function's
+    documentation."""
+    def method(self, model: str, *args, **kwargs):
+        return self.run(command.name, model, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = command.name
+    method.__doc__ = (f":func:`{command.function.__module__}.{command.function.__name__}` on "
+                      "the server: the same arguments, with a model name of the server instead "
+                      f"of a model; see :meth:`Client.run`.\n\n{command.function.__doc__}")
+    return method
+
+
+for _command in COMMANDS.values():
+    setattr(Client, _command.name, _command_method(_command))
 
 
 def _is_sequences(x) -> bool:
@@ -373,22 +298,3 @@ def _is_sequences(x) -> bool:
     if isinstance(x, (list, tuple)) and x and all(isinstance(s, str) for s in x):
         return True
     return isinstance(x, (str, Path)) and str(x).endswith(FASTA_SUFFIXES)
-
-
-def _sequences(seqs, ambiguous: str) -> tuple[pb.Sequences, SequenceSet | None]:
-    """The request's sequences, and the local SequenceSet whose intervals the result keeps."""
-    if isinstance(seqs, GenomeIntervals):
-        intervals = read_bed(seqs.intervals) if isinstance(seqs.intervals, (str, Path)) \
-            else list(seqs.intervals)
-        message = wire.genome_intervals(seqs.fasta, intervals, seqs.use_strand)
-        message.ambiguous = ambiguous
-        return message, None
-    if isinstance(seqs, Path) or (isinstance(seqs, str) and seqs.endswith(FASTA_SUFFIXES)):
-        names, strings = read_fasta(seqs)
-        return wire.to_sequences(strings, ambiguous, names), None
-    return wire.to_sequences(seqs, ambiguous), seqs if isinstance(seqs, SequenceSet) else None
-
-
-def _intervals(local: SequenceSet | None, remote: list[Interval] | None):
-    """Intervals of a local SequenceSet go back onto its result (they were not sent)."""
-    return local.intervals if local is not None and local.intervals else (remote or None)

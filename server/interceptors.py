@@ -1,8 +1,8 @@
 """Every RPC passes through here: a request ID, a log line, and the bearer-token check.
 
 The request ID is the client's ``x-request-id`` metadata when it sends one, else a new one; it
-goes back in the trailing metadata, into every error message and into the log line, so a
-failure a user reports can be found in the server log.
+goes back in the trailing metadata, into every error message and into the log line (with the
+command a Run names), so a failure a user reports can be found in the server log.
 """
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ log = logging.getLogger("kipoi_explain.server")
 
 #: The ID of the request the current thread is serving.
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+#: The command a Run or RunStream request names (logged after the method, as a last path part).
+COMMAND: contextvars.ContextVar[str] = contextvars.ContextVar("command", default="")
 
 #: Services a load balancer or grpcurl must reach without a token.
 OPEN_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/",
@@ -56,6 +58,7 @@ class RequestInterceptor(grpc.ServerInterceptor):
 def _wrap(handler, request_id: str, method: str, refusal: str | None):
     def begin(context) -> float:
         REQUEST_ID.set(request_id)
+        COMMAND.set("")
         context.set_trailing_metadata((("x-request-id", request_id),))
         if refusal is not None:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, f"{refusal} (request {request_id})")
@@ -63,7 +66,8 @@ def _wrap(handler, request_id: str, method: str, refusal: str | None):
 
     def end(context, started: float) -> None:
         code = context.code() or grpc.StatusCode.OK
-        log.info("%s %s %s %.1f ms", request_id, method, getattr(code, "name", code),
+        log.info("%s %s%s %s %.1f ms", request_id, method,
+                 f"/{COMMAND.get()}" if COMMAND.get() else "", getattr(code, "name", code),
                  1e3 * (time.perf_counter() - started))
 
     def unary(behaviour):

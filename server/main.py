@@ -22,8 +22,8 @@ from grpc_reflection.v1alpha import reflection
 
 import kipoi_explain as kx
 from kipoi_explain.errors import InputError
-from kipoi_explain.v1 import explain_pb2 as pb
-from kipoi_explain.v1 import explain_pb2_grpc as pb_grpc
+from kipoi_explain.v2 import explain_pb2 as pb
+from kipoi_explain.v2 import explain_pb2_grpc as pb_grpc
 
 from .batching import DeviceWorker
 from .config import Batching, ServerConfig, check, load_config, model_spec, resolve_devices, \

@@ -17,12 +17,12 @@ import pytest
 
 import kipoi_explain as kx
 from conftest import EXAMPLE_DIR, random_onehot, serve
-from kipoi_explain import wire
+from kipoi_explain import codec
 from kipoi_explain.client import Client
 from kipoi_explain.server.batching import DeviceWorker, RequestAborted, RequestState, \
     WorkerFault
-from kipoi_explain.v1 import explain_pb2 as pb
-from kipoi_explain.v1 import explain_pb2_grpc as pb_grpc
+from kipoi_explain.v2 import explain_pb2 as pb
+from kipoi_explain.v2 import explain_pb2_grpc as pb_grpc
 
 CNN = str(EXAMPLE_DIR / "models" / "pytorch_cnn")
 KCNN = str(EXAMPLE_DIR / "models" / "keras_cnn")
@@ -84,8 +84,9 @@ def assert_same(remote, local):
 
 
 def explain_request(model, x, method, **options):
-    return pb.ExplainRequest(model=model, sequences=wire.to_sequences(x), method=method,
-                             options=wire.to_values({"target": 0, **options}))
+    return pb.RunRequest(command="explain", model=model, samples=codec.to_samples(x),
+                         options=codec.encode_entries({"method": method, "target": 0,
+                                                       **options}))
 
 
 def ism_rows(n, length=LENGTH):
@@ -506,7 +507,7 @@ def test_deadline_exceeded_stops_the_work(both, caplog):
         before = worker_stats(client)
         seqs = random_onehot(LONG, LENGTH, seed=5)
         with pytest.raises(grpc.RpcError) as caught:
-            pb_grpc.ExplainServiceStub(channel).Explain(
+            pb_grpc.ExplainServiceStub(channel).Run(
                 explain_request("cnn", seqs, "ism"), timeout=0.3,
                 metadata=(("x-request-id", "deadline-test"),))
         assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
@@ -527,7 +528,7 @@ def test_cancelled_request_leaves_and_the_server_stays_healthy(both, cnn, caplog
     with Client(address, timeout=120) as client, grpc.insecure_channel(address) as channel:
         before = worker_stats(client)
         stub = pb_grpc.ExplainServiceStub(channel)
-        future = stub.Explain.future(explain_request("cnn", random_onehot(LONG, LENGTH, seed=6),
+        future = stub.Run.future(explain_request("cnn", random_onehot(LONG, LENGTH, seed=6),
                                                      "ism"), timeout=120,
                                      metadata=(("x-request-id", "cancel-test"),))
         wait_for(lambda: client.stats().in_flight == 1, what="the request to start")
@@ -551,7 +552,7 @@ def test_full_queue_answers_resource_exhausted():
         with Client(address, timeout=120) as client, grpc.insecure_channel(address) as channel:
             # A long request holds the only place in the queue (cancelled below rather than
             # awaited, so its length costs nothing and no timing decides the outcome).
-            slow = pb_grpc.ExplainServiceStub(channel).Explain.future(
+            slow = pb_grpc.ExplainServiceStub(channel).Run.future(
                 explain_request("cnn", random_onehot(LONG, LENGTH, seed=8), "ism"), timeout=120)
             wait_for(lambda: client.stats().in_flight == 1, what="the slow request to start")
             with pytest.raises(grpc.RpcError) as caught:

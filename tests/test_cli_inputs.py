@@ -130,7 +130,9 @@ def test_bins_and_reduce_reach_the_target(capsys, files, multi_dir, tmp_path):  
 
 
 def test_parse_bins():
-    from kipoi_explain.cli.common import parse_bins
+    from kipoi_explain.commands.kinds import BINS
+
+    parse_bins = BINS.parse
 
     assert parse_bins("10,20") == (10, 20)
     assert parse_bins("4,8:10,14") == ((4, 8), (10, 14))

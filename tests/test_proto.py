@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 PROTO_ROOT = Path(__file__).resolve().parents[1] / "proto"
-PROTO = "kipoi_explain/v1/explain.proto"
+PROTO = "kipoi_explain/v2/explain.proto"
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def _without_versions(text: str) -> str:
 def test_message_descriptors_are_current(regenerated):
     from google.protobuf import descriptor_pb2
 
-    from kipoi_explain.v1 import explain_pb2
+    from kipoi_explain.v2 import explain_pb2
 
     fresh = descriptor_pb2.FileDescriptorSet.FromString(
         (regenerated / "explain.desc").read_bytes()).file[0]
@@ -45,21 +45,21 @@ def test_message_descriptors_are_current(regenerated):
 
 @pytest.mark.parametrize("name", ["explain_pb2.py", "explain_pb2_grpc.py", "explain_pb2.pyi"])
 def test_generated_files_are_current(regenerated, name):
-    fresh = (regenerated / "kipoi_explain" / "v1" / name).read_text()
-    shipped = (PROTO_ROOT / "kipoi_explain" / "v1" / name).read_text()
+    fresh = (regenerated / "kipoi_explain" / "v2" / name).read_text()
+    shipped = (PROTO_ROOT / "kipoi_explain" / "v2" / name).read_text()
     assert _without_versions(shipped) == _without_versions(fresh), \
-        f"proto/kipoi_explain/v1/{name} is stale: regenerate it (see explain.proto)"
+        f"proto/kipoi_explain/v2/{name} is stale: regenerate it (see explain.proto)"
 
 
 def test_service_has_every_rpc():
-    from kipoi_explain.v1 import explain_pb2
+    from kipoi_explain.v2 import explain_pb2
 
     service = explain_pb2.DESCRIPTOR.services_by_name["ExplainService"]
-    assert service.full_name == "kipoi_explain.v1.ExplainService"
-    assert {m.name for m in service.methods} == {
-        "ListModels", "Predict", "Explain", "Motifs", "Diagnose", "ScoreVariants", "Stats",
-        "Attention", "Entities", "Screen"}
-    streaming = service.methods_by_name["ScoreVariants"]
+    assert service.full_name == "kipoi_explain.v2.ExplainService"
+    # Every command runs through Run (RunStream for a stream of items): the service does not
+    # change when a command is added.
+    assert {m.name for m in service.methods} == {"ListModels", "Run", "RunStream", "Stats"}
+    streaming = service.methods_by_name["RunStream"]
     assert streaming.client_streaming and streaming.server_streaming
 
 

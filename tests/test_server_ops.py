@@ -17,13 +17,13 @@ from conftest import EXAMPLE_DIR, random_onehot, serve
 from kipoi_explain.client import Client
 from kipoi_explain.errors import InputError
 from kipoi_explain.server.config import load_config
-from kipoi_explain.v1 import explain_pb2 as pb
-from kipoi_explain.v1 import explain_pb2_grpc as pb_grpc
+from kipoi_explain.v2 import explain_pb2 as pb
+from kipoi_explain.v2 import explain_pb2_grpc as pb_grpc
 
 REPO = Path(__file__).resolve().parents[1]
 CNN = EXAMPLE_DIR / "models" / "pytorch_cnn"
 GENOME = EXAMPLE_DIR / "data" / "genome.fa"
-SERVICE = "/kipoi_explain.v1.ExplainService"
+SERVICE = "/kipoi_explain.v2.ExplainService"
 
 
 # ---- the configuration file ----------------------------------------------------------------
@@ -341,8 +341,8 @@ def test_each_rpc_logs_one_line_with_request_id_method_and_status(server, caplog
         # Without one the server makes one up; a failure logs its status, and its message
         # carries the same ID.
         with pytest.raises(grpc.RpcError) as failed:
-            stub.Predict(pb.PredictRequest(model="nonexistent"), timeout=60)
+            stub.Run(pb.RunRequest(command="predict", model="nonexistent"), timeout=60)
         request_id = dict(failed.value.trailing_metadata())["x-request-id"]
         assert request_id and f"(request {request_id})" in failed.value.details()
         (line,) = log_lines(caplog, request_id)
-        assert f"{SERVICE}/Predict" in line and "NOT_FOUND" in line
+        assert f"{SERVICE}/Run/predict " in line and "NOT_FOUND" in line

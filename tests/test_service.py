@@ -18,11 +18,13 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import \
     ProtoReflectionDescriptorDatabase
 
 import kipoi_explain as kx
+from kipoi_explain import codec
 from kipoi_explain.client import Client, GenomeIntervals
 from kipoi_explain.sequences.genome import read_bed, read_fasta
-from kipoi_explain.v1 import explain_pb2 as pb
-from kipoi_explain.v1 import explain_pb2_grpc as pb_grpc
+from kipoi_explain.v2 import explain_pb2 as pb
+from kipoi_explain.v2 import explain_pb2_grpc as pb_grpc
 from kipoi_explain.variants import score_variants
+from kipoi_explain.variants.alleles import VariantRecord
 
 from conftest import EXAMPLE_DIR, other, serve
 
@@ -31,7 +33,7 @@ MODEL_DIRS = {"cnn": EXAMPLE_DIR / "models" / "pytorch_cnn",
 GENOME = EXAMPLE_DIR / "data" / "genome.fa"
 REGIONS = EXAMPLE_DIR / "data" / "regions.bed"
 SEQUENCES = EXAMPLE_DIR / "data" / "sequences.fa"
-SERVICE = "kipoi_explain.v1.ExplainService"
+SERVICE = "kipoi_explain.v2.ExplainService"
 OUTPUTS = ["CTCF", "HNF4A", "CEBPB"]
 # Merged device batches may sum in another order than the in-process call: float32 round-off.
 TOL = {"rtol": 1e-5, "atol": 1e-5}
@@ -323,9 +325,9 @@ def test_invalid_sequences_are_invalid_argument_naming_the_record(client, string
     # 10 bytes cannot be a (1, 200, 4) uint8 array: the Client never sends this, a raw stub can.
     channel, stub = raw_stub(server.port)
     with channel, pytest.raises(grpc.RpcError) as caught:
-        stub.Predict(pb.PredictRequest(model="cnn", sequences=pb.Sequences(
+        stub.Run(pb.RunRequest(command="predict", model="cnn", samples=pb.Samples(
             onehot=pb.Array(shape=[1, 200, 4], data=bytes(10), dtype="uint8"))), timeout=30)
-    check_error(caught.value, grpc.StatusCode.INVALID_ARGUMENT, "sequences.onehot", "10 bytes")
+    check_error(caught.value, grpc.StatusCode.INVALID_ARGUMENT, "samples.onehot", "10 bytes")
 
 
 @pytest.mark.parametrize("method, options, named", [
@@ -340,13 +342,13 @@ def test_bad_explain_arguments_are_invalid_argument(client, strings, method, opt
     check_error(caught.value, grpc.StatusCode.INVALID_ARGUMENT, *named)
 
 
-def test_score_variants_needs_settings_first(server):
+def test_score_variants_needs_the_request_first(server):
     channel, stub = raw_stub(server.port)
-    records = pb.ScoreVariantsRequest(records=pb.VariantRecords(records=[
-        pb.VariantRecord(chrom="chr1", pos=1000, ref="A", alts=["C"])]))
+    records = pb.RunStreamRequest(items=pb.ValueList(values=[codec.encode(
+        VariantRecord("chr1", 1000, None, "A", ("C",)))]))
     with channel, pytest.raises(grpc.RpcError) as caught:
-        list(stub.ScoreVariants(iter([records]), timeout=30))
-    check_error(caught.value, grpc.StatusCode.INVALID_ARGUMENT, "first message", "settings")
+        list(stub.RunStream(iter([records]), timeout=30))
+    check_error(caught.value, grpc.StatusCode.INVALID_ARGUMENT, "first message", "request")
 
 
 def test_server_paths_are_refused(client, strings, tmp_path):
@@ -381,14 +383,14 @@ def test_request_id_is_echoed_and_generated(server):
     channel, stub = raw_stub(server.port)
     with channel:
         with pytest.raises(grpc.RpcError) as caught:
-            stub.Predict(pb.PredictRequest(model="nope"), timeout=30,
-                         metadata=(("x-request-id", "trace-42"),))
+            stub.Run(pb.RunRequest(command="predict", model="nope"), timeout=30,
+                     metadata=(("x-request-id", "trace-42"),))
         assert check_error(caught.value, grpc.StatusCode.NOT_FOUND, "'nope'") == "trace-42"
 
         ids = set()
         for _ in range(2):
             with pytest.raises(grpc.RpcError) as caught:
-                stub.Predict(pb.PredictRequest(model="nope"), timeout=30)
+                stub.Run(pb.RunRequest(command="predict", model="nope"), timeout=30)
             ids.add(check_error(caught.value, grpc.StatusCode.NOT_FOUND))
         assert len(ids) == 2 and "trace-42" not in ids      # a fresh ID per request
 
@@ -487,11 +489,10 @@ def test_reflection_lists_the_service(server):
         services = set(database.get_services())
         assert {SERVICE, "grpc.health.v1.Health"} <= services
         service = DescriptorPool(database).FindServiceByName(SERVICE)
-        assert {"ListModels", "Predict", "Explain", "Motifs", "Diagnose", "ScoreVariants",
-                "Stats"} <= set(service.methods_by_name)
-        explain = service.methods_by_name["Explain"]
-        assert explain.input_type.full_name == "kipoi_explain.v1.ExplainRequest"
-        assert explain.output_type.full_name == "kipoi_explain.v1.ExplainResponse"
+        assert {"ListModels", "Run", "RunStream", "Stats"} <= set(service.methods_by_name)
+        run = service.methods_by_name["Run"]
+        assert run.input_type.full_name == "kipoi_explain.v2.RunRequest"
+        assert run.output_type.full_name == "kipoi_explain.v2.RunResponse"
 
 
 # 4. ListModels --------------------------------------------------------------------------------

@@ -133,7 +133,7 @@ def test_kipoi_dict_schema_gives_named_extra_inputs_called_by_keyword(multi_dir)
     model = kx.load_model(multi_dir)
     assert [(s.name, s.shape, s.kind) for s in model.extra_inputs] == [
         ("signal", (LENGTH, CHANNELS), "track"), ("covariates", (3,), "features")]
-    assert model.keyword_inputs and model.output_shape == (BINS, 2)
+    assert model.predictor.keyword_inputs and model.output_shape == (BINS, 2)
     x, extra = samples()
     namespace = {}
     exec(MULTI, namespace)

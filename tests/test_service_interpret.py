@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 import kipoi_explain as kx
-from kipoi_explain import wire
+from kipoi_explain import codec
 from kipoi_explain.client import Client, GenomeIntervals
-from kipoi_explain.results import _plain
+from kipoi_explain.results import plain
 from kipoi_explain.sequences.features import read_features
 from kipoi_explain.sequences.genome import read_bed
 from kipoi_explain.transparent import entity_map
-from kipoi_explain.v1 import explain_pb2 as pb
+from kipoi_explain.v2 import explain_pb2 as pb
 
 from conftest import (EXAMPLE_DIR, kipoi_model_yaml, make_tiny_transformer, random_onehot,
                       serve)
@@ -112,8 +112,8 @@ def same_maps(remote, expected):
         (expected.layers, expected.heads, expected.reduce)
     assert remote.names == expected.names
     assert remote.intervals == expected.intervals
-    assert remote.settings == _plain(expected.settings)
-    assert remote.model == _plain(expected.model)
+    assert remote.settings == plain(expected.settings)
+    assert remote.model == plain(expected.model)
 
 
 def same_importance(remote, expected):
@@ -127,9 +127,9 @@ def same_importance(remote, expected):
     else:
         np.testing.assert_array_equal(remote.delta, expected.delta)
     assert remote.samples == expected.samples
-    assert remote.target == _plain(expected.target)
-    assert remote.settings == _plain(expected.settings)
-    assert remote.model == _plain(expected.model)
+    assert remote.target == plain(expected.target)
+    assert remote.settings == plain(expected.settings)
+    assert remote.model == plain(expected.model)
     assert remote.ranking() == expected.ranking()
 
 
@@ -160,13 +160,14 @@ def test_list_models_describes_inputs_attention_layers_and_entities(client, loca
     assert (cnn["input"], cnn["attention_layers"], cnn["entity_levels"]) == ("dna", [], [])
 
 
-def test_the_service_declares_both_rpcs():
-    service = pb.DESCRIPTOR.services_by_name["ExplainService"]
-    for name in ("Attention", "Entities"):
-        method = service.methods_by_name[name]
-        assert method.input_type.name == f"{name}Request"
-        assert method.output_type.name == f"{name}Response"
-        assert not method.client_streaming and not method.server_streaming
+def test_the_service_declares_both_commands(client):
+    commands = {c.name: c for c in client.commands()}
+    for name, options in (("attention", {"layers", "heads", "reduce", "query"}),
+                          ("entities", {"level", "method", "target", "mapping"})):
+        assert options <= {p.name for p in commands[name].params}
+        assert commands[name].samples == "required"
+    method = pb.DESCRIPTOR.services_by_name["ExplainService"].methods_by_name["Run"]
+    assert not method.client_streaming and not method.server_streaming
 
 
 # 2. Attention: remote equals in-process -------------------------------------------------------
@@ -221,7 +222,7 @@ def test_token_positions_without_bases_survive_the_wire(client, seqs):
     positions = maps.key_positions
     positions.spans = np.concatenate([positions.spans, [[-1, -1]]])
     positions.centers = np.concatenate([positions.centers, [np.nan]])
-    back = wire.from_attention_response(wire.attention_response(maps))
+    back = codec.decode(codec.encode(maps))
     same_positions(back.key_positions, positions)
     assert np.isnan(back.key_positions.centers[-1])
 
@@ -348,28 +349,33 @@ def test_entities_of_a_model_without_entities_is_failed_precondition(client):
 def test_samples_of_the_wrong_kind_are_invalid_argument(server, seqs, genotypes):
     """Features for a DNA model, sequences for a model of features, and malformed features:
     requests the Client never builds, sent on a bare stub."""
-    features = wire.to_array(genotypes[0][:2])
-    onehot = wire.to_sequences(seqs.onehot[:2])
+    features = codec.feature_samples(genotypes[0][:2])
+    onehot = codec.to_samples(seqs.onehot[:2])
+
+    def request(model, level, samples=None, names=()):
+        message = pb.RunRequest(command="entities", model=model,
+                                options=codec.encode_entries({"level": level}))
+        if samples is not None:
+            message.samples.CopyFrom(samples)
+            message.samples.names.extend(names)
+        return message
+
     cases = [
-        (pb.EntitiesRequest(model="tiny", level="filter", features=features),
-         ["features", "'tiny'", "one-hot DNA"]),
-        (pb.EntitiesRequest(model="gennet", level="gene", sequences=onehot),
-         ["sequences", "'gennet'", "features of shape (300,)"]),
-        (pb.EntitiesRequest(model="gennet", level="gene"), ["samples", "send features"]),
-        (pb.EntitiesRequest(model="gennet", level="gene",
-                            features=wire.to_array(genotypes[0][:2, :299])), ["(299,)"]),
-        (pb.EntitiesRequest(model="gennet", level="gene", features=features,
-                            sample_names=["a", "b", "c"]), ["sample_names", "3 names", "2"]),
-        (pb.EntitiesRequest(model="tiny", level="filter", sequences=onehot,
-                            sample_names=["a", "b"]), ["sample_names", "sequences.names"]),
-        (pb.EntitiesRequest(model="gennet", level="gene", features=pb.Array(
-            shape=[2, 300], data=bytes(12))), ["features", "12 bytes"]),
+        (request("tiny", "filter", features), ["features", "'tiny'", "one-hot DNA"]),
+        (request("gennet", "gene", onehot), ["sequences", "'gennet'", "features of shape (300,)"]),
+        (request("gennet", "gene"), ["samples", "send features"]),
+        (request("gennet", "gene", codec.feature_samples(genotypes[0][:2, :299])), ["(299,)"]),
+        (request("gennet", "gene", features, ["a", "b", "c"]), ["samples.names", "3 names", "2"]),
+        (request("tiny", "filter", onehot, ["a", "b", "c"]),
+         ["samples.names", "3 names", "2 sequences"]),
+        (request("gennet", "gene", pb.Samples(features=pb.Array(shape=[2, 300], data=bytes(12)))),
+         ["features", "12 bytes"]),
     ]
     channel, stub = raw_stub(server.port)
     with channel:
-        for request, named in cases:
+        for message, named in cases:
             with pytest.raises(grpc.RpcError) as caught:
-                stub.Entities(request, timeout=30)
+                stub.Run(message, timeout=30)
             check_error(caught.value, grpc.StatusCode.INVALID_ARGUMENT, *named)
 
 

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 import kipoi_explain as kx
-from kipoi_explain import wire
+from kipoi_explain import codec
 from kipoi_explain.client import Client, GenomeIntervals
 from kipoi_explain.methods import FEATURE_METHODS
-from kipoi_explain.results import _plain
+from kipoi_explain.results import plain
 from kipoi_explain.sequences.genome import read_bed
-from kipoi_explain.v1 import explain_pb2 as pb
+from kipoi_explain.v2 import explain_pb2 as pb
 
 from conftest import EXAMPLE_DIR, random_onehot, serve
 from test_service import check_error, raw_stub
@@ -71,9 +71,9 @@ def same_screen(remote, expected):
     assert remote.perturbation == expected.perturbation
     assert remote.names == expected.names
     assert remote.intervals == expected.intervals
-    assert remote.target == _plain(expected.target)
-    assert remote.settings == _plain(expected.settings)
-    assert remote.model == _plain(expected.model)
+    assert remote.target == plain(expected.target)
+    assert remote.settings == plain(expected.settings)
+    assert remote.model == plain(expected.model)
     assert remote.table().equals(expected.table())
 
 
@@ -88,15 +88,16 @@ def same_attribution(remote, expected):
         np.testing.assert_array_equal(remote.delta, expected.delta)
     assert remote.hypothetical is None and expected.hypothetical is None
     assert (remote.method, remote.names) == (expected.method, expected.names)
-    assert remote.target == _plain(expected.target)
-    assert remote.settings == _plain(expected.settings)
-    assert remote.model == _plain(expected.model)
+    assert remote.target == plain(expected.target)
+    assert remote.settings == plain(expected.settings)
+    assert remote.model == plain(expected.model)
 
 
 def test_the_service_declares_screen_and_lists_feature_methods(client, local):
-    method = pb.DESCRIPTOR.services_by_name["ExplainService"].methods_by_name["Screen"]
-    assert (method.input_type.name, method.output_type.name) == ("ScreenRequest",
-                                                                "ScreenResponse")
+    commands = {c.name: c for c in client.commands()}
+    assert {"window", "perturbation", "n_shuffles", "genome"} <= \
+        {p.name for p in commands["screen"].params}
+    assert {"sequence", "positions", "mode"} <= {p.name for p in commands["insertion"].params}
     models = {m["name"]: m for m in client.models()}
     assert models["gennet"]["methods"] == list(FEATURE_METHODS)
     assert models["cnn"]["methods"] == list(kx.METHODS)
@@ -252,27 +253,34 @@ def test_bad_insertion_requests(client, seqs, sequence, options, named):
 def test_bad_requests_on_a_bare_stub(server, seqs, genotypes):
     """Requests the Client never builds: a genome with an insertion, a screen of a model of
     features, features for a DNA model, sample names with sequences."""
-    onehot = wire.to_sequences(seqs.onehot[:2])
-    features = wire.to_array(genotypes[:2])
+    onehot = codec.to_samples(seqs.onehot[:2])
+    features = codec.feature_samples(genotypes[:2])
+
+    def request(command, model, samples, names=(), **options):
+        message = pb.RunRequest(command=command, model=model,
+                                options=codec.encode_entries(options))
+        message.samples.CopyFrom(samples)
+        message.samples.names.extend(names)
+        return message
+
     cases = [
-        ("Screen", pb.ScreenRequest(model="cnn", sequences=onehot, insert="ACGT",
-                                    genome="genome"), ["genome", "insertion"]),
-        ("Screen", pb.ScreenRequest(model="gennet", sequences=onehot),
-         ["'gennet'", "a region screen"]),
-        ("Explain", pb.ExplainRequest(model="cnn", method="saliency", features=features),
+        (request("insertion", "cnn", onehot, sequence="ACGT", genome="genome"),
+         ["genome", "insertion"]),
+        (request("screen", "gennet", onehot), ["'gennet'", "a region screen"]),
+        (request("explain", "cnn", features, method="saliency"),
          ["explain", "features", "'cnn'", "one-hot DNA"]),
-        ("Explain", pb.ExplainRequest(model="gennet", method="saliency", features=features,
-                                      sample_names=["a"]), ["sample_names", "1 names", "2"]),
-        ("Explain", pb.ExplainRequest(model="cnn", method="saliency", sequences=onehot,
-                                      sample_names=["a", "b"]), ["sample_names"]),
-        ("Explain", pb.ExplainRequest(model="gennet", method="saliency", features=wire.to_array(
-            genotypes[:2, :299])), ["(299,)"]),
+        (request("explain", "gennet", features, ["a"], method="saliency"),
+         ["samples.names", "1 names", "2"]),
+        (request("explain", "cnn", onehot, ["a", "b", "c"], method="saliency"),
+         ["samples.names", "3 names", "2 sequences"]),
+        (request("explain", "gennet", codec.feature_samples(genotypes[:2, :299]),
+                 method="saliency"), ["(299,)"]),
     ]
     channel, stub = raw_stub(server.port)
     with channel:
-        for rpc, request, named in cases:
+        for message, named in cases:
             with pytest.raises(grpc.RpcError) as caught:
-                getattr(stub, rpc)(request, timeout=30)
+                stub.Run(message, timeout=30)
             check_error(caught.value, grpc.StatusCode.INVALID_ARGUMENT, *named)
 
 

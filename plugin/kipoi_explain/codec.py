@@ -4,7 +4,8 @@ Options and results travel as :class:`~kipoi_explain.v2.explain_pb2.Value`: numb
 flags, packed arrays (their dtype kept), lists, ordered mappings, and *records*: instances of
 the library's result types, field by field. A record type is any dataclass named in
 :data:`RECORD_TYPES`; decoding builds only those, so a message can never make a client or a
-server construct anything else. A field whose metadata says ``{"wire": False}`` (a pysam record
+server construct anything else. A record's metadata dicts (settings, target, model) travel as
+the JSON the writers store; a field whose metadata says ``{"wire": False}`` (a pysam record
 kept for writers) stays behind and decodes to its default.
 
 Samples travel as :class:`~kipoi_explain.v2.explain_pb2.Samples`: DNA strings as text (the
@@ -22,7 +23,7 @@ from .commands.info import CommandInfo, ModelInfo, ParamInfo
 from .errors import InputError
 from .layouts import ConvLayer, ExtraInput, FeatureLayout, InputLayout, TokenLayout
 from .results import (AttentionMaps, Attribution, Diagnosis, EntityImportance, Finding, Interval,
-                      Motif, MotifMatch, MotifSet, Prediction, Screen, VariantEffect)
+                      Motif, MotifMatch, MotifSet, Prediction, Screen, VariantEffect, plain)
 from .samples import Samples
 from .sequences import SequenceSet, as_sequences, from_bed, from_strings
 from .v2 import explain_pb2 as pb
@@ -50,7 +51,7 @@ def to_array(values, dtype: str | None = None) -> pb.Array:
         if dtype is None:
             raise InputError(f"array of dtype {values.dtype} cannot be sent; expected one of "
                              f"{', '.join(DTYPES)}")
-    values = np.ascontiguousarray(values, dtype=DTYPES[dtype])
+    values = np.asarray(values, dtype=DTYPES[dtype], order="C")
     return pb.Array(shape=values.shape, data=values.tobytes(),
                     dtype="" if dtype == "float32" else dtype)
 
@@ -92,15 +93,26 @@ def encode(value) -> pb.Value:
     if isinstance(value, (list, tuple)):
         return pb.Value(list=pb.ValueList(values=[encode(v) for v in value]))
     if dataclasses.is_dataclass(value) and type(value).__name__ in RECORD_TYPES:
-        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)
-                  if f.metadata.get("wire", True)}
         return pb.Value(record=pb.Record(type=type(value).__name__,
-                                         fields=encode_entries(fields)))
+                                         fields=encode_entries(_fields(value))))
     if callable(value):
         return pb.Value(text=getattr(value, "__name__", type(value).__name__))
     raise InputError(f"value {value!r} of type {type(value).__name__} cannot be sent; expected "
                      "None, a bool, number, string, array, list, dict or a result of the "
                      "library")
+
+
+def _fields(record) -> dict:
+    """A record's fields as they travel: metadata dicts as the JSON the writers store, dicts of
+    arrays (``{"arrays": True}``) as they are, fields kept for local use
+    (``{"wire": False}``) left behind."""
+    fields = {}
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
+        if f.metadata.get("wire", True):
+            fields[f.name] = plain(value) if isinstance(value, dict) and \
+                not f.metadata.get("arrays") else value
+    return fields
 
 
 def decode(message: pb.Value, field: str = "value"):
@@ -152,20 +164,20 @@ def _record(message: pb.Record, field: str):
 
 
 # ---- samples and extra inputs ------------------------------------------------------------
-def to_samples(seqs, ambiguous: str = "uniform", names=None) -> pb.Samples:
-    """DNA strings as text; a :class:`SequenceSet` or one-hot array as packed one-hot (uint8
-    when it is hard one-hot: a quarter of the bytes, the same values)."""
+def to_samples(seqs, names=None) -> pb.Samples:
+    """DNA strings as text (encoded by the server with the request's ``ambiguous`` rule); a
+    :class:`SequenceSet` or one-hot array as packed one-hot (uint8 when it is hard one-hot: a
+    quarter of the bytes, the same values)."""
     if isinstance(seqs, SequenceSet):
-        return to_samples(seqs.onehot, ambiguous, seqs.names)
+        return to_samples(seqs.onehot, seqs.names)
     if isinstance(seqs, str):
         seqs = [seqs]
     if isinstance(seqs, (list, tuple)) and all(isinstance(s, str) for s in seqs):
-        return pb.Samples(dna=pb.DnaStrings(sequences=seqs), names=names or [],
-                          ambiguous=ambiguous)
+        return pb.Samples(dna=pb.DnaStrings(sequences=seqs), names=names or [])
     array = np.asarray(seqs, dtype=np.float32)
     array = array[None] if array.ndim == 2 else array
     dtype = "uint8" if np.isin(array, (0, 1)).all() else "float32"
-    return pb.Samples(onehot=to_array(array, dtype), names=names or [], ambiguous=ambiguous)
+    return pb.Samples(onehot=to_array(array, dtype), names=names or [])
 
 
 def feature_samples(x: np.ndarray, names=None) -> pb.Samples:
@@ -173,25 +185,24 @@ def feature_samples(x: np.ndarray, names=None) -> pb.Samples:
     return pb.Samples(features=to_array(np.asarray(x, dtype=np.float32)), names=names or [])
 
 
-def genome_intervals(fasta: str, intervals, use_strand: bool = False,
-                     ambiguous: str = "uniform") -> pb.Samples:
+def genome_intervals(fasta: str, intervals, use_strand: bool = False) -> pb.Samples:
     """Intervals the server reads from its configured FASTA named ``fasta``."""
     return pb.Samples(intervals=pb.GenomeIntervals(
         fasta=fasta, intervals=[pb.Interval(chrom=i.chrom, start=i.start, end=i.end,
                                             name=i.name, strand=i.strand, reverse=i.reverse)
-                                for i in intervals], use_strand=use_strand),
-        ambiguous=ambiguous)
+                                for i in intervals], use_strand=use_strand))
 
 
-def from_samples(message: pb.Samples, length: int | None, fastas: dict):
+def from_samples(message: pb.Samples, length: int | None, fastas: dict,
+                 ambiguous: str = "uniform"):
     """The samples a request names: a :class:`SequenceSet` (checked as the library checks it)
     or, for features and token ids, :class:`~kipoi_explain.samples.Samples` with the names
     sent.
 
     ``fastas`` maps the names clients may use to the server's FASTA paths; a name outside it
-    is an InputError (a client never names a server path).
+    is an InputError (a client never names a server path). ``ambiguous`` encodes IUPAC codes
+    of DNA strings and of the FASTA.
     """
-    ambiguous = message.ambiguous or "uniform"
     kind = message.WhichOneof("source")
     names = list(message.names) or None
     if kind == "features":

@@ -1,7 +1,9 @@
-"""Result types shared by every method, writer, and (later) the gRPC service.
+"""Result types shared by every method, writer, and the gRPC service.
 
 Every array is in the public layout: one-hot float32 ``(N, L, 4)``, alphabet A, C, G, T, in the
-coordinates of the sequences the user gave.
+coordinates of the sequences the user gave. A dict field holds metadata (settings, target,
+model description) and travels as the JSON the writers store (:func:`plain`), unless its
+metadata says ``{"arrays": True}`` (scores by name).
 """
 from __future__ import annotations
 
@@ -139,7 +141,7 @@ class Attribution:
     names: list[str] = field(default_factory=list)
     intervals: list[Interval] | None = None
     model: dict[str, Any] = field(default_factory=dict)
-    extra_scores: dict[str, np.ndarray] | None = None
+    extra_scores: dict[str, np.ndarray] | None = field(default=None, metadata={"arrays": True})
 
     def __len__(self) -> int:
         return self.scores.shape[0]
@@ -433,10 +435,10 @@ class VariantEffect:
     alt_index: int
     status: str
     outputs: tuple[str, ...] = ()
-    scores: dict = field(default_factory=dict)
+    scores: dict = field(default_factory=dict, metadata={"arrays": True})
     window_start: int | None = None
     alt_to_ref: np.ndarray | None = None
-    attribution: dict | None = None
+    attribution: dict | None = field(default=None, metadata={"arrays": True})
     motif: dict | None = None
     record: object = field(default=None, repr=False, metadata={"wire": False})
 
@@ -489,17 +491,17 @@ class Finding:
     def __post_init__(self):
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity {self.severity!r}: expected one of {SEVERITIES}")
-        self.where = _plain(self.where)
+        self.where = plain(self.where)
 
     @property
     def flagged(self) -> bool:
         return self.severity != "info"
 
     def as_dict(self) -> dict:
-        return {"check": self.check, "severity": self.severity, "value": _plain(self.value),
-                "threshold": _plain(self.threshold), "where": _plain(self.where),
+        return {"check": self.check, "severity": self.severity, "value": plain(self.value),
+                "threshold": plain(self.threshold), "where": plain(self.where),
                 "recommendation": self.recommendation, "message": self.message,
-                "details": _plain(self.details)}
+                "details": plain(self.details)}
 
 
 @dataclass
@@ -532,20 +534,20 @@ class Diagnosis:
         return [f for f in self.findings if f.flagged and check in (None, f.check)]
 
     def as_dict(self) -> dict:
-        return {"schema_version": self.SCHEMA_VERSION, "model": _plain(self.model),
-                "settings": _plain(self.settings),
+        return {"schema_version": self.SCHEMA_VERSION, "model": plain(self.model),
+                "settings": plain(self.settings),
                 "findings": [f.as_dict() for f in self.findings],
-                "measurements": _plain(self.measurements)}
+                "measurements": plain(self.measurements)}
 
 
-def _plain(value):
+def plain(value):
     """Numpy scalars and arrays as JSON-ready Python values (NaN and inf as None)."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
+        return plain(value.tolist())
     if isinstance(value, (np.integer, bool, np.bool_)):
         return value.item() if isinstance(value, np.generic) else value
     if isinstance(value, (float, np.floating)):

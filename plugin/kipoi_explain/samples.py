@@ -87,11 +87,14 @@ def read_samples(layout, source, length: int | None = None, ambiguous: str = "un
         features.
     """
     kind = input_kind(layout)
+    what = f"{what}: " if what else ""
     if kind == DNA:
+        if isinstance(source, Samples):
+            raise InputError(f"{what}features: model {model_name!r} takes one-hot DNA; give "
+                             "sequences")
         sequences = as_sequences(source, length, ambiguous)
         return Samples(sequences.onehot, list(sequences.names), sequences.intervals, sequences)
     if isinstance(source, SequenceSet):
-        what = f"{what}: " if what else ""
         raise InputError(f"{what}model {model_name!r} takes {kind} of shape "
                          f"{tuple(layout.shape)}, not DNA sequences; give an array "
                          f"(N, {', '.join(map(str, layout.shape))}), a .npy file or a "

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._version import __version__
 from ..engine import run_batches
-from ..errors import InputError
+from ..errors import InputError, MissingCapability
 from ..prepare import prepare
 from ..results import AttentionMaps
 from ..samples import DNA
@@ -141,8 +141,8 @@ def queries_and_keys(model, x, layer: str,
 def _layers(model, layers) -> list[str]:
     available = attention_layers(model)
     if not available:
-        raise InputError(f"model {model.name!r} has no attention layers "
-                         "(see kipoi_explain.register_attention for custom modules)")
+        raise MissingCapability(f"model {model.name!r} has no attention layers "
+                                "(see kipoi_explain.register_attention for custom modules)")
     if layers is None:
         return available
     layers = [layers] if isinstance(layers, (str, int)) else list(layers)

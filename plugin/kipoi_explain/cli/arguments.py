@@ -61,6 +61,8 @@ def add_sequence_arguments(parser) -> None:
     group.add_argument("--sequences", help="FASTA of sequences of the model's input length")
     group.add_argument("--use-strand", action="store_true",
                        help="reverse-complement '-' strand BED intervals")
+    group.add_argument("--ambiguous", default="uniform", choices=("uniform", "zeros", "error"),
+                       help="encoding of N and other IUPAC codes (default: uniform, 0.25 for N)")
 
 
 def add_input_arguments(parser, samples: bool = True) -> None:
@@ -140,3 +142,11 @@ def target_label(names, shown: int = 4) -> str:
     if len(names) <= shown:
         return "+".join(names)
     return f"{'+'.join(names[:shown])}+... ({len(names)} outputs)"
+
+
+def options(args, command, exclude=()) -> dict:
+    """The command's options the arguments give (those left out keep the library's defaults),
+    but for ``exclude`` (names or params) that the sub-command passes itself."""
+    skip = {p if isinstance(p, str) else p.name for p in exclude}
+    return {p.name: getattr(args, p.name) for p in command.params
+            if p.name not in skip and getattr(args, p.name, None) is not None}

@@ -26,6 +26,10 @@ class Session(ABC):
     def run(self, command: Command, samples=None, **options):
         """The result of ``command`` (a stream of results for a streaming one)."""
 
+    @abstractmethod
+    def describe(self) -> dict:
+        """The model's description, as results record it."""
+
     def close(self) -> None:
         pass
 
@@ -51,11 +55,12 @@ class LocalSession(Session):
     def run(self, command: Command, samples=None, **options):
         # With "auto", the model's own block size (set when it was loaded) applies.
         batch_size = None if self.args.batch_size == "auto" else self.args.batch_size
-        options = {name: value if value is None else command.param(name).kind.on_local(value,
-                                                                                        self)
-                   for name, value in options.items()}
+        options = command.resolve(options, "on_local", self)
         return command.function(self.model, samples, batch_size=batch_size,
                                 progress=not self.args.no_progress, **options)
+
+    def describe(self) -> dict:
+        return self.model.describe()
 
     def load(self, source):
         """Another model named on the command line (diagnose's ``--free-model``)."""
@@ -89,6 +94,9 @@ class RemoteSession(Session):
 
     def run(self, command: Command, samples=None, **options):
         return self.client.run(command.name, self.info.name, samples, **options)
+
+    def describe(self) -> dict:
+        return {**self.info.as_dict(), "server": self.client.address}
 
     def close(self) -> None:
         self.client.close()

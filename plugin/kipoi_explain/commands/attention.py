@@ -4,10 +4,10 @@ from __future__ import annotations
 import time
 
 from ..attention_maps import REDUCTIONS, attention
-from ..errors import InputError
+from ..errors import InputError, MissingCapability
 from ..results import AttentionMaps
 from .base import AMBIGUOUS_PARAM, NO_PLOT, Command, CommandLine, Param
-from .kinds import INT, NAMES, Integers, Text
+from .kinds import COUNT, INT, NAMES, Integers, Text
 
 
 def main(session, args) -> int:
@@ -15,8 +15,6 @@ def main(session, args) -> int:
     from ..writers import plot_attention, write_attention_hdf5
 
     out = output(args.output, ())
-    if args.plot_sequences < 1:
-        raise InputError(f"--plot-sequences {args.plot_sequences}: expected at least 1")
     started = time.perf_counter()
     result = session.run(ATTENTION, sequences(args, session.info.input_length),
                          **options(args, ATTENTION))
@@ -36,6 +34,15 @@ def main(session, args) -> int:
     return 0
 
 
+def _applies(info, options: dict) -> None:
+    """Refuse, before any work, a model without attention maps to read."""
+    if not info.takes_dna:
+        raise InputError(f"attention maps needs a model of one-hot DNA; model {info.name!r} "
+                         f"takes {info.input} of shape {tuple(info.layout.shape)}")
+    if not info.attention_layers:
+        raise MissingCapability(f"model {info.name!r} has no attention layers")
+
+
 ATTENTION = Command(
     "attention", attention, AttentionMaps, "attention maps of a transformer, per layer and head",
     params=(Param("layers", NAMES, "comma-separated attention layers, by name or by index "
@@ -50,7 +57,8 @@ ATTENTION = Command(
                                 "the reduced maps keep only the row of the query token "
                                 "centred nearest it", metavar="POS"),
             AMBIGUOUS_PARAM),
-    extra_inputs=True, too_large="ask for fewer sequences, layers or heads",
+    extra_inputs=True, exclusive=True, too_large="ask for fewer sequences, layers or heads",
+    precondition=_applies,
     cli=CommandLine(
         "attention", main,
         "Read the attention probabilities of a model's attention layers (PyTorch "
@@ -62,5 +70,5 @@ ATTENTION = Command(
         "kipoi-explain server computes them (same options, same files).",
         params=(Param("output", flags=("-o", "--output"), required=True,
                       help="HDF5 file to write; the PNG is written beside it (.png)"),
-                NO_PLOT, Param("plot_sequences", INT, "sequences drawn in the PNG, the first "
+                NO_PLOT, Param("plot_sequences", COUNT, "sequences drawn in the PNG, the first "
                                                       "ones", default=4))))

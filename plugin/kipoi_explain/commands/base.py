@@ -95,12 +95,22 @@ class Command:
     extra_inputs : bool
         It takes the model's extra inputs (``inputs=``).
     exclusive : bool
-        On a server it changes the model across calls (weight randomization) and runs alone on
-        the device worker.
+        On a server it runs alone on the device worker, with the worker's own model: it
+        changes the model across calls (weight randomization), or its results must equal the
+        in-process ones bit for bit (maps, rankings and motifs, which a merged batch's
+        different rounding would move by a few ulps).
     too_large : str
         What to ask for instead when its result is larger than a server sends.
     cli : CommandLine or None
         Its sub-command, if it has one.
+    what : str
+        What it is called in messages (default: its name).
+    noun : str
+        What its samples are called in messages, when they are DNA.
+    precondition : callable, optional
+        ``precondition(info, options)`` raises when a model (its
+        :class:`~kipoi_explain.commands.ModelInfo`) cannot run the command with these options
+        at all: on a server, before any work, naming the model as the caller knows it.
     """
 
     name: str
@@ -114,9 +124,24 @@ class Command:
     exclusive: bool = False
     too_large: str = "ask for fewer samples"
     cli: CommandLine | None = None
+    what: str = ""
+    noun: str = "sequences"
+    precondition: Callable | None = None
 
-    def param(self, name: str) -> Param:
-        return next(p for p in self.params if p.name == name)
+    def param(self, name: str) -> Param | None:
+        """The parameter ``name``, or None for one the command does not declare."""
+        return next((p for p in self.params if p.name == name), None)
+
+    def resolve(self, options: dict, hook: str, *args) -> dict:
+        """The options with each declared one's value passed through its kind's ``hook``
+        (``on_local``, ``to_wire``); undeclared ones, left for the function to refuse, and
+        None values are kept as they are."""
+        def resolved(name, value):
+            param = self.param(name)
+            return value if value is None or param is None else \
+                getattr(param.kind, hook)(value, *args)
+
+        return {name: resolved(name, value) for name, value in options.items()}
 
     def defaults(self) -> dict:
         """The library function's keyword defaults (the one place they are stated)."""
@@ -133,28 +158,28 @@ class Command:
         """
         owned = sorted(set(options) & set(RUNTIME))
         if owned:
-            raise InputError(f"option(s) {', '.join(owned)}: set where the command runs, not "
-                             "by a request")
+            raise InputError(f"option(s) {', '.join(owned)}: set by the server (or the process) "
+                             "that runs the command, not by a request")
         declared = {p.name: p for p in self.params}
         unknown = sorted(set(options) - set(declared))
         if unknown:
-            raise InputError(f"option(s) {', '.join(unknown)} do not apply to {self.name}; it "
-                             f"takes {', '.join(sorted(declared))}")
+            raise InputError(f"option(s) {', '.join(unknown)} do not apply to "
+                             f"{self.what or self.name}; it takes {', '.join(sorted(declared))}")
         return {name: value if value is None else declared[name].kind.check(value, name)
                 for name, value in options.items()}
 
     def bind(self, *args, **kwargs) -> tuple[Any, dict]:
         """Arguments given as the library function takes them (after the model) as ``(samples,
         options)``: positional ones bound by the function's own signature."""
-        parameters = list(inspect.signature(self.function).parameters)[1:]
-        if self.samples == "stream" or len(parameters) < 1:
-            raise InputError(f"{self.name}: bind its arguments by name")
-        bound = inspect.signature(self.function).bind_partial(None, *args, **kwargs)
-        options = dict(bound.arguments)
-        options.pop(next(iter(options)))
-        samples = options.pop(parameters[0], None)
+        signature = inspect.signature(self.function)
+        # Keywords the function does not take are kept for the one who runs it to refuse.
+        known = {k: v for k, v in kwargs.items() if k in signature.parameters}
+        options = dict(signature.bind_partial(None, *args, **known).arguments)
+        model, samples = list(signature.parameters)[:2]
+        options.pop(model)
+        samples = options.pop(samples, None)
         options.update(options.pop(_var_keyword(self.function), {}))
-        return samples, options
+        return samples, {**options, **{k: v for k, v in kwargs.items() if k not in known}}
 
 
 def _var_keyword(function) -> str:
@@ -198,9 +223,10 @@ REDUCE_PARAM = Param("reduce", Text(("sum", "mean")),
 BINS_PARAM = Param("bins", BINS, "window of a binned output: LO,HI (profile bins), "
                                  "R0,R1:C0,C1 (a window of a contact map), or per task "
                                  "TASK=WINDOW;TASK=WINDOW")
+#: On the command line, ``--ambiguous`` is one of the sequence arguments (it also decides how
+#: sequences are read there).
 AMBIGUOUS_PARAM = Param("ambiguous", Text(("uniform", "zeros", "error")),
-                        "encoding of N and other IUPAC codes (uniform: 0.25 for N)",
-                        group="samples")
+                        "encoding of N and other IUPAC codes (uniform: 0.25 for N)", cli=False)
 REVERSE_COMPLEMENT_PARAM = Param("reverse_complement", FLAG,
                                  "average with the reverse-complement strand")
 SAMPLE_KINDS = (DNA, FEATURES, TOKENS)

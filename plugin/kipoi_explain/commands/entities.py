@@ -4,14 +4,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, MissingCapability
 from ..methods.integrated_gradients import QUADRATURES
 from ..results import EntityImportance
 from ..samples import DNA, FEATURES
 from ..sequences import FASTA_SUFFIXES
 from ..transparent import METHODS, entities, method_options
 from .base import REDUCE_PARAM, TARGET_PARAM, Command, CommandLine, Param
-from .kinds import FLAG, INT, LocalOnly, Text, WordOrArray
+from .kinds import COUNT, FLAG, INT, LocalOnly, Text, WordOrArray
 
 OPTIONS = "method options (only those of --method apply)"
 METHOD_PARAMS = (
@@ -36,8 +36,9 @@ def main(session, args) -> int:
     out = output(args.output, (".tsv",))
     if args.mapping is not None and not Path(args.mapping).exists():
         raise InputError(f"--mapping {args.mapping!r}: no such file")
-    if args.plot_entities < 1:
-        raise InputError(f"--plot-entities {args.plot_entities}: expected at least 1")
+    if args.mapping is not None and args.remote:
+        raise InputError("--mapping: a server ranks the entities its model declares; run "
+                         "without --remote to use another mapping")
     given = {p.name: getattr(args, p.name) for p in METHOD_PARAMS
              if getattr(args, p.name) is not None}
     method = args.method or ENTITIES.defaults()["method"]
@@ -91,6 +92,16 @@ def _samples(args, info):
     return str(path)
 
 
+def _declares_entities(info, options: dict) -> None:
+    """Refuse, before any work, a model without the entity level asked for."""
+    if not info.entity_levels:
+        raise MissingCapability(f"model {info.name!r} declares no entities (no entities.yaml "
+                                "next to its model.yaml)")
+    if options.get("level") not in info.entity_levels:
+        raise InputError(f"level {options.get('level')!r}: model {info.name!r} declares "
+                         f"{', '.join(info.entity_levels)}")
+
+
 ENTITIES = Command(
     "entities", entities, EntityImportance,
     "rank the named entities (genes, pathways, SNPs) of a transparent model",
@@ -103,7 +114,8 @@ ENTITIES = Command(
                   "entities.yaml naming the model's units (default: the one next to the "
                   "model's model.yaml; not with --remote)"),
             *METHOD_PARAMS),
-    accepts=(DNA, FEATURES),
+    accepts=(DNA, FEATURES), exclusive=True, noun="samples",
+    precondition=_declares_entities,
     cli=CommandLine(
         "entities", main,
         "Rank the entities of one level of a transparent (GenNet/DCell/P-NET-style) model by "
@@ -124,5 +136,5 @@ ENTITIES = Command(
                 Param("per_sample", FLAG, "also write the scores of every sample (samples x "
                                           "entities)", default=False),
                 Param("no_plot", FLAG, "do not write the PNG", default=False),
-                Param("plot_entities", INT, "entities drawn in the PNG, most important first",
+                Param("plot_entities", COUNT, "entities drawn in the PNG, most important first",
                       default=20))))

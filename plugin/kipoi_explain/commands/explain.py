@@ -13,7 +13,7 @@ from ..results import Attribution
 from ..samples import TOKENS
 from .base import (AMBIGUOUS_PARAM, BINS_PARAM, NO_PLOT, REDUCE_PARAM, REVERSE_COMPLEMENT_PARAM,
                    SAMPLE_KINDS, TARGET_PARAM, Command, CommandLine, Param)
-from .kinds import FLAG, FLOAT, INT, Text, WordOrArray
+from .kinds import COUNT, FLAG, FLOAT, INT, Text, WordOrArray
 
 FORMATS = ("hdf5", "modisco")
 OPTIONS = "method options (only those of --method apply)"
@@ -115,5 +115,5 @@ EXPLAIN = Command(
                 Param("format", Text(FORMATS),
                       "hdf5 or modisco: a directory with onehot.npz and hypothetical.npz "
                       "(N, 4, L) for TF-MoDISco-lite, plus the HDF5 and PNG", default="hdf5"),
-                NO_PLOT, Param("plot_sequences", INT, "sequences drawn in the PNG, highest "
+                NO_PLOT, Param("plot_sequences", COUNT, "sequences drawn in the PNG, highest "
                                                       "target value first", default=4))))

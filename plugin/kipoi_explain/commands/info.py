@@ -87,15 +87,16 @@ class ModelInfo:
                 "pad": self.layout.pad if self.input == TOKENS else 0}
 
 
-def model_info(model, fingerprint: str | None = None) -> ModelInfo:
-    """The description of a loaded model (``fingerprint``: when already known)."""
+def model_info(model, name: str | None = None, fingerprint: str | None = None) -> ModelInfo:
+    """The description of a loaded model, under ``name`` (default its own: a server names its
+    models itself), with its ``fingerprint`` when already known."""
     try:
         mapping = declared_map(model)
     except InputError:
         # A malformed entities.yaml is reported when entities are asked for.
         mapping = None
     return ModelInfo(
-        model.name, model.framework, model.layout, model.input_length,
+        name or model.name, model.framework, model.layout, model.input_length,
         list(model.output_names), list(model.output_shape), list(model.extra_inputs),
         input_names(model, mapping), available_methods(model), attention_layers(model),
         [level.name for level in mapping.levels] if mapping else [],

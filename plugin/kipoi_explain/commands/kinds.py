@@ -9,7 +9,6 @@ a client can never make a server read a path of its choosing.
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,9 +22,13 @@ class Kind:
 
     #: Name shown in a server's command list.
     name = "any"
+    #: The type argparse parses a plain value with (a number, a string); other kinds are
+    #: parsed after argparse, an error a one-line message naming the flag.
+    native = None
 
     def parse(self, text: str):
-        """The value of a command-line argument (argparse's ``type``)."""
+        """The value of a command-line argument; an :class:`InputError` saying what was
+        expected (the command line adds the flag)."""
         return text
 
     def check(self, value, option: str):
@@ -52,14 +55,20 @@ class Kind:
         return InputError(f"option {option}={value!r}: expected {expected}")
 
 
+@dataclass(frozen=True)
 class Int(Kind):
+    """An integer; on the command line at least ``minimum``, when given (counts of a
+    sub-command's own, such as sequences drawn)."""
+
+    minimum: int | None = None
     name = "int"
+    native = int
 
     def parse(self, text):
         try:
             return int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r}: expected an integer") from None
+            raise InputError(f"{text!r}: expected an integer") from None
 
     def check(self, value, option):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -71,12 +80,13 @@ class Int(Kind):
 
 class Float(Kind):
     name = "float"
+    native = float
 
     def parse(self, text):
         try:
             return float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r}: expected a number") from None
+            raise InputError(f"{text!r}: expected a number") from None
 
     def check(self, value, option):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
@@ -99,16 +109,16 @@ class Text(Kind):
     """A string, one of ``choices`` when given."""
 
     choices: tuple[str, ...] | None = None
+    native = str
 
     @property
     def name(self) -> str:
         return "text" if self.choices is None else f"one of {', '.join(self.choices)}"
 
     def check(self, value, option):
+        # Which strings apply is the library's to say (its messages name them).
         if not isinstance(value, str):
             raise self._wrong(value, option, "a string")
-        if self.choices is not None and value not in self.choices:
-            raise self._wrong(value, option, f"one of {', '.join(self.choices)}")
         return value
 
 
@@ -146,12 +156,12 @@ class Bins(Kind):
             for part in spec.split(":"):
                 bounds = part.split(",")
                 if len(bounds) != 2 or not all(b.strip().lstrip("-").isdigit() for b in bounds):
-                    raise argparse.ArgumentTypeError(
+                    raise InputError(
                         f"{text!r}: expected LO,HI or R0,R1:C0,C1 (integers), per task "
                         "TASK=WINDOW")
                 axes.append(tuple(int(b) for b in bounds))
             if len(axes) > 2:
-                raise argparse.ArgumentTypeError(f"{text!r}: at most two axes (R0,R1:C0,C1)")
+                raise InputError(f"{text!r}: at most two axes (R0,R1:C0,C1)")
             return axes[0] if len(axes) == 1 else tuple(axes)
 
         if "=" not in text:
@@ -160,7 +170,7 @@ class Bins(Kind):
         for item in text.split(";"):
             task, sep, spec = item.partition("=")
             if not sep or not task.strip():
-                raise argparse.ArgumentTypeError(f"{text!r}: expected TASK=WINDOW;TASK=WINDOW")
+                raise InputError(f"{text!r}: expected TASK=WINDOW;TASK=WINDOW")
             per_task[task.strip()] = window(spec)
         return per_task
 
@@ -184,10 +194,12 @@ class Integers(Kind):
     def parse(self, text):
         items = [t.strip() for t in text.split(",")]
         if not all(t.isdigit() for t in items):
-            raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated {self.what}")
+            raise InputError(f"{text!r}: expected comma-separated {self.what}")
         return int(items[0]) if len(items) == 1 else [int(t) for t in items]
 
     def check(self, value, option):
+        if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.integer):
+            return value
         items = value if isinstance(value, list) else [value]
         if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items):
             raise self._wrong(value, option, f"an integer or a list of {self.what}")
@@ -222,12 +234,12 @@ class Names(Kind):
     def parse(self, text):
         items = [t.strip() for t in text.split(",")]
         if not all(items):
-            raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated names or "
+            raise InputError(f"{text!r}: expected comma-separated names or "
                                              "indices")
         return [int(t) if t.lstrip("-").isdigit() else t for t in items]
 
     def check(self, value, option):
-        items = value if isinstance(value, list) else [value]
+        items = list(value) if isinstance(value, (list, np.ndarray)) else [value]
         if not all(isinstance(v, (str, int, np.integer)) and not isinstance(v, bool)
                    for v in items):
             raise self._wrong(value, option, "a name or index, or a list of them")
@@ -251,7 +263,7 @@ class WordOrArray(Kind):
             return text
         if text.endswith(".npy"):
             if not Path(text).is_file():
-                raise argparse.ArgumentTypeError(f"{text!r}: no such file")
+                raise InputError(f"{text!r}: no such file")
             return np.load(text)
         if self.numbers:
             try:
@@ -259,7 +271,7 @@ class WordOrArray(Kind):
             except ValueError:
                 pass
         expected = self.name.replace("an array", "a .npy file")
-        raise argparse.ArgumentTypeError(f"{text!r}: expected {expected}")
+        raise InputError(f"{text!r}: expected {expected}")
 
     def check(self, value, option):
         if isinstance(value, str):
@@ -342,6 +354,8 @@ class Values(Kind):
 
 
 INT, FLOAT, FLAG, TEXT = Int(), Float(), Flag(), Text()
+#: A count of things the command line draws or writes: at least one.
+COUNT = Int(minimum=1)
 TARGET, BINS, NAMES, MAPPING, FASTA, MODEL, VALUES = (Target(), Bins(), Names(), Mapping(),
                                                       Fasta(), ModelName(), Values())
 

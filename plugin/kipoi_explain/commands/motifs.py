@@ -78,7 +78,7 @@ MOTIFS = Command(
             Param("min_bits", FLOAT, "flanks with less information than this are trimmed off "
                                      "the core that is matched", group=DATABASE),
             AMBIGUOUS_PARAM),
-    samples="optional",
+    samples="optional", exclusive=True,
     cli=CommandLine(
         "motifs", main,
         "Read each first-layer convolution filter as a motif, match it to JASPAR (offline, "

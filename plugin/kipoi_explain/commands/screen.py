@@ -10,7 +10,7 @@ from ..results import Screen
 from ..screens import INSERTION_MODES, WINDOW_PERTURBATIONS, insertion, screen
 from .base import (AMBIGUOUS_PARAM, BINS_PARAM, NO_PLOT, REDUCE_PARAM, TARGET_PARAM, Command,
                    CommandLine, Param)
-from .kinds import FASTA, INT, Integers, Text
+from .kinds import COUNT, FASTA, INT, Integers, Text
 
 WINDOW = "window screen (without --insert)"
 INSERT = "insertion screen"
@@ -107,7 +107,7 @@ SCREEN = Command(
                   group=WINDOW),
             Param("genome", FASTA, "FASTA whose bases fill the end of a deleted window (a "
                                    "server's: its name)", cli=False)),
-    extra_inputs=True, too_large="ask for fewer sequences or windows",
+    extra_inputs=True, too_large="ask for fewer sequences or windows", what="a window screen",
     cli=CommandLine(
         "screen", main,
         "Slide a window of --window bases with --stride across each sequence (or the region "
@@ -131,7 +131,7 @@ SCREEN = Command(
                       default="replace"),
                 Param("positions", Integers("0-based positions"), "comma-separated 0-based "
                       "positions to implant at (default: every --stride-th)", group=INSERT),
-                NO_PLOT, Param("plot_sequences", INT, "sequences drawn in the PNG, the first "
+                NO_PLOT, Param("plot_sequences", COUNT, "sequences drawn in the PNG, the first "
                                                       "ones", default=4))))
 
 INSERTION = Command(
@@ -142,4 +142,5 @@ INSERTION = Command(
             Param("positions", Integers("0-based positions"), "where the element starts"),
             Param("stride", INT, "bases between default positions"),
             Param("mode", Text(INSERTION_MODES), "replace the bases, or insert shifting them")),
-    extra_inputs=True, too_large="ask for fewer sequences or positions")
+    extra_inputs=True, too_large="ask for fewer sequences or positions",
+    what="an insertion screen")

@@ -12,7 +12,7 @@ from .._version import __version__
 from ..backends import load_model
 from ..entity_map import (FILE_NAME, INPUT, EntityLevel, EntityMap, declared_map, input_names,
                           read_entity_map)
-from ..errors import InputError
+from ..errors import InputError, MissingCapability
 from ..options import checked_options, keyword_defaults
 from ..prepare import prepare
 from ..results import EntityImportance
@@ -29,8 +29,8 @@ def entity_map(model, mapping=None) -> EntityMap:
     declared = declared_map(model)
     if declared is not None:
         return declared
-    raise InputError(f"model {model.name!r} declares no entities: no {FILE_NAME} next to its "
-                     "model.yaml; give mapping=PATH or a dict")
+    raise MissingCapability(f"model {model.name!r} declares no entities: no {FILE_NAME} next "
+                            "to its model.yaml; give mapping=PATH or a dict")
 
 
 def method_options(method: str) -> dict:

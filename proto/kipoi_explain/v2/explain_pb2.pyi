@@ -33,20 +33,18 @@ class Interval(_message.Message):
     def __init__(self, chrom: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., name: _Optional[str] = ..., strand: _Optional[str] = ..., reverse: _Optional[bool] = ...) -> None: ...
 
 class Samples(_message.Message):
-    __slots__ = ("dna", "onehot", "intervals", "features", "names", "ambiguous")
+    __slots__ = ("dna", "onehot", "intervals", "features", "names")
     DNA_FIELD_NUMBER: _ClassVar[int]
     ONEHOT_FIELD_NUMBER: _ClassVar[int]
     INTERVALS_FIELD_NUMBER: _ClassVar[int]
     FEATURES_FIELD_NUMBER: _ClassVar[int]
     NAMES_FIELD_NUMBER: _ClassVar[int]
-    AMBIGUOUS_FIELD_NUMBER: _ClassVar[int]
     dna: DnaStrings
     onehot: Array
     intervals: GenomeIntervals
     features: Array
     names: _containers.RepeatedScalarFieldContainer[str]
-    ambiguous: str
-    def __init__(self, dna: _Optional[_Union[DnaStrings, _Mapping]] = ..., onehot: _Optional[_Union[Array, _Mapping]] = ..., intervals: _Optional[_Union[GenomeIntervals, _Mapping]] = ..., features: _Optional[_Union[Array, _Mapping]] = ..., names: _Optional[_Iterable[str]] = ..., ambiguous: _Optional[str] = ...) -> None: ...
+    def __init__(self, dna: _Optional[_Union[DnaStrings, _Mapping]] = ..., onehot: _Optional[_Union[Array, _Mapping]] = ..., intervals: _Optional[_Union[GenomeIntervals, _Mapping]] = ..., features: _Optional[_Union[Array, _Mapping]] = ..., names: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DnaStrings(_message.Message):
     __slots__ = ("sequences",)

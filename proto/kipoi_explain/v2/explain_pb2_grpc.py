@@ -26,7 +26,9 @@ if _version_not_supported:
 
 
 class ExplainServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """Explanations of trained DNA sequence models: every command of the kipoi-explain library,
+    on the models this server is configured with.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -57,7 +59,9 @@ class ExplainServiceStub:
 
 
 class ExplainServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Explanations of trained DNA sequence models: every command of the kipoi-explain library,
+    on the models this server is configured with.
+    """
 
     def ListModels(self, request, context):
         """The models, FASTA files and commands this server offers.
@@ -121,7 +125,9 @@ def add_ExplainServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ExplainService:
-    """Missing associated documentation comment in .proto file."""
+    """Explanations of trained DNA sequence models: every command of the kipoi-explain library,
+    on the models this server is configured with.
+    """
 
     @staticmethod
     def ListModels(request,
