@@ -16,17 +16,14 @@ server error raises ``grpc.RpcError`` whose ``.code()`` says what went wrong
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-
 from kipoi_explain import codec
 from kipoi_explain.commands import COMMANDS, CommandInfo, ModelInfo, get
 from kipoi_explain.commands.base import Command
 from kipoi_explain.errors import InputError, RemoteError
-from kipoi_explain.results import Interval
-from kipoi_explain.samples import DNA, read_samples
+from kipoi_explain.samples import DNA, GenomeIntervals, read_samples
 from kipoi_explain.sequences import FASTA_SUFFIXES, SequenceSet
 from kipoi_explain.sequences.features import read_features
 from kipoi_explain.sequences.genome import read_bed, read_fasta
@@ -38,19 +35,6 @@ __all__ = ["Client", "GenomeIntervals"]
 
 #: Items per RunStream message.
 ITEMS_PER_MESSAGE = 256
-
-
-@dataclass
-class GenomeIntervals:
-    """Intervals the server reads from one of its own FASTA files (by name, see
-    :meth:`Client.fastas`), resized to the model's input length as ``from_bed`` does.
-
-    ``intervals`` is a BED path (read here) or a list of :class:`Interval`.
-    """
-
-    fasta: str
-    intervals: list[Interval] | str | Path
-    use_strand: bool = False
 
 
 class Client:

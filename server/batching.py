@@ -15,8 +15,10 @@ already holding several device batches of mutants computed from that chunk's own
 pass, so merging two requests' chunks would add waiting and save nothing; between chunks, the
 request's cancellation and deadline are checked.
 
-Whole-model jobs that change the model across many calls (diagnose's weight randomization and
-bypassed output activation) run as exclusive jobs on the worker thread, between batches.
+Commands declared exclusive run as one job on the worker thread, between batches, with the
+worker's own model: those that change the model across many calls (diagnose's weight
+randomization and bypassed output activation), and those whose results must equal in-process
+ones bit for bit (a merged batch rounds a few ulps differently).
 """
 from __future__ import annotations
 
@@ -29,10 +31,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-
-from kipoi_explain.capabilities import (AttentionAccess, DeepLiftRules, FastISM,
-                                        FirstLayerFilters, InputGradients, LayerAccess,
-                                        Predictor)
+from kipoi_explain.capabilities import (AttentionAccess, DeepLiftRules, FastISM, FirstLayerFilters,
+                                        InputGradients, LayerAccess, Predictor)
 from kipoi_explain.errors import InputError, UnsupportedOperation
 from kipoi_explain.model import Model
 
@@ -315,9 +315,9 @@ class DeviceWorker:
         model = self._models[call.model]
         if call.method == "exclusive":
             return args[0](model)
-        provider = getattr(model, call.capability)
-        return getattr(provider, call.method)(*args, context=context) \
-            if call.arrays else getattr(provider, call.method)(*args)
+        primitive = getattr(getattr(model, call.capability), call.method)
+        # Primitives over rows take the extra inputs of their rows; the others take none.
+        return primitive(*args, context=context) if call.arrays else primitive(*args)
 
     def _run_alone(self, call: _Call) -> None:
         """Run one request's call; its own input errors go back to it, anything else is a

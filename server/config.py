@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-
+from kipoi_explain.backends.devices import cuda_devices
 from kipoi_explain.errors import InputError
 
 KEYS = ("host", "port", "models", "fastas", "devices", "batching", "max_message_mb", "auth",
@@ -213,10 +213,7 @@ def resolve_path(base: Path, value, key: str) -> str:
 def resolve_devices(devices) -> list[str]:
     """``"auto"`` is every CUDA device, or the CPU when there is none."""
     if devices in (None, "auto"):
-        import torch
-
-        n = torch.cuda.device_count()
-        return [f"cuda:{i}" for i in range(n)] or ["cpu"]
+        return cuda_devices() or ["cpu"]
     devices = [devices] if isinstance(devices, str) else list(devices)
     for device in devices:
         if device != "cpu" and not str(device).startswith("cuda"):

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 import sys
@@ -17,17 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import kipoi_explain as kx
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-
-import kipoi_explain as kx
 from kipoi_explain.errors import InputError
 from kipoi_explain.v2 import explain_pb2 as pb
 from kipoi_explain.v2 import explain_pb2_grpc as pb_grpc
 
 from .batching import DeviceWorker
-from .config import Batching, ServerConfig, check, load_config, model_spec, resolve_devices, \
-    resolve_path
+from .config import (Batching, ServerConfig, check, load_config, model_spec, resolve_devices,
+                     resolve_path)
 from .interceptors import RequestInterceptor
 from .service import ExplainServicer
 
@@ -153,12 +153,10 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
                 resolve_path(here, value, f"{flag} {name}")
     if args.device:
         config.devices = [d for device in args.device for d in resolve_devices(device)]
-    for key in ("host", "port", "log_level"):
-        if getattr(args, key) is not None:
-            setattr(config, key, getattr(args, key))
-    for key in ("max_batch_size", "max_wait_ms", "max_queue"):
-        if getattr(args, key) is not None:
-            setattr(config.batching, key, getattr(args, key))
+    config = dataclasses.replace(config, **{key: getattr(args, key) for key in (
+        "host", "port", "log_level") if getattr(args, key) is not None})
+    config.batching = dataclasses.replace(config.batching, **{key: getattr(args, key) for key in (
+        "max_batch_size", "max_wait_ms", "max_queue") if getattr(args, key) is not None})
     if args.no_merge:
         config.batching.merge = False
     config.tokens += args.token

@@ -17,14 +17,13 @@ import threading
 from contextlib import contextmanager
 
 import grpc
-
 import kipoi_explain as kx
 from kipoi_explain import codec
 from kipoi_explain.commands import COMMANDS, command_info, get, model_info
 from kipoi_explain.commands.base import Command
-from kipoi_explain.samples import input_kind
 from kipoi_explain.errors import (InputError, MissingCapability, MissingDependency,
                                   UnsupportedOperation)
+from kipoi_explain.samples import input_kind
 from kipoi_explain.v2 import explain_pb2 as pb
 from kipoi_explain.v2 import explain_pb2_grpc as pb_grpc
 from kipoi_explain.variants.alleles import VariantRecord

@@ -4,7 +4,8 @@ import pytest
 
 import kipoi_explain as kx
 from kipoi_explain.methods.integrated_gradients import quadrature
-from kipoi_explain.methods.references import dinucleotide_shuffles, references
+from kipoi_explain.methods.references import references
+from kipoi_explain.sequences.shuffles import dinucleotide_shuffles
 
 from conftest import LENGTH, random_onehot
 

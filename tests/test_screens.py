@@ -8,7 +8,7 @@ import pytest
 from conftest import EXAMPLE_DIR, example_model
 
 import kipoi_explain as kx
-from kipoi_explain.methods.references import dinucleotide_shuffles
+from kipoi_explain.sequences.shuffles import dinucleotide_shuffles
 from kipoi_explain.sequences import decode, one_hot, reverse_complement
 
 GENOME = EXAMPLE_DIR / "data" / "genome.fa"

@@ -6,6 +6,7 @@ shows progress, and stitches the results back together. No method loops over seq
 """
 from __future__ import annotations
 
+import os
 from typing import Callable
 
 import numpy as np
@@ -85,13 +86,9 @@ def auto_batch_size(bytes_per_row: int, available: int, fraction: float = MEMORY
     return max(1, min(rows, cap))
 
 
-def available_memory(device=None) -> int:
-    """Free bytes on a CUDA ``device`` (torch), else the memory the operating system reports
-    available to new processes (Linux ``MemAvailable``, else free physical pages)."""
-    if device is not None and getattr(device, "type", None) == "cuda":
-        import torch
-
-        return int(torch.cuda.mem_get_info(device)[0])
+def available_memory() -> int:
+    """The memory the operating system reports available to new processes (Linux
+    ``MemAvailable``, else free physical pages); a backend asks its device for its own."""
     try:
         with open("/proc/meminfo") as handle:
             for line in handle:
@@ -99,6 +96,4 @@ def available_memory(device=None) -> int:
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    import os
-
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

@@ -3,36 +3,19 @@
 ``backends.torch`` and ``backends.keras`` are imported only when a model of that framework is
 loaded, so ``import kipoi_explain`` loads neither PyTorch nor TensorFlow; a framework that is
 not installed is a :class:`~kipoi_explain.errors.MissingDependency` naming the extra to
-install.
+install (:func:`~kipoi_explain.requirements.require_package`).
 """
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 
-from ..errors import InputError, MissingDependency
+from ..errors import InputError
 from ..model import Model
 
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 
-#: The install extra that brings each optional package.
-EXTRAS = {"torch": "torch", "tensorflow": "keras", "keras": "keras", "kipoi": "kipoi",
-          "grpc": "serve"}
-
-__all__ = ["KERAS_SUFFIXES", "load_model", "require_package"]
-
-
-def require_package(package: str, purpose: str):
-    """Import ``package``, or raise :class:`MissingDependency` saying ``purpose`` needs it and
-    which extra installs it."""
-    try:
-        return importlib.import_module(package)
-    except ImportError as err:
-        extra = EXTRAS.get(package.split(".")[0], "all")
-        raise MissingDependency(f"{purpose} needs {package.split('.')[0]}, which is not "
-                                f"installed ({err}): pip install 'kipoi-explain[{extra}]'"
-                                ) from None
+__all__ = ["KERAS_SUFFIXES", "load_model"]
 
 
 def load_model(source, **options) -> Model:
@@ -45,7 +28,8 @@ def load_model(source, **options) -> Model:
         ``zoo=`` (a local checkout of the Kipoi model zoo); a ``torch.nn.Module``; a Keras 3
         model or a ``.keras`` / ``.h5`` file; any other callable ``predict(x) -> array`` (e.g.
         a scikit-learn ``estimator.predict_proba``), taking a numpy batch in ``layout`` and
-        explained by perturbation methods only (see :mod:`~kipoi_explain.backends.predict_function`).
+        explained by perturbation methods only (see
+        :mod:`~kipoi_explain.backends.predict_function`).
         A :class:`Model` is returned unchanged.
     **options
         ``zoo`` (Kipoi zoo checkout), ``device`` (PyTorch: "cpu", "cuda", "auto"),

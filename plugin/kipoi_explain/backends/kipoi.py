@@ -8,9 +8,9 @@ dataloader's ``alphabet_axis``/``dummy_axis``/``alphabet``), the input length
 :class:`kipoi.sources.LocalSource` is used.
 
 A ``SklearnModel`` is wrapped as a model of one capability, the predictor
-(:mod:`~kipoi_explain.backends.predict_function`), calling Kipoi's ``predict_on_batch`` (explained by
-perturbation methods only); scikit-learn takes 2-D input only, so a one-hot DNA sample (the
-schema's ``(L, 4)``) reaches the estimator flattened row-major, as ``(n, L * 4)``.
+(:mod:`~kipoi_explain.backends.predict_function`), calling Kipoi's ``predict_on_batch``
+(explained by perturbation methods only); scikit-learn takes 2-D input only, so a one-hot DNA
+sample (the schema's ``(L, 4)``) reaches the estimator flattened row-major, as ``(n, L * 4)``.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import os
 from ..errors import InputError
 from ..layouts import EXTRA_KINDS, ExtraInput, FeatureLayout, InputLayout, TokenLayout
 from ..model import Model
-from . import require_package
+from ..requirements import require_package
 
 SUPPORTED_TYPES = {"kipoi.model.PyTorchModel": "pytorch", "pytorch": "pytorch",
                    "kipoi.model.KerasModel": "keras", "keras": "keras",

@@ -11,7 +11,7 @@ from ..errors import InputError
 TOKEN_VARIABLE = "KIPOI_EXPLAIN_TOKEN"
 
 
-def add_model_arguments(parser) -> argparse._ArgumentGroup:
+def add_model_arguments(parser):
     """The model, batching and the remote server options; returns the remote option group
     (a command adds its own remote-only options to it)."""
     parser.add_argument("model", help="Kipoi model directory, Kipoi model name (with --zoo), or "
@@ -150,3 +150,9 @@ def options(args, command, exclude=()) -> dict:
     skip = {p if isinstance(p, str) else p.name for p in exclude}
     return {p.name: getattr(args, p.name) for p in command.params
             if p.name not in skip and getattr(args, p.name, None) is not None}
+
+
+def wrote(paths) -> None:
+    """Say which files a sub-command wrote, one line each."""
+    for path in paths:
+        print(f"  wrote {path}")

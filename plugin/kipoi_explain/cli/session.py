@@ -14,6 +14,7 @@ from pathlib import Path
 from ..commands.base import Command
 from ..commands.info import ModelInfo
 from ..errors import InputError
+from ..requirements import require_package
 from .arguments import TOKEN_VARIABLE
 
 
@@ -74,6 +75,7 @@ class RemoteSession(Session):
     :class:`kipoi_explain.client.Client`; results are the library's own objects."""
 
     def __init__(self, args):
+        require_package("grpc", "--remote")
         from ..client import Client
 
         refused = [flag for flag, value in (("--zoo", args.zoo), ("--device", args.device),

@@ -6,12 +6,12 @@ import time
 from ..attention_maps import REDUCTIONS, attention
 from ..errors import InputError, MissingCapability
 from ..results import AttentionMaps
-from .base import AMBIGUOUS_PARAM, NO_PLOT, Command, CommandLine, Param
-from .kinds import COUNT, INT, NAMES, Integers, Text
+from .base import AMBIGUOUS_PARAM, NO_PLOT, Command, CommandLine, Param, output_param
+from .kinds import COUNT, NAMES, Integers, Text
 
 
 def main(session, args) -> int:
-    from ..cli.arguments import options, output, sequences
+    from ..cli.arguments import options, output, sequences, wrote
     from ..writers import plot_attention, write_attention_hdf5
 
     out = output(args.output, ())
@@ -29,8 +29,7 @@ def main(session, args) -> int:
           f"{n_heads} head(s), {n_queries} queries x {n_keys} keys (reduce "
           f"{args.reduce or 'none'}{query}; tokens by {result.key_positions.source}) in "
           f"{time.perf_counter() - started:.1f} s")
-    for path in written:
-        print(f"  wrote {path}")
+    wrote(written)
     return 0
 
 
@@ -53,9 +52,9 @@ ATTENTION = Command(
                   "heads: mean over heads; layers: mean over layers; mean: over both; "
                   "rollout: attention rollout over the layers (default: none, the reduced "
                   "maps are the maps)"),
-            Param("query", Integers("base positions"), "0-based base position in the input sequence (e.g. a TSS): "
-                                "the reduced maps keep only the row of the query token "
-                                "centred nearest it", metavar="POS"),
+            Param("query", Integers("base positions"),
+                  "0-based base position in the input sequence (e.g. a TSS): the reduced maps "
+                  "keep only the row of the query token centred nearest it", metavar="POS"),
             AMBIGUOUS_PARAM),
     extra_inputs=True, exclusive=True, too_large="ask for fewer sequences, layers or heads",
     precondition=_applies,
@@ -68,7 +67,6 @@ ATTENTION = Command(
         "spans and, for BED input, genome spans; predictions, settings, model fingerprint) "
         "and a PNG heat map with both axes in base coordinates. With --remote, a "
         "kipoi-explain server computes them (same options, same files).",
-        params=(Param("output", flags=("-o", "--output"), required=True,
-                      help="HDF5 file to write; the PNG is written beside it (.png)"),
+        params=(output_param("HDF5 file to write; the PNG is written beside it (.png)"),
                 NO_PLOT, Param("plot_sequences", COUNT, "sequences drawn in the PNG, the first "
                                                       "ones", default=4))))

@@ -231,3 +231,8 @@ REVERSE_COMPLEMENT_PARAM = Param("reverse_complement", FLAG,
                                  "average with the reverse-complement strand")
 SAMPLE_KINDS = (DNA, FEATURES, TOKENS)
 NO_PLOT = Param("no_plot", FLAG, "do not write the PNG", default=False)
+
+
+def output_param(help: str) -> Param:
+    """A sub-command's ``-o/--output``."""
+    return Param("output", flags=("-o", "--output"), required=True, help=help)

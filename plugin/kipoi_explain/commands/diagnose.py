@@ -6,7 +6,7 @@ import time
 from ..diagnostics import CHECKS, diagnose
 from ..errors import InputError
 from ..results import Diagnosis
-from .base import BINS_PARAM, REDUCE_PARAM, TARGET_PARAM, Command, CommandLine, Param
+from .base import BINS_PARAM, REDUCE_PARAM, TARGET_PARAM, Command, CommandLine, Param, output_param
 from .kinds import INT, MAPPING, MODEL, VALUES, Text, Words
 
 FAIL_ON = {"never": (), "error": ("error",), "warning": ("warning", "error")}
@@ -14,7 +14,7 @@ COST = "constraint cost (both needed)"
 
 
 def main(session, args) -> int:
-    from ..cli.arguments import options, output, sequences
+    from ..cli.arguments import options, output, sequences, wrote
     from ..diagnostics.labels import read_labels
     from ..writers.diagnosis import write_json, write_summary
 
@@ -37,8 +37,7 @@ def main(session, args) -> int:
           f"{len(flagged)} flagged finding(s) ({time.perf_counter() - started:.1f} s)")
     for finding in flagged:
         print(f"  {finding.severity.upper():<7} {finding.check:<22} {finding.message}")
-    for path in written:
-        print(f"  wrote {path}")
+    wrote(written)
     return 1 if any(f.severity in FAIL_ON[args.fail_on] for f in flagged) else 0
 
 
@@ -65,8 +64,7 @@ DIAGNOSE = Command(
         "Run the diagnostic checks (filter scaling, redundancy, gradient saturation, "
         "attention conditioning, constraint cost, randomization sanity, method agreement) "
         "and write the findings as JSON plus a Markdown and an HTML summary with plots.",
-        params=(Param("output", flags=("-o", "--output"), required=True,
-                      help="report JSON; the summaries are written beside it (.md with a "
+        params=(output_param("report JSON; the summaries are written beside it (.md with a "
                            "<stem>_plots/ folder, and .html)"),
                 Param("fail_on", Text(tuple(FAIL_ON)), "exit with status 1 when a finding of "
                                                        "this severity or worse is made",

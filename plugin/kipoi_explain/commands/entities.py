@@ -10,7 +10,7 @@ from ..results import EntityImportance
 from ..samples import DNA, FEATURES
 from ..sequences import FASTA_SUFFIXES
 from ..transparent import METHODS, entities, method_options
-from .base import REDUCE_PARAM, TARGET_PARAM, Command, CommandLine, Param
+from .base import REDUCE_PARAM, TARGET_PARAM, Command, CommandLine, Param, output_param
 from .kinds import COUNT, FLAG, INT, LocalOnly, Text, WordOrArray
 
 OPTIONS = "method options (only those of --method apply)"
@@ -29,7 +29,7 @@ METHOD_PARAMS = (
 
 
 def main(session, args) -> int:
-    from ..cli.arguments import options, output
+    from ..cli.arguments import options, output, wrote
     from ..writers import (plot_entities, write_entity_metadata, write_entity_scores,
                            write_entity_table)
 
@@ -66,8 +66,7 @@ def main(session, args) -> int:
     for row in table.head(5).itertuples():
         print(f"  {row.rank:>3} {row.entity:<20} mean |score| {row.mean_abs:.4g} "
               f"(mean {row.mean:+.4g})")
-    for path in written:
-        print(f"  wrote {path}")
+    wrote(written)
     return 0
 
 
@@ -130,8 +129,7 @@ ENTITIES = Command(
                       help="samples: a TSV/CSV table (first column the sample names, header "
                            "the input entities' names) or a .npy array (N, *input shape); for "
                            "a model of DNA, a FASTA of sequences of its input length"),
-                Param("output", flags=("-o", "--output"), required=True,
-                      help="ranking TSV; the settings (.json), the bar chart (.png) and with "
+                output_param("ranking TSV; the settings (.json), the bar chart (.png) and with "
                            "--per-sample the scores per sample (.samples.tsv) go beside it"),
                 Param("per_sample", FLAG, "also write the scores of every sample (samples x "
                                           "entities)", default=False),

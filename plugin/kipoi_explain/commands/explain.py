@@ -12,7 +12,7 @@ from ..methods.tokens import TOKEN_METHODS
 from ..results import Attribution
 from ..samples import TOKENS
 from .base import (AMBIGUOUS_PARAM, BINS_PARAM, NO_PLOT, REDUCE_PARAM, REVERSE_COMPLEMENT_PARAM,
-                   SAMPLE_KINDS, TARGET_PARAM, Command, CommandLine, Param)
+                   SAMPLE_KINDS, TARGET_PARAM, Command, CommandLine, Param, output_param)
 from .kinds import COUNT, FLAG, FLOAT, INT, Text, WordOrArray
 
 FORMATS = ("hdf5", "modisco")
@@ -47,7 +47,7 @@ METHOD_PARAMS = (
 
 
 def main(session, args) -> int:
-    from ..cli.arguments import extra_inputs, options, samples, target_label
+    from ..cli.arguments import extra_inputs, options, samples, target_label, wrote
     from ..writers import plot_attribution, plot_scores, write_hdf5, write_modisco
 
     info = session.info
@@ -74,8 +74,7 @@ def main(session, args) -> int:
           f"{info.name!r} with {result.method} "
           f"(target {target_label(result.target['names'])}) in "
           f"{time.perf_counter() - started:.1f} s")
-    for path in written:
-        print(f"  wrote {path}")
+    wrote(written)
     return 0
 
 
@@ -109,8 +108,7 @@ EXPLAIN = Command(
         "tracks with sequence logos. With --remote, a kipoi-explain server computes them "
         "(same options, same files).",
         samples="inputs",
-        params=(Param("output", flags=("-o", "--output"), required=True,
-                      help="HDF5 file to write (--format hdf5), or a directory (--format "
+        params=(output_param("HDF5 file to write (--format hdf5), or a directory (--format "
                            "modisco)"),
                 Param("format", Text(FORMATS),
                       "hdf5 or modisco: a directory with onehot.npz and hypothetical.npz "

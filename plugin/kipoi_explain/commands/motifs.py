@@ -8,7 +8,7 @@ from ..methods import METHODS
 from ..motif import METHODS as MOTIF_METHODS
 from ..motif import motifs
 from ..results import MotifSet
-from .base import AMBIGUOUS_PARAM, Command, CommandLine, Param
+from .base import AMBIGUOUS_PARAM, Command, CommandLine, Param, output_param
 from .explain import EXPLAIN
 from .kinds import FLOAT, INT, TARGET, Database, Text
 
@@ -16,7 +16,7 @@ DATABASE = "motif database"
 
 
 def main(session, args) -> int:
-    from ..cli.arguments import options, sequences
+    from ..cli.arguments import options, sequences, wrote
     from ..motif.database import load_database
     from ..writers import write_logos, write_meme, write_motif_table
 
@@ -53,8 +53,7 @@ def main(session, args) -> int:
     for motif in significant:
         print(f"  {motif.name:<28} {motif.best.id:<10} {motif.best.name:<16} "
               f"q={motif.best.q_value:.2g}")
-    for path in written:
-        print(f"  wrote {path}")
+    wrote(written)
     print(f"  wrote {len(logos)} logos in {out / 'logos'}")
     return 0
 
@@ -85,8 +84,7 @@ MOTIFS = Command(
         "via pyjaspar) or a MEME file with TomTom, and write motifs.meme, matches.tsv and "
         "logos/. With --seqlets, also call high-attribution seqlets, annotate and group them "
         "by their best match.",
-        params=(Param("output", flags=("-o", "--output"), required=True,
-                      help="output directory"),
+        params=(output_param("output directory"),
                 Param("max_q", FLOAT, "q-value under which a match counts as significant",
                       group=DATABASE, default=0.05),
                 Param("seqlets", Text(tuple(METHODS)), "also call seqlets from attributions "

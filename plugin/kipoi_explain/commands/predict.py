@@ -5,11 +5,11 @@ import time
 
 from ..predictions import predict
 from ..results import Prediction
-from .base import AMBIGUOUS_PARAM, SAMPLE_KINDS, Command, CommandLine, Param
+from .base import AMBIGUOUS_PARAM, SAMPLE_KINDS, Command, CommandLine, output_param
 
 
 def main(session, args) -> int:
-    from ..cli.arguments import extra_inputs, options, output, samples
+    from ..cli.arguments import extra_inputs, options, output, samples, wrote
     from ..writers.prediction import HDF5, TABLE, write_prediction
 
     out = output(args.output, (TABLE, HDF5))
@@ -20,7 +20,7 @@ def main(session, args) -> int:
     write_prediction(result, out)
     print(f"predicted {len(result)} samples of {session.info.name!r} "
           f"({len(result.output_names)} outputs) in {time.perf_counter() - started:.1f} s")
-    print(f"  wrote {out}")
+    wrote([out])
     return 0
 
 
@@ -33,5 +33,4 @@ PREDICT = Command(
         "output, with the samples' names and genome intervals) or an HDF5 file (any output "
         "shape). With --remote, a kipoi-explain server computes them.",
         samples="inputs",
-        params=(Param("output", flags=("-o", "--output"), required=True,
-                      help="TSV (.tsv) or HDF5 (.h5) file to write"),)))
+        params=(output_param("TSV (.tsv) or HDF5 (.h5) file to write"),)))

@@ -11,7 +11,7 @@ from ..errors import InputError
 from ..methods import METHODS
 from ..results import VariantEffect
 from ..variants import MERGES, score_variants
-from .base import REVERSE_COMPLEMENT_PARAM, Command, CommandLine, Param
+from .base import REVERSE_COMPLEMENT_PARAM, Command, CommandLine, Param, output_param
 from .explain import METHOD_PARAMS
 from .kinds import FASTA, INT, TARGET, ContigMap, Database, Text
 
@@ -19,7 +19,7 @@ from .kinds import FASTA, INT, TARGET, ContigMap, Database, Text
 def main(session, args) -> int:
     from tqdm.auto import tqdm
 
-    from ..cli.arguments import options
+    from ..cli.arguments import options, wrote
     from ..targets import resolve_target
     from ..writers.variant_hdf5 import VariantAttributionWriter
     from ..writers.variant_table import VariantTableWriter
@@ -66,9 +66,7 @@ def main(session, args) -> int:
           f"{time.perf_counter() - started:.1f} s")
     if len(records) != n_records:
         raise InputError(f"{n_records - len(records)} records were not accounted for")
-    for path in (args.output, args.tsv, args.attributions):
-        if path:
-            print(f"  wrote {path}")
+    wrote(path for path in (args.output, args.tsv, args.attributions) if path)
     return 0
 
 
@@ -119,8 +117,7 @@ SCORE_VARIANTS = Command(
         "(--remote-fasta); the scored records stream back into the same output files.",
         samples="none",
         params=(Param("vcf", required=True, help="input VCF (.vcf or bgzipped .vcf.gz)"),
-                Param("output", flags=("-o", "--output"), required=True,
-                      help="output VCF, bgzipped (.vcf.gz)"),
+                output_param("output VCF, bgzipped (.vcf.gz)"),
                 Param("attributions", help="HDF5 file for the attribution windows (needs "
                                            "--method)"),
                 Param("tsv", help="TSV summary, one row per output record"),

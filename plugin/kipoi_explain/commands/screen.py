@@ -3,13 +3,13 @@ element at each position, and record the change of the target."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from ..errors import InputError
 from ..results import Screen
+from ..samples import GenomeIntervals
 from ..screens import INSERTION_MODES, WINDOW_PERTURBATIONS, insertion, screen
 from .base import (AMBIGUOUS_PARAM, BINS_PARAM, NO_PLOT, REDUCE_PARAM, TARGET_PARAM, Command,
-                   CommandLine, Param)
+                   CommandLine, Param, output_param)
 from .kinds import COUNT, FASTA, INT, Integers, Text
 
 WINDOW = "window screen (without --insert)"
@@ -19,7 +19,7 @@ WINDOW_ONLY = ("window", "perturbation", "n_shuffles", "seed", "start", "end")
 
 
 def main(session, args) -> int:
-    from ..cli.arguments import extra_inputs, options, output, target_label
+    from ..cli.arguments import extra_inputs, options, output, target_label, wrote
     from ..writers import plot_screen, write_screen_metadata, write_screen_table
 
     out = output(args.output, (".tsv",))
@@ -52,8 +52,7 @@ def main(session, args) -> int:
           f"{target_label(result.target['names'])}: effects "
           f"{result.effects.min():+.4g} to {result.effects.max():+.4g} in "
           f"{time.perf_counter() - started:.1f} s")
-    for path in written:
-        print(f"  wrote {path}")
+    wrote(written)
     return 0
 
 
@@ -63,8 +62,6 @@ def _sequences(session, args):
 
     if args.server_fasta is None:
         return sequences(args, session.info.input_length)
-    from ..client import GenomeIntervals
-
     if not args.remote or not args.bed:
         raise InputError("--server-fasta: names a FASTA of the --remote server to read --bed "
                          "intervals from; give it with --remote and --bed")
@@ -119,8 +116,7 @@ SCREEN = Command(
         "(--mode replace substitutes the bases, insert shifts them right). Writes a TSV (one "
         "row per sequence x window; genome coordinates with --bed), a JSON of the settings "
         "and a PNG track of the effect along the first sequences.",
-        params=(Param("output", flags=("-o", "--output"), required=True,
-                      help="TSV to write; the settings (.json) and the PNG (.png) go beside it"),
+        params=(output_param("TSV to write; the settings (.json) and the PNG (.png) go beside it"),
                 Param("server_fasta", metavar="NAME",
                       help="with --remote and --bed: the server reads the intervals from its "
                            "own FASTA NAME (and fills deleted windows from it) instead of "

@@ -8,7 +8,6 @@ units concerned, and what to do. Every check has the signature
 """
 from __future__ import annotations
 
-
 from .._version import __version__
 from ..errors import InputError
 from ..options import keyword_defaults

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..backends import load_model
-from ..model import Model
 from ..errors import InputError
+from ..model import Model
 from ..results import Finding
 from .stats import auroc, bootstrap_interval
 

@@ -14,8 +14,8 @@ import numpy as np
 from .. import layers
 from ..engine import run_batches
 from ..methods.gradients import input_gradient
-from ..methods.references import dinucleotide_shuffles
 from ..results import Finding
+from ..sequences.shuffles import dinucleotide_shuffles
 from .context import position_importance
 from .stats import index_list, row_spearman, summary
 

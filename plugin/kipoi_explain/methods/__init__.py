@@ -29,7 +29,6 @@ from .method import Method
 from .occlusion import occlusion
 from .tokens import TOKEN_METHODS
 
-
 METHODS = {
     "saliency": Method(saliency, ("gradients",), (DNA, FEATURES), extra_inputs=True),
     "grad_x_input": Method(grad_x_input, ("gradients",), (DNA, FEATURES), extra_inputs=True),

@@ -1,7 +1,8 @@
 """DeepLIFT (rescale rule) and DeepSHAP, for PyTorch and Keras models alike.
 
 The model's ``deeplift`` capability supplies the multipliers; an operation it has no correct
-rule for raises :class:`~kipoi_explain.errors.UnsupportedOperation` rather than returning a wrong number.
+rule for raises :class:`~kipoi_explain.errors.UnsupportedOperation` rather than returning a
+wrong number.
 """
 from __future__ import annotations
 

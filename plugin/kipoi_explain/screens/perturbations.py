@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
-from ..methods.references import dinucleotide_shuffles
 from ..sequences import alphabet
 from ..sequences.genome import open_fasta
+from ..sequences.shuffles import dinucleotide_shuffles
 
 #: Perturbations of a sliding window (:func:`kipoi_explain.screen`).
 WINDOW_PERTURBATIONS = ("shuffle", "random", "mask", "delete")

@@ -11,12 +11,12 @@ import numpy as np
 
 from ..errors import InputError
 from ..methods import explain
+from ..motif.database import load_database
 from ..prepare import prepare
 from ..results import VariantEffect
 from ..samples import DNA
 from ..sequences import one_hot, reverse_complement
 from ..sequences.genome import open_fasta
-from ..motif.database import load_database
 from .alleles import OK, STATUSES, Allele, contig_mapping, read_alleles
 from .motif_change import MotifScanner
 from .windows import reference_span, variant_window

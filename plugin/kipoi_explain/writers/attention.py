@@ -23,8 +23,8 @@ from .._version import __version__
 from ..attention_maps.positions import TokenPositions
 from ..attention_maps.reductions import reduce_maps
 from ..results import AttentionMaps
-from .hdf5 import as_text, jsonable, read_intervals, write_intervals
 from .figures import pyplot
+from .hdf5 import as_text, jsonable, read_intervals, write_intervals
 
 #: Value of the ``content`` attribute that marks a file of :func:`write_attention_hdf5`.
 CONTENT = "attention maps"

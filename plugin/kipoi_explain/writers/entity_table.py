@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from ..results import EntityImportance
-from .hdf5 import jsonable
 from .figures import pyplot
+from .hdf5 import jsonable
 
 
 def write_entity_table(result: EntityImportance, path) -> Path:

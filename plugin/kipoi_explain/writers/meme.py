@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..results import Motif
 from ..motif.matrices import UNIFORM
+from ..results import Motif
 
 
 def write_meme(motifs: list[Motif], path, background: np.ndarray = UNIFORM,

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from ..results import Screen
-from .hdf5 import jsonable
 from .figures import pyplot
+from .hdf5 import jsonable
 
 
 def write_screen_table(result: Screen, path) -> Path:

@@ -8,7 +8,7 @@ import contextlib
 import os
 import sys
 
-from .. import require_package
+from ...requirements import require_package
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 if "tensorflow" not in sys.modules:

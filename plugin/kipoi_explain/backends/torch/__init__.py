@@ -1,5 +1,5 @@
 """PyTorch modules: imported only when such a model is loaded."""
-from .. import require_package
+from ...requirements import require_package
 
 require_package("torch", "a PyTorch model")
 

@@ -460,9 +460,10 @@ def torch_model(module, input_length: int | None = None, output_names=None,
     auto = batch_size == "auto"
     if auto:
         per_row, largest = network.activation_bytes()
+        on_gpu = network.device.type == "cuda"
         batch_size = auto_batch_size(
-            per_row, available_memory(network.device),
-            largest_per_row=None if network.device.type == "cuda" else largest)
+            per_row, int(torch.cuda.mem_get_info(network.device)[0]) if on_gpu
+            else available_memory(), largest_per_row=None if on_gpu else largest)
     return Model(name, "pytorch", layout, input_length,
                  output_names_for(output_names, output_shape), output_shape,
                  predictor=network, gradients=network, deeplift=network, layers=network,
