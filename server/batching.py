@@ -39,7 +39,7 @@ from kipoi_explain.model import Model
 log = logging.getLogger("kipoi_explain.server")
 
 #: Fast ISM chunks hold at least this many device batches of mutants.
-ISM_CHUNK_BATCHES = 8
+ISM_CHUNK_BATCHES = 32
 
 
 class RequestAborted(Exception):

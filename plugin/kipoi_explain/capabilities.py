@@ -35,11 +35,6 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-#: Every capability a model may have, in the order above.
-CAPABILITIES = ("predictor", "gradients", "deeplift", "layers", "attention", "filters",
-                "fast_ism")
-
-
 class Predictor(ABC):
     """Runs the model: the one capability every model has."""
 

@@ -47,14 +47,11 @@ class Samples:
         One name per sample.
     intervals : list of Interval or None
         Genomic source of each DNA sequence, when read from intervals.
-    sequences : SequenceSet or None
-        The DNA sequences as read (None for features and tokens).
     """
 
     x: np.ndarray
     names: list[str]
     intervals: list[Interval] | None = None
-    sequences: SequenceSet | None = None
 
     def __len__(self) -> int:
         return len(self.x)
@@ -108,7 +105,7 @@ def read_samples(layout, source, length: int | None = None, ambiguous: str = "un
             raise InputError(f"{what}features: model {model_name!r} takes one-hot DNA; give "
                              "sequences")
         sequences = as_sequences(source, length, ambiguous)
-        return Samples(sequences.onehot, list(sequences.names), sequences.intervals, sequences)
+        return Samples(sequences.onehot, list(sequences.names), sequences.intervals)
     if isinstance(source, SequenceSet):
         raise InputError(f"{what}model {model_name!r} takes {kind} of shape "
                          f"{tuple(layout.shape)}, not DNA sequences; give an array "
