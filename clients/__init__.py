@@ -23,10 +23,10 @@ from kipoi_explain import codec
 from kipoi_explain.commands import COMMANDS, CommandInfo, ModelInfo, get
 from kipoi_explain.commands.base import Command
 from kipoi_explain.errors import InputError, RemoteError
-from kipoi_explain.samples import DNA, GenomeIntervals, read_samples
+from kipoi_explain.samples import DNA, read_samples
 from kipoi_explain.sequences import FASTA_SUFFIXES, SequenceSet
 from kipoi_explain.sequences.features import read_features
-from kipoi_explain.sequences.genome import read_bed, read_fasta
+from kipoi_explain.sequences.genome import GenomeIntervals, read_bed, read_fasta
 from kipoi_explain.v2 import explain_pb2 as pb
 from kipoi_explain.v2 import explain_pb2_grpc as pb_grpc
 from kipoi_explain.variants.alleles import VariantRecord, open_vcf

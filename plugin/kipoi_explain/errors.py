@@ -24,6 +24,11 @@ class MissingCapability(InputError, UnsupportedOperation):
     (a server answers FAILED_PRECONDITION)."""
 
 
+class JobFailed(Exception):
+    """A shard of a job failed for a reason other than its input (its worker died more times
+    than it is restarted, a worker could not load the model): the message names the shard."""
+
+
 class MissingDependency(ImportError):
     """An optional package the request needs is not installed; the message names the
     ``pip install 'kipoi-explain[EXTRA]'`` that brings it."""

@@ -8,10 +8,20 @@ from typing import Callable
 from .errors import InputError
 
 
+#: Keywords that say where samples sit in the whole set they belong to (see
+#: :mod:`kipoi_explain.draws`): set by whoever splits the work, never an option of a method.
+PLACEMENT = ("sample_index",)
+
+
 def keyword_defaults(function: Callable) -> dict:
-    """The keyword options ``function`` takes, with their defaults."""
+    """The keyword options ``function`` takes, with their defaults (not :data:`PLACEMENT`)."""
     return {name: p.default for name, p in inspect.signature(function).parameters.items()
-            if p.default is not inspect.Parameter.empty}
+            if p.default is not inspect.Parameter.empty and name not in PLACEMENT}
+
+
+def takes(function: Callable, name: str) -> bool:
+    """Whether ``function`` has a parameter ``name``."""
+    return name in inspect.signature(function).parameters
 
 
 def checked_options(what: str, choices: dict, name: str, options: dict) -> dict:

@@ -3,7 +3,9 @@
 Every array is in the public layout: one-hot float32 ``(N, L, 4)``, alphabet A, C, G, T, in the
 coordinates of the sequences the user gave. A dict field holds metadata (settings, target,
 model description) and travels as the JSON the writers store (:func:`plain`), unless its
-metadata says ``{"arrays": True}`` (scores by name).
+metadata says ``{"arrays": True}`` (scores by name). A field whose metadata holds :data:`ROWS`
+has one row per sample: results of consecutive parts of a set of samples are combined along
+those (:func:`kipoi_explain.combine.concatenate`), the other fields must agree.
 """
 from __future__ import annotations
 
@@ -12,6 +14,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+#: Field metadata of a field with one row (array row, list item) per sample.
+ROWS = {"rows": True}
 
 
 @dataclass(frozen=True)
@@ -130,18 +135,19 @@ class Attribution:
         ``(N, *shape)`` in the public layout (tracks ``(N, L, C)``).
     """
 
-    scores: np.ndarray
+    scores: np.ndarray = field(metadata=ROWS)
     method: str
     target: dict
-    predictions: np.ndarray
-    inputs: np.ndarray
+    predictions: np.ndarray = field(metadata=ROWS)
+    inputs: np.ndarray = field(metadata=ROWS)
     settings: dict = field(default_factory=dict)
-    delta: np.ndarray | None = None
-    hypothetical: np.ndarray | None = None
-    names: list[str] = field(default_factory=list)
-    intervals: list[Interval] | None = None
+    delta: np.ndarray | None = field(default=None, metadata=ROWS)
+    hypothetical: np.ndarray | None = field(default=None, metadata=ROWS)
+    names: list[str] = field(default_factory=list, metadata=ROWS)
+    intervals: list[Interval] | None = field(default=None, metadata=ROWS)
     model: dict[str, Any] = field(default_factory=dict)
-    extra_scores: dict[str, np.ndarray] | None = field(default=None, metadata={"arrays": True})
+    extra_scores: dict[str, np.ndarray] | None = field(default=None,
+                                                       metadata={"arrays": True, **ROWS})
 
     def __len__(self) -> int:
         return self.scores.shape[0]
@@ -592,16 +598,16 @@ class Screen:
         The model's description.
     """
 
-    effects: np.ndarray
-    perturbed: np.ndarray
+    effects: np.ndarray = field(metadata=ROWS)
+    perturbed: np.ndarray = field(metadata=ROWS)
     starts: np.ndarray
     ends: np.ndarray
-    reference: np.ndarray
+    reference: np.ndarray = field(metadata=ROWS)
     perturbation: str
     target: dict
-    predictions: np.ndarray
-    names: list[str]
-    intervals: list[Interval] | None = None
+    predictions: np.ndarray = field(metadata=ROWS)
+    names: list[str] = field(metadata=ROWS)
+    intervals: list[Interval] | None = field(default=None, metadata=ROWS)
     settings: dict = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
 

@@ -8,7 +8,6 @@ in every one of them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -55,20 +54,6 @@ class Samples:
 
     def __len__(self) -> int:
         return len(self.x)
-
-
-@dataclass
-class GenomeIntervals:
-    """Intervals a server reads from one of its own FASTA files (by name: see
-    ``Client.fastas()``), resized to the model's input length as ``from_bed`` does: what a
-    client sends instead of sequences it read itself.
-
-    ``intervals`` is a BED path (read by the client) or a list of :class:`Interval`.
-    """
-
-    fasta: str
-    intervals: list[Interval] | str | Path
-    use_strand: bool = False
 
 
 def read_samples(layout, source, length: int | None = None, ambiguous: str = "uniform",

@@ -53,6 +53,58 @@ def _batch_size(text: str) -> int | str:
             from None
 
 
+#: The options that make a run a job (:mod:`kipoi_explain.jobs`), by their ``args`` names.
+JOB_OPTIONS = ("engine", "work_dir", "shard_size", "num_shards", "shard_index", "workers",
+               "ray_address")
+
+
+def add_job_arguments(parser) -> None:
+    """The options of a sub-command that can run as a job."""
+    from ..jobs.engines import ENGINES
+    from ..jobs.units import SHARD_SIZE
+
+    group = parser.add_argument_group(
+        "job (genome-scale runs)",
+        "With any of these the input is split into shards of --shard-size records, intervals "
+        "or sequences, run by --engine and kept in --work-dir: the same command with the same "
+        "work directory resumes (finished shards are not run again), and the outputs are "
+        "merged in input order. The answer is the same however the input is split.")
+    group.add_argument("--engine", choices=ENGINES,
+                       help="local: in this process (default); ray: on Ray workers, each "
+                            "loading the model once (pip install 'kipoi-explain[ray]')")
+    group.add_argument("--ray-address", metavar="auto|HOST:PORT",
+                       help="the Ray cluster to join (default: start one on this machine)")
+    group.add_argument("--workers", type=_positive, metavar="N",
+                       help="Ray workers (default: one per GPU of the cluster, else one); "
+                            "without GPUs each gets an equal share of the CPUs")
+    group.add_argument("--work-dir", metavar="DIR",
+                       help="where shards are kept; rerun with it to resume (default: a "
+                            "temporary directory, removed at the end)")
+    group.add_argument("--shard-size", type=_positive, metavar="N",
+                       help=f"units per shard (default: {SHARD_SIZE})")
+    group.add_argument("--num-shards", type=_positive, metavar="K",
+                       help="with --shard-index: this process is task I of K of a job array "
+                            "(SLURM) filling one --work-dir; it runs every K-th shard, and "
+                            "'kipoi-explain merge DIR' writes the outputs when all are done")
+    group.add_argument("--shard-index", type=int, metavar="I",
+                       help="this task's index, 0 to K-1 (e.g. $SLURM_ARRAY_TASK_ID)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive integer")
+    return value
+
+
+def job_requested(args) -> bool:
+    """Whether the arguments ask for a job."""
+    return any(getattr(args, name, None) is not None for name in JOB_OPTIONS)
+
+
 def add_sequence_arguments(parser) -> None:
     group = parser.add_argument_group("sequences (--bed with --fasta, or --sequences)")
     group.add_argument("--fasta", help="reference genome FASTA for --bed (read here, also with "
@@ -96,14 +148,18 @@ def extra_inputs(args) -> dict | None:
 
 
 def sequences(args, length: int | None, required: bool = True):
-    """The SequenceSet the arguments name (None if none is named and ``required`` is False)."""
+    """The SequenceSet the arguments name (None if none is named and ``required`` is False);
+    for a job, ``--bed`` intervals as they are, each shard reading its own."""
     from ..sequences import as_sequences, from_bed, from_fasta
+    from ..sequences.genome import GenomeIntervals, read_bed
 
     if args.bed and args.sequences:
         raise InputError("give either --bed (with --fasta) or --sequences, not both")
     if args.bed:
         if not args.fasta:
             raise InputError("--bed needs --fasta, the reference genome to read intervals from")
+        if job_requested(args):
+            return GenomeIntervals(args.fasta, read_bed(args.bed), args.use_strand)
         return from_bed(args.bed, args.fasta, length, args.use_strand, args.ambiguous)
     if args.sequences:
         return as_sequences(from_fasta(args.sequences, args.ambiguous), length)

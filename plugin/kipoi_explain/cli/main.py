@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from .. import __version__
 from ..commands import COMMANDS
-from ..commands.base import Command
+from ..commands.base import Command, CommandLine
 from ..commands.kinds import Flag, Text
-from ..errors import InputError, MissingDependency, RemoteError, UnsupportedOperation
-from .arguments import add_input_arguments, add_model_arguments, add_sequence_arguments
-from .session import open_session
+from ..errors import InputError, JobFailed, MissingDependency, RemoteError, UnsupportedOperation
+from .arguments import (add_input_arguments, add_job_arguments, add_model_arguments,
+                        add_sequence_arguments)
+from .session import JobSession, open_session
 
-#: The sub-commands, by name.
-SUBCOMMANDS = {command.cli.name: command for command in COMMANDS.values() if command.cli}
+#: The sub-commands, by name: each command's command line(s).
+SUBCOMMANDS = {line.name: (command, line) for command in COMMANDS.values()
+               for line in command.command_lines}
+#: The sub-command that writes a job array's outputs.
+MERGE = "merge"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,24 +33,33 @@ def build_parser() -> argparse.ArgumentParser:
                     "models.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in SUBCOMMANDS.values():
-        _add_subcommand(subparsers, command)
+    for command, line in SUBCOMMANDS.values():
+        _add_subcommand(subparsers, command, line)
+    merge = subparsers.add_parser(
+        MERGE, help="write the outputs of a job whose shards a job array computed",
+        description="Write the outputs of the job in WORK_DIR, made by a job array's tasks "
+                    "(--num-shards K --shard-index I): the command each task ran, with every "
+                    "shard read from WORK_DIR instead of computed. Refused while any shard is "
+                    "not done.")
+    merge.add_argument("work_dir", metavar="WORK_DIR")
+    merge.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
 
 
-def _add_subcommand(subparsers, command: Command) -> None:
-    cli = command.cli
+def _add_subcommand(subparsers, command: Command, cli: CommandLine) -> None:
     parser = subparsers.add_parser(cli.name, help=command.help, description=cli.description)
-    parser.set_defaults(declared=command)
+    parser.set_defaults(declared=command, line=cli)
     groups = {"remote server": add_model_arguments(parser)}
     if cli.samples in ("sequences", "inputs"):
         add_sequence_arguments(parser)
     if cli.samples == "inputs":
         add_input_arguments(parser)
-    elif command.extra_inputs:
+    elif command.extra_inputs and "inputs" not in cli.omit:
         add_input_arguments(parser, samples=False)
+    if cli.job:
+        add_job_arguments(parser)
     defaults = command.defaults()
-    for param in (*command.params, *cli.params):
+    for param in cli.options(command):
         if not param.cli:
             continue
         if param.group is not None and param.group not in groups:
@@ -70,14 +85,26 @@ def main(argv: list[str] | None = None) -> int:
     NOT_FOUND, UNAUTHENTICATED), 3 a server that failed or could not be reached (UNAVAILABLE,
     INTERNAL, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ...). ``diagnose --fail-on`` exits with
     1."""
+    from ..jobs import PartialJob
+
+    argv = list(sys.argv[1:] if argv is None else map(str, argv))
     args = build_parser().parse_args(argv)
     try:
+        if args.command == MERGE:
+            return _merge(args)
+        args.argv = argv
         _parse_values(args)
         with open_session(args) as session:
-            return args.declared.cli.main(session, args)
+            return args.line.main(session, args)
+    except PartialJob as done:
+        print(f"kipoi-explain {args.command}: {done}")
+        return 0
     except (InputError, UnsupportedOperation, MissingDependency) as err:
         print(f"kipoi-explain {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except JobFailed as err:
+        print(f"kipoi-explain {args.command}: error: {err}", file=sys.stderr)
+        return 3
     except Exception as err:
         # A failed call to a --remote server; grpc is loaded only when one is used.
         grpc = sys.modules.get("grpc")
@@ -88,11 +115,30 @@ def main(argv: list[str] | None = None) -> int:
         return err.exit_status
 
 
+def _merge(args) -> int:
+    """``merge WORK_DIR``: the job's own command line, its shards read instead of run."""
+    from ..jobs.workdir import WorkDir
+
+    manifest = WorkDir(args.work_dir).manifest()
+    argv = manifest.get("argv")
+    if not argv:
+        raise InputError(f"work directory {args.work_dir!r} was not made by the command line; "
+                         "merge its shards with kipoi_explain.jobs.run_job(merge_only=True)")
+    job = build_parser().parse_args(argv)
+    job.argv, job.work_dir = argv, str(Path(args.work_dir).resolve())
+    job.no_progress = job.no_progress or args.no_progress
+    # The job's paths are relative to where its tasks ran.
+    os.chdir(manifest["cwd"])
+    _parse_values(job)
+    with JobSession(job, merge_only=True) as session:
+        return job.line.main(session, job)
+
+
 def _parse_values(args) -> None:
     """Read the values argparse left as text (lists, windows, arrays) with their kinds, and
     check the counts of the sub-command's own."""
     command = args.declared
-    for param in (*command.params, *command.cli.params):
+    for param in args.line.options(command):
         value, flag = getattr(args, param.name, None), param.cli_flags[-1]
         if not param.cli or value is None:
             continue
@@ -110,7 +156,7 @@ def cli_main(command: str, raw_args: list[str]) -> None:
     """Kipoi's plugin hook: ``kipoi explain ARGS`` runs ``kipoi-explain explain ARGS``, and
     ``kipoi explain attention ARGS`` (any other sub-command) runs ``kipoi-explain attention
     ARGS``."""
-    if raw_args and raw_args[0] in SUBCOMMANDS and raw_args[0] != command:
+    if raw_args and raw_args[0] in (*SUBCOMMANDS, MERGE) and raw_args[0] != command:
         sys.exit(main(raw_args))
     sys.exit(main([command, *raw_args]))
 

@@ -1,9 +1,11 @@
 """Where a sub-command runs its command: in this process, or on a ``--remote`` server.
 
-Both sessions answer the same two things, whatever the command: what the model is
-(:class:`~kipoi_explain.commands.ModelInfo`, to read samples for it) and ``run(command,
-samples, **options)``, which returns the library's own result. A sub-command is written once,
-against :class:`Session`, and writes the same files either way.
+Every session answers the same things, whatever the command: what the model is
+(:class:`~kipoi_explain.commands.ModelInfo`, to read samples for it), ``run(command, samples,
+**options)``, which returns the library's own result, and ``parts(...)``, the results of
+consecutive parts of the samples. A sub-command is written once, against :class:`Session`,
+and writes the same files whether it runs here, on a server, or as a job
+(:class:`JobSession`: shards on an engine, kept in a work directory, merged in input order).
 """
 from __future__ import annotations
 
@@ -30,6 +32,16 @@ class Session(ABC):
     @abstractmethod
     def describe(self) -> dict:
         """The model's description, as results record it."""
+
+    def parts(self, command: Command, samples, size: int, **options):
+        """The results of consecutive parts of ``size`` units of ``samples``, in order, each
+        computed as the whole would be (its samples numbered from the part's first): what a
+        writer that streams takes, so memory does not grow with the input."""
+        from ..jobs.units import shards, units_of
+
+        units = units_of(samples, command.what or command.name)
+        for shard, part in units.parts(shards(units.count, size)):
+            yield self.run(command, part, sample_index=shard.lo, **options)
 
     def close(self) -> None:
         pass
@@ -104,12 +116,85 @@ class RemoteSession(Session):
         self.client.close()
 
 
+class JobSession(LocalSession):
+    """The library in this process, its commands run as jobs (:func:`kipoi_explain.jobs.run_job`):
+    shards on ``--engine``, kept in ``--work-dir``, their results merged in input order."""
+
+    def __init__(self, args, merge_only: bool = False):
+        from ..jobs import SHARD_SIZE, ModelSource
+        from .arguments import JOB_OPTIONS
+
+        if (args.num_shards is None) != (args.shard_index is None):
+            raise InputError("--num-shards and --shard-index go together (task I of K of a "
+                             "job array)")
+        if args.num_shards is not None:
+            if not 0 <= args.shard_index < args.num_shards:
+                raise InputError(f"--shard-index {args.shard_index}: expected 0 to "
+                                 f"{args.num_shards - 1}")
+            if args.work_dir is None:
+                raise InputError("--num-shards: the tasks of a job array fill one --work-dir; "
+                                 "give it")
+        super().__init__(args)
+        self.source = ModelSource(args.model, args.zoo, args.device, args.batch_size)
+        self.merge_only = merge_only
+        self.shard_size = args.shard_size or SHARD_SIZE
+        # What `kipoi-explain merge` runs again: the command line, but for how it ran.
+        self.notes = {"argv": _without(args.argv, ("--" + name.replace("_", "-")
+                                                   for name in JOB_OPTIONS
+                                                   if name not in ("work_dir", "shard_size"))),
+                      "cwd": os.getcwd()}
+
+    def parts(self, command: Command, samples, size: int | None = None, **options):
+        from ..jobs import run_job
+
+        options = command.resolve(options, "on_local", self)
+        args = self.args
+        group = None if args.num_shards is None else (args.shard_index, args.num_shards)
+        return run_job(command, self.model, samples, self.source, work_dir=args.work_dir,
+                       engine_name=args.engine or "local", workers=args.workers,
+                       ray_address=args.ray_address, shard_size=self.shard_size, group=group,
+                       merge_only=self.merge_only, progress=not args.no_progress,
+                       log=lambda note: print(f"  {note}"), notes=self.notes, **options)
+
+    def run(self, command: Command, samples=None, **options):
+        from ..jobs import merge_results
+
+        merged = merge_results(command, self.parts(command, samples, **options))
+        if command.samples == "stream":
+            from ..variants.alleles import with_records
+
+            return with_records(merged, samples)
+        return merged
+
+
+def _without(argv: list[str], flags) -> list[str]:
+    """``argv`` without the given flags and their values."""
+    flags, kept, skip = set(flags), [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item in flags:
+            skip = True
+        elif item.split("=", 1)[0] not in flags:
+            kept.append(item)
+    return kept
+
+
 def open_session(args) -> Session:
-    """The session the arguments ask for: ``--remote HOST:PORT``, else this process."""
+    """The session the arguments ask for: ``--remote HOST:PORT``, a job (``--engine``,
+    ``--work-dir``, ``--num-shards``), else this process."""
+    from .arguments import job_requested
+
     if args.remote:
+        if job_requested(args):
+            raise InputError("--remote runs the command on a server; a job (--engine, "
+                             "--work-dir, --shard-size, --num-shards) runs here or on a Ray "
+                             "cluster: give one or the other")
         return RemoteSession(args)
     given = [flag for flag, value in (("--token", args.token), ("--tls-ca", args.tls_ca),
                                       ("--timeout", args.timeout)) if value is not None]
     if given:
         raise InputError(f"{', '.join(given)} appl(y/ies) only with --remote HOST:PORT")
+    if job_requested(args):
+        return JobSession(args)
     return LocalSession(args)

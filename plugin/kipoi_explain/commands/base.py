@@ -17,7 +17,7 @@ from typing import Any, Callable
 from ..errors import InputError
 from ..options import keyword_defaults
 from ..samples import DNA, FEATURES, TOKENS
-from .kinds import BINS, FLAG, TARGET, Kind, Text
+from .kinds import BINS, FLAG, TARGET, Int, Kind, Text
 
 #: Keyword arguments every command function takes that the caller's environment sets (this
 #: process, or a server), not the request.
@@ -101,8 +101,9 @@ class Command:
         different rounding would move by a few ulps).
     too_large : str
         What to ask for instead when its result is larger than a server sends.
-    cli : CommandLine or None
-        Its sub-command, if it has one.
+    cli : CommandLine, tuple of CommandLine, or None
+        Its sub-command(s), if it has any (``explain`` and ``tracks`` both run
+        :func:`~kipoi_explain.explain`).
     what : str
         What it is called in messages (default: its name).
     noun : str
@@ -123,10 +124,16 @@ class Command:
     extra_inputs: bool = False
     exclusive: bool = False
     too_large: str = "ask for fewer samples"
-    cli: CommandLine | None = None
+    cli: CommandLine | tuple[CommandLine, ...] | None = None
     what: str = ""
     noun: str = "sequences"
     precondition: Callable | None = None
+
+    @property
+    def command_lines(self) -> tuple[CommandLine, ...]:
+        """Its sub-commands."""
+        return () if self.cli is None else \
+            self.cli if isinstance(self.cli, tuple) else (self.cli,)
 
     def param(self, name: str) -> Param | None:
         """The parameter ``name``, or None for one the command does not declare."""
@@ -206,6 +213,12 @@ class CommandLine:
         ``inputs``: those and ``--input``/``--extra-input`` (any model), or none of them.
     params : tuple of Param
         Options of the sub-command only: outputs, plots.
+    job : bool
+        It runs as a job when asked (``--engine``, ``--work-dir``, ``--num-shards``): its
+        input is split into shards, run and merged (:mod:`kipoi_explain.jobs`).
+    omit : tuple of str
+        The command's parameters the sub-command does not offer (their defaults apply), where
+        its own flag of that name means something else.
     """
 
     name: str
@@ -213,6 +226,12 @@ class CommandLine:
     description: str = ""
     samples: str = "sequences"
     params: tuple[Param, ...] = ()
+    job: bool = False
+    omit: tuple[str, ...] = ()
+
+    def options(self, command: Command) -> tuple[Param, ...]:
+        """Every option of the sub-command: the command's it offers, then its own."""
+        return (*(p for p in command.params if p.name not in self.omit), *self.params)
 
 
 # ---- parameters several commands share ---------------------------------------------------
@@ -229,6 +248,11 @@ AMBIGUOUS_PARAM = Param("ambiguous", Text(("uniform", "zeros", "error")),
                         "encoding of N and other IUPAC codes (uniform: 0.25 for N)", cli=False)
 REVERSE_COMPLEMENT_PARAM = Param("reverse_complement", FLAG,
                                  "average with the reverse-complement strand")
+#: Where the samples sit in a larger set (a job's shard, a chunk of a track): the index of the
+#: first, which seeds their random draws (see :mod:`kipoi_explain.draws`).
+SAMPLE_INDEX_PARAM = Param("sample_index", Int(minimum=0),
+                           "index of the first sample in the whole set the samples are part "
+                           "of; seeds their random draws", cli=False)
 SAMPLE_KINDS = (DNA, FEATURES, TOKENS)
 NO_PLOT = Param("no_plot", FLAG, "do not write the PNG", default=False)
 

@@ -11,8 +11,9 @@ from ..errors import InputError
 from ..methods import METHODS
 from ..results import VariantEffect
 from ..variants import MERGES, score_variants
-from .base import REVERSE_COMPLEMENT_PARAM, Command, CommandLine, Param, output_param
-from .explain import METHOD_PARAMS
+from .base import (REVERSE_COMPLEMENT_PARAM, SAMPLE_INDEX_PARAM, Command, CommandLine, Param,
+                   output_param)
+from .method_params import METHOD_PARAMS
 from .kinds import FASTA, INT, TARGET, ContigMap, Database, Text
 
 
@@ -60,13 +61,18 @@ def main(session, args) -> int:
             if effect.record_index not in records:
                 records.add(effect.record_index)
                 bar.update(1)
+        if len(records) != n_records:
+            # Raised inside the writers' block: no output file is left without these records.
+            raise InputError(f"{n_records - len(records)} of {n_records} records of "
+                             f"{args.vcf!r} were not accounted for; no output written")
     alleles = sum(statuses.values())
     print(f"{n_records} records in, {len(records)} records out as {alleles} alleles "
           f"({', '.join(f'{n} {s}' for s, n in statuses.most_common())}) in "
           f"{time.perf_counter() - started:.1f} s")
-    if len(records) != n_records:
-        raise InputError(f"{n_records - len(records)} records were not accounted for")
-    wrote(path for path in (args.output, args.tsv, args.attributions) if path)
+    if not vcf_writer.sorted_input:
+        print(f"  note: {args.vcf} is not sorted; the output was sorted in memory")
+    wrote(path for path in (args.output, f"{args.output}.tbi", args.tsv, args.attributions)
+          if path)
     return 0
 
 
@@ -105,7 +111,7 @@ SCORE_VARIANTS = Command(
                                         "(pyjaspar's newest release, CORE vertebrates) or a MEME "
                                         "file (not with --remote: a server scans its own JASPAR "
                                         "release)", metavar="DATABASE"),
-            *METHOD_PARAMS),
+            *METHOD_PARAMS, SAMPLE_INDEX_PARAM),
     samples="stream",
     cli=CommandLine(
         "score-vcf", main,
@@ -115,9 +121,9 @@ SCORE_VARIANTS = Command(
         "KX_STATUS saying why an allele was not scored. With --remote, the VCF is read here "
         "and streamed to the server, which cuts the windows from its own FASTA "
         "(--remote-fasta); the scored records stream back into the same output files.",
-        samples="none",
+        samples="none", job=True,
         params=(Param("vcf", required=True, help="input VCF (.vcf or bgzipped .vcf.gz)"),
-                output_param("output VCF, bgzipped (.vcf.gz)"),
+                output_param("output VCF, sorted, bgzipped (.vcf.gz) and tabix-indexed (.tbi)"),
                 Param("attributions", help="HDF5 file for the attribution windows (needs "
                                            "--method)"),
                 Param("tsv", help="TSV summary, one row per output record"),

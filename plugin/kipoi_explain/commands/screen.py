@@ -6,10 +6,10 @@ import time
 
 from ..errors import InputError
 from ..results import Screen
-from ..samples import GenomeIntervals
+from ..sequences.genome import GenomeIntervals
 from ..screens import INSERTION_MODES, WINDOW_PERTURBATIONS, insertion, screen
-from .base import (AMBIGUOUS_PARAM, BINS_PARAM, NO_PLOT, REDUCE_PARAM, TARGET_PARAM, Command,
-                   CommandLine, Param, output_param)
+from .base import (AMBIGUOUS_PARAM, BINS_PARAM, NO_PLOT, REDUCE_PARAM, SAMPLE_INDEX_PARAM,
+                   TARGET_PARAM, Command, CommandLine, Param, output_param)
 from .kinds import COUNT, FASTA, INT, Integers, Text
 
 WINDOW = "window screen (without --insert)"
@@ -103,7 +103,8 @@ SCREEN = Command(
             Param("end", INT, "end of the region screened (default: the sequence's end)",
                   group=WINDOW),
             Param("genome", FASTA, "FASTA whose bases fill the end of a deleted window (a "
-                                   "server's: its name)", cli=False)),
+                                   "server's: its name)", cli=False),
+            SAMPLE_INDEX_PARAM),
     extra_inputs=True, too_large="ask for fewer sequences or windows", what="a window screen",
     cli=CommandLine(
         "screen", main,
@@ -116,6 +117,7 @@ SCREEN = Command(
         "(--mode replace substitutes the bases, insert shifts them right). Writes a TSV (one "
         "row per sequence x window; genome coordinates with --bed), a JSON of the settings "
         "and a PNG track of the effect along the first sequences.",
+        job=True,
         params=(output_param("TSV to write; the settings (.json) and the PNG (.png) go beside it"),
                 Param("server_fasta", metavar="NAME",
                       help="with --remote and --bed: the server reads the intervals from its "

@@ -74,7 +74,7 @@ def method_options(method: str, tokens: bool = False) -> dict:
 def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | None = None,
             progress: bool = False, reverse_complement: bool = False, reduce: str = "sum",
             bins=None, ambiguous: str = "uniform", inputs: dict | None = None,
-            **options) -> Attribution:
+            sample_index=0, **options) -> Attribution:
     """Explain a model's predictions for some sequences with one attribution method.
 
     Parameters
@@ -111,6 +111,10 @@ def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | N
         one row per sequence: held at each sequence's values while the main input is
         perturbed; :data:`EXTRA_INPUT_METHODS` also attribute to the differentiable ones
         (``Attribution.extra_scores``).
+    sample_index : int or numpy.ndarray
+        Index of the first sequence in the whole set it belongs to (or one index per
+        sequence): random references, noise and shuffles are seeded per sequence by it, so a
+        set explained in parts (chunks, shards of a job) gets the scores it gets in one piece.
     **options
         Method options: ``n_steps``, ``baseline``, ``quadrature_rule``, ``inputs_baseline``
         (integrated gradients);
@@ -148,10 +152,10 @@ def explain(model, seqs, method: str = "deepshap", target=0, batch_size: int | N
                    ambiguous=ambiguous)
     model, x, spec, batch_size = work.model, work.x, work.target, work.batch_size
     run = methods[method]
-    result = run(model, x, spec, batch_size, progress, **options)
+    result = run(model, x, spec, batch_size, progress, sample_index, **options)
     if reverse_complement:
         result = _average_strands(result, run(model, alphabet.reverse_complement(x), spec,
-                                              batch_size, progress,
+                                              batch_size, progress, sample_index,
                                               **_reverse_strand_options(options, x.shape[1])))
     return Attribution(
         scores=result.scores.astype(np.float32), method=method, target=spec.as_dict(),

@@ -21,7 +21,7 @@ def _multipliers(model, target, n_references):
 
 
 def deeplift(model, x, target, batch_size, progress, baseline="zeros",
-             correct_gradients: bool = False) -> MethodScores:
+             correct_gradients: bool = False, sample_index=0) -> MethodScores:
     """DeepLIFT with the rescale rule (Shrikumar et al. 2017) against one reference.
 
     Parameters
@@ -29,13 +29,14 @@ def deeplift(model, x, target, batch_size, progress, baseline="zeros",
     baseline : {"zeros", "uniform", "shuffle"} or array
         The reference; see :func:`~kipoi_explain.methods.references.references`.
     """
-    refs = references(x, baseline, 1, 0)
+    refs = references(x, baseline, 1, 0, sample_index)
     return attribute_over_references(model, x, refs, target, _multipliers(model, target, refs.shape[1]),
                                      batch_size, progress, "deeplift", correct_gradients)
 
 
 def deepshap(model, x, target, batch_size, progress, n_references: int = 20, seed: int = 0,
-             baseline="shuffle", correct_gradients: bool = False) -> MethodScores:
+             baseline="shuffle", correct_gradients: bool = False,
+             sample_index=0) -> MethodScores:
     """DeepSHAP: DeepLIFT averaged over ``n_references`` dinucleotide-shuffled references.
 
     Parameters
@@ -47,6 +48,6 @@ def deepshap(model, x, target, batch_size, progress, n_references: int = 20, see
     baseline : "shuffle" or array ``(N, K, L, 4)``
         Other references to average over instead of shuffles.
     """
-    refs = references(x, baseline, n_references, seed)
+    refs = references(x, baseline, n_references, seed, sample_index)
     return attribute_over_references(model, x, refs, target, _multipliers(model, target, refs.shape[1]),
                                      batch_size, progress, "deepshap", correct_gradients)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..draws import sample_indices
 from ..engine import accumulate_sorted, run_batches
 from ..results import MethodScores
 from .contributions import contributions, correct
@@ -64,7 +65,7 @@ def grad_x_input(model, x, target, batch_size, progress,
 
 
 def smoothgrad(model, x, target, batch_size, progress, n_samples: int = 25, noise: float = 0.1,
-               seed: int = 0, correct_gradients: bool = False) -> MethodScores:
+               seed: int = 0, correct_gradients: bool = False, sample_index=0) -> MethodScores:
     """Gradient averaged over copies of the input with Gaussian noise (Smilkov et al. 2017).
 
     Parameters
@@ -75,10 +76,12 @@ def smoothgrad(model, x, target, batch_size, progress, n_samples: int = 25, nois
     noise : float
         Standard deviation of the noise added to the input.
     seed : int
-        Row ``r`` of the work (sequence ``r // n_samples``) draws its noise from seed
-        ``(seed, r)``, so results do not depend on the batch size.
+        Noisy copy ``s`` of the sequence of index ``i`` in the whole set draws its noise from
+        seed ``(seed, i * n_samples + s)``, so results depend neither on the batch size nor on
+        the shard the sequence is in.
     """
     n = len(x)
+    index = sample_indices(sample_index, n)
     total = np.zeros(x.shape, dtype=np.float64)
     extras = model.differentiable_extras()
     extra_total = {spec.name: np.zeros((n, *spec.shape)) for spec in extras}
@@ -86,8 +89,9 @@ def smoothgrad(model, x, target, batch_size, progress, n_samples: int = 25, nois
     def block(lo, hi):
         rows = np.arange(lo, hi)
         seq = rows // n_samples
+        draws = index[seq] * n_samples + rows % n_samples
         eps = np.stack([np.random.default_rng((seed, int(r))).standard_normal(x.shape[1:])
-                        for r in rows]).astype(np.float32)
+                        for r in draws]).astype(np.float32)
         grad, _, *extra = model.gradients.input_gradient(x[seq] + noise * eps, target,
                                                          context=model.rows(seq))
         accumulate_sorted(total, seq, grad)

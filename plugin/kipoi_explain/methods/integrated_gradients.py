@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..draws import sample_indices, uniforms
 from ..engine import accumulate_sorted, run_batches
 from ..errors import InputError
 from ..results import MethodScores
@@ -39,7 +40,7 @@ def integrated_gradients(model, x, target, batch_size, progress, baseline="zeros
                          n_steps: int = 50, quadrature_rule: str = "gausslegendre",
                          n_references: int = 1, seed: int = 0,
                          correct_gradients: bool = False,
-                         inputs_baseline: str | None = None) -> MethodScores:
+                         inputs_baseline: str | None = None, sample_index=0) -> MethodScores:
     """Integrated gradients (Sundararajan et al. 2017) from each reference to the input.
 
     Parameters
@@ -63,7 +64,7 @@ def integrated_gradients(model, x, target, batch_size, progress, baseline="zeros
         raise InputError(f"inputs_baseline={inputs_baseline!r}: expected None or 'zeros'")
     alphas, weights = quadrature(quadrature_rule, n_steps)
     alphas, weights = alphas.astype(np.float32), weights.astype(np.float32)
-    refs = references(x, baseline, n_references, seed)
+    refs = references(x, baseline, n_references, seed, sample_index)
     k = refs.shape[1]
     joint = model.differentiable_extras() if inputs_baseline == "zeros" else []
     extra_total = {spec.name: np.zeros((len(x), *spec.shape)) for spec in joint}
@@ -112,16 +113,17 @@ def integrated_gradients(model, x, target, batch_size, progress, baseline="zeros
 
 def expected_gradients(model, x, target, batch_size, progress, baseline="shuffle",
                        n_references: int = 20, seed: int = 0,
-                       correct_gradients: bool = False) -> MethodScores:
+                       correct_gradients: bool = False, sample_index=0) -> MethodScores:
     """Expected gradients / gradient SHAP (Erion et al. 2021; Lundberg & Lee 2017).
 
     For each of ``n_references`` references, the gradient at one random point of the straight
     path from the reference to the input, times ``input - reference``, averaged. The random
-    points are drawn from ``seed``, one per (sequence, reference) pair.
+    points are drawn from ``seed``, one per (sequence, reference) pair: reference ``k`` of the
+    sequence of index ``i`` in the whole set takes draw ``i * n_references + k``.
     """
-    refs = references(x, baseline, n_references, seed)
-    n_pairs = refs.shape[0] * refs.shape[1]
-    alphas = np.random.default_rng(seed).uniform(size=n_pairs).astype(np.float32)
+    refs = references(x, baseline, n_references, seed, sample_index)
+    alphas = uniforms(seed, sample_indices(sample_index, len(x)),
+                      refs.shape[1]).ravel().astype(np.float32)
 
     def multipliers(x_rows, ref_rows, pairs):
         alpha = alphas[pairs].reshape(-1, *(1,) * (x_rows.ndim - 1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
+from ..options import takes
 from ..results import MethodScores
 from ..samples import DNA
 
@@ -12,7 +13,8 @@ class Method:
     """An attribution method, declared with what it needs of a model.
 
     Calling it runs the method function (its signature and docstring are the function's),
-    after checking the model has every capability in ``needs``.
+    after checking the model has every capability in ``needs``; ``sample_index`` (see
+    :mod:`kipoi_explain.draws`) reaches only a method that draws at random.
 
     Attributes
     ----------
@@ -31,10 +33,14 @@ class Method:
         functools.update_wrapper(self, function)
         self.function, self.needs, self.inputs = function, needs, inputs
         self.extra_inputs = extra_inputs
+        self.draws = takes(function, "sample_index")
 
-    def __call__(self, model, x, target, batch_size, progress, **options) -> MethodScores:
+    def __call__(self, model, x, target, batch_size, progress, sample_index=0,
+                 **options) -> MethodScores:
         for capability in self.needs:
             model.require(capability, f"method {self.function.__name__!r}")
+        if self.draws:
+            options["sample_index"] = sample_index
         return self.function(model, x, target, batch_size, progress, **options)
 
     def missing(self, model) -> str | None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..draws import sample_indices
 from ..errors import InputError
 from ..sequences.shuffles import dinucleotide_shuffles
 
@@ -10,7 +11,7 @@ BASELINES = ("zeros", "uniform", "shuffle", "mean")
 
 
 def references(x: np.ndarray, baseline="zeros", n_references: int = 1,
-               seed: int = 0) -> np.ndarray:
+               seed: int = 0, sample_index=0) -> np.ndarray:
     """References for each input, ``(N, K, *sample shape)``: ``(N, K, L, 4)`` for DNA.
 
     Parameters
@@ -26,8 +27,11 @@ def references(x: np.ndarray, baseline="zeros", n_references: int = 1,
     n_references : int
         Number of shuffles per input (``"shuffle"`` only).
     seed : int
-        Seed of the shuffles; sequence ``i`` uses ``seed + i``, so its references do not depend
-        on the batch it is in.
+        Seed of the shuffles: the sequence of index ``i`` in the whole set uses ``seed + i``, so
+        its references do not depend on the batch or shard it is in.
+    sample_index : int or numpy.ndarray
+        Index of the first input in the whole set, or one index per input (see
+        :mod:`kipoi_explain.draws`).
     """
     n, shape = x.shape[0], x.shape[1:]
     if isinstance(baseline, str):
@@ -36,7 +40,7 @@ def references(x: np.ndarray, baseline="zeros", n_references: int = 1,
         if baseline == "uniform":
             return np.full((n, 1, *shape), 0.25, dtype=np.float32)
         if baseline == "shuffle":
-            return dinucleotide_shuffles(x, n_references, seed)
+            return dinucleotide_shuffles(x, n_references, seed + sample_indices(sample_index, n))
         if baseline == "mean":
             return np.broadcast_to(x.mean(axis=0, dtype=np.float64).astype(np.float32),
                                    (n, 1, *shape))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._version import __version__
+from ..draws import sample_indices
 from ..engine import run_batches
 from ..errors import InputError
 from ..prepare import prepare
@@ -26,7 +27,7 @@ def screen(model, seqs, window: int = 50, stride: int | None = None,
            perturbation: str = "shuffle", target=0, start: int = 0, end: int | None = None,
            n_shuffles: int = 1, seed: int = 0, genome=None, reduce: str = "sum", bins=None,
            batch_size: int | None = None, progress: bool = False,
-           ambiguous: str = "uniform", inputs: dict | None = None) -> Screen:
+           ambiguous: str = "uniform", inputs: dict | None = None, sample_index=0) -> Screen:
     """Perturb each window of a region of every sequence and report the target's change.
 
     Windows are ``[s, s + window)`` for ``s`` in ``range(start, end - window + 1, stride)``:
@@ -58,9 +59,10 @@ def screen(model, seqs, window: int = 50, stride: int | None = None,
         The region screened, ``[start, end)`` (default the whole sequence).
     n_shuffles : int
         Random draws per window, averaged (``shuffle`` and ``random`` only). Draw ``r`` of
-        window ``[s, s + window)`` of sequence ``i`` is seeded by ``(seed, i, s, r)``
-        (:class:`numpy.random.SeedSequence`), so results do not depend on the batch size. A
-        window with one possible dinucleotide shuffle (a homopolymer, say) stays unchanged.
+        window ``[s, s + window)`` of the sequence of index ``i`` in the whole set is seeded by
+        ``(seed, i, s, r)`` (:class:`numpy.random.SeedSequence`), so results depend neither on
+        the batch size nor on the shard a sequence is in. A window with one possible
+        dinucleotide shuffle (a homopolymer, say) stays unchanged.
     seed : int
         Base seed of the random draws.
     genome : str or Path, optional
@@ -79,6 +81,9 @@ def screen(model, seqs, window: int = 50, stride: int | None = None,
         Show a progress bar.
     ambiguous : {"uniform", "zeros", "error"}
         Encoding of IUPAC codes such as N in string input (and in ``genome`` fill).
+    sample_index : int or numpy.ndarray
+        Index of the first sequence in the whole set (or one per sequence), which seeds its
+        draws (see :mod:`kipoi_explain.draws`).
 
     Returns
     -------
@@ -126,7 +131,8 @@ def screen(model, seqs, window: int = 50, stride: int | None = None,
         else:
             content = genome_continuation(work.samples.intervals, genome, window, ambiguous)
     starts = np.arange(start, end - window + 1, stride)
-    spec = Perturbation(perturbation, window, n_shuffles, seed, content)
+    spec = Perturbation(perturbation, window, n_shuffles, seed, content,
+                        sample_indices(sample_index, len(x)))
     settings = {"window": window, "stride": stride, "start": start, "end": end,
                 "n_shuffles": n_shuffles, "seed": seed,
                 "genome": None if genome is None else str(genome)}

@@ -45,6 +45,9 @@ class Perturbation:
     content : numpy.ndarray or None
         ``(N, width, 4)`` bases that follow each sequence (``delete``), or ``(width, 4)``
         the implanted element (``replace``, ``insert``).
+    index : numpy.ndarray or None
+        ``(N,)`` index of each sequence in the whole set, which seeds its draws (default: its
+        position among the ``N``).
     """
 
     name: str
@@ -52,6 +55,7 @@ class Perturbation:
     replicates: int = 1
     seed: int = 0
     content: np.ndarray | None = None
+    index: np.ndarray | None = None
 
     def apply(self, x: np.ndarray, seq: np.ndarray, starts: np.ndarray,
               rep: np.ndarray) -> np.ndarray:
@@ -81,12 +85,13 @@ class Perturbation:
         if self.name in INSERTION_MODES:
             return np.broadcast_to(self.content, (rows, self.width, 4))
         # Random perturbations: each row (sequence, span, replicate) is drawn on its own, seeded
-        # by the sequence's index, the span's start and the replicate, so a row's draw does not
-        # depend on which block it falls in (nor on the batch size). One shuffle per call also
-        # lets a window with a single possible shuffle (e.g. a homopolymer) stay as it is,
-        # where tangermeme refuses to draw several identical shuffles.
+        # by the sequence's index in the whole set, the span's start and the replicate, so a
+        # row's draw depends neither on the block nor on the shard it falls in. One shuffle per
+        # call also lets a window with a single possible shuffle (e.g. a homopolymer) stay as
+        # it is, where tangermeme refuses to draw several identical shuffles.
+        owner = seq if self.index is None else self.index[seq]
         seeds = np.array([np.random.SeedSequence([self.seed, int(i), int(s), int(r)])
-                          .generate_state(1)[0] for i, s, r in zip(seq, starts, rep)],
+                          .generate_state(1)[0] for i, s, r in zip(owner, starts, rep)],
                          dtype=np.int64)
         if self.name == "shuffle":
             windows = x[seq[:, None], starts[:, None] + np.arange(self.width)]

@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import InputError
 from ..results import Interval
 from .alphabet import ALPHABET, decode, one_hot, reverse_complement
-from .genome import fetch_intervals, read_bed, read_fasta
+from .genome import GenomeIntervals, fetch_intervals, read_bed, read_fasta
 
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz")
 
@@ -74,9 +74,10 @@ def as_sequences(seqs, length: int | None = None, ambiguous: str = "uniform") ->
 
     Parameters
     ----------
-    seqs : SequenceSet, str, sequence of str, numpy.ndarray or path
+    seqs : SequenceSet, GenomeIntervals, str, sequence of str, numpy.ndarray or path
         A DNA string or list of them; a one-hot array ``(L, 4)`` or ``(N, L, 4)`` (A, C, G, T on
-        the last axis); a path to a FASTA file (suffix .fa, .fasta, .fna).
+        the last axis); a path to a FASTA file (suffix .fa, .fasta, .fna); intervals of a
+        FASTA file.
     length : int, optional
         The model's input length; every sequence must have it.
     ambiguous : {"uniform", "zeros", "error"}
@@ -89,6 +90,8 @@ def as_sequences(seqs, length: int | None = None, ambiguous: str = "uniform") ->
     """
     if isinstance(seqs, SequenceSet):
         result = seqs
+    elif isinstance(seqs, GenomeIntervals):
+        result = from_bed(seqs.intervals, seqs.fasta, length, seqs.use_strand, ambiguous)
     elif isinstance(seqs, Path) or (isinstance(seqs, str) and seqs.endswith(FASTA_SUFFIXES)):
         result = from_fasta(seqs, ambiguous)
     elif isinstance(seqs, str):

@@ -4,11 +4,26 @@ FASTA access goes through pyfaidx (indexed, so a genome is never read whole).
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import InputError
 from ..results import Interval
+
+
+@dataclass
+class GenomeIntervals:
+    """Intervals read from a reference FASTA where the model runs, resized to the model's
+    input length as :func:`~kipoi_explain.from_bed` does: in this process from a FASTA path
+    (a job's shards read their own windows so), on a server from one of its own FASTA files by
+    name (see ``Client.fastas()``), sent instead of sequences the client read itself.
+
+    ``intervals`` is a BED path (read by whoever sends them) or a list of :class:`Interval`.
+    """
+
+    fasta: str
+    intervals: list[Interval] | str | Path
+    use_strand: bool = False
 
 
 def open_fasta(path):

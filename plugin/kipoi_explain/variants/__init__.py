@@ -29,7 +29,8 @@ __all__ = ["MERGES", "OK", "STATUSES", "score_variants"]
 def score_variants(model, vcf, fasta, method: str | None = None, target="all",
                    chunk_size: int = 256, reverse_complement: bool = False,
                    merge: str = "mean", contig_map=None, radius: int = 10, motifs=None,
-                   batch_size: int | None = None, progress: bool = False, **options):
+                   batch_size: int | None = None, progress: bool = False,
+                   sample_index: int = 0, **options):
     """Score every ALT allele of a VCF with the model, optionally with attribution maps.
 
     Parameters
@@ -58,6 +59,11 @@ def score_variants(model, vcf, fasta, method: str | None = None, target="all",
         Also report the database motif with a site (p <= 1e-4) in either allele whose best PWM
         score over placements overlapping the variant changes most (``effect.motif``: id,
         name, ref and alt scores and their change in bits; negative = disrupted).
+    sample_index : int
+        Index of the first record in the whole VCF (for a part of it, e.g. a job's shard):
+        records are numbered from it, and the random draws of an allele's attribution
+        (shuffled references, noise) are seeded by its record's number, so they depend neither
+        on ``chunk_size`` nor on the part a record is scored in.
     **options
         Options of the attribution method (``n_references``, ``n_steps``, ...).
 
@@ -78,7 +84,7 @@ def score_variants(model, vcf, fasta, method: str | None = None, target="all",
     genome = open_fasta(fasta)
     mapping = contig_mapping(contig_map, genome.keys())
     scanner = None if motifs is None else MotifScanner(load_database(motifs))
-    alleles = read_alleles(vcf, genome, model.input_length, mapping)
+    alleles = read_alleles(vcf, genome, model.input_length, mapping, sample_index)
     while chunk := list(islice(alleles, chunk_size)):
         yield from _score_chunk(model, genome, chunk, spec, method, reverse_complement, merge,
                                 radius, scanner, batch_size, progress, options)
@@ -95,8 +101,9 @@ def _score_chunk(model, genome, chunk: list[Allele], spec, method, rc: bool, mer
         alt = one_hot([w.alt_seq for w in windows])
         scores = _scores(model, ref, alt, spec, rc, merge, batch_size)
         if method is not None:
-            attributions = _attributions(model, ref, alt, windows, spec, method, radius,
-                                         batch_size, progress, options)
+            records = np.array([a.record_index for a in ok])
+            attributions = _attributions(model, ref, alt, windows, records, spec, method,
+                                         radius, batch_size, progress, options)
         if scanner is not None:
             ref_len = np.array([len(a.ref) for a in ok])
             alt_len = np.array([len(a.alt) for a in ok])
@@ -152,9 +159,11 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.where(inside, np.log(clipped / (1 - clipped)), np.nan)
 
 
-def _attributions(model, ref, alt, windows, spec, method, radius, batch_size, progress,
-                  options) -> dict:
-    kwargs = dict(target=spec, batch_size=batch_size, progress=progress, **options)
+def _attributions(model, ref, alt, windows, records, spec, method, radius, batch_size,
+                  progress, options) -> dict:
+    # Both windows of an allele, and the alleles of one record, share their record's draws.
+    kwargs = dict(target=spec, batch_size=batch_size, progress=progress,
+                  sample_index=records, **options)
     ref_result = explain(model, ref, method, **kwargs)
     alt_result = explain(model, alt, method, **kwargs)
     n, length = ref.shape[:2]

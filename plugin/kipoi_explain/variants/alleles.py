@@ -102,11 +102,25 @@ def open_vcf(path):
         raise InputError(f"VCF {str(path)!r} cannot be read: {err}") from err
 
 
-def read_alleles(vcf, fasta, length: int, mapping: dict | None = None):
+def with_records(effects, vcf):
+    """The effects of a VCF's alleles (in VCF order, as a job merges them), each given back its
+    pysam record (which a job does not store), read from the VCF again."""
+    with open_vcf(vcf) as source:
+        records = enumerate(source)
+        index, record = -1, None
+        for effect in effects:
+            while index < effect.record_index:
+                index, record = next(records)
+            effect.record = record
+            yield effect
+
+
+def read_alleles(vcf, fasta, length: int, mapping: dict | None = None, first_record: int = 0):
     """Stream the alleles of every record of ``vcf``, checked against the pyfaidx ``fasta``.
 
     ``vcf`` is a VCF path, or an iterable of records that have ``chrom``, ``pos`` (1-based),
-    ``id``, ``ref`` and ``alts`` as pysam's do (the service streams its records so).
+    ``id``, ``ref`` and ``alts`` as pysam's do (the service streams its records so; a shard of
+    a job reads its own records). Records are numbered from ``first_record``.
 
     Yields
     ------
@@ -115,14 +129,14 @@ def read_alleles(vcf, fasta, length: int, mapping: dict | None = None):
     """
     if isinstance(vcf, (str, Path)):
         with open_vcf(vcf) as source:
-            yield from _alleles(source, fasta, length, mapping)
+            yield from _alleles(source, fasta, length, mapping, first_record)
     else:
-        yield from _alleles(vcf, fasta, length, mapping)
+        yield from _alleles(vcf, fasta, length, mapping, first_record)
 
 
-def _alleles(records, fasta, length: int, mapping: dict | None):
+def _alleles(records, fasta, length: int, mapping: dict | None, first_record: int):
     contigs = set(fasta.keys())
-    for index, record in enumerate(records):
+    for index, record in enumerate(records, start=first_record):
         alts = record.alts or (None,)
         for alt_index, alt in enumerate(alts):
             allele = Allele(record, index, alt_index, record.chrom, record.pos,

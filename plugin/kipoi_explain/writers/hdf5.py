@@ -13,15 +13,16 @@ import numpy as np
 
 from .._version import __version__
 from ..results import Attribution, Interval
+from .atomic import replaced
 
 _ARRAYS = ("scores", "inputs", "predictions", "hypothetical", "delta")
 
 
 def write_hdf5(result: Attribution, path) -> None:
-    """Write ``result`` to ``path`` (overwritten), compressed."""
+    """Write ``result`` to ``path`` (overwritten, whole or not at all), compressed."""
     import h5py
 
-    with h5py.File(path, "w") as out:
+    with replaced(path) as partial, h5py.File(partial, "w") as out:
         for name in _ARRAYS:
             array = getattr(result, name)
             if array is not None:

@@ -7,13 +7,13 @@ Datasets grow as variants stream in: ``keys`` (the variant keys), ``ref`` and ``
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from .._version import __version__
 from ..results import VariantEffect
+from .atomic import finish, partial_path
 
 _ARRAYS = ("ref", "alt", "diff")
 
@@ -25,7 +25,7 @@ class VariantAttributionWriter:
         import h5py
 
         self.path = Path(path)
-        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.partial = partial_path(self.path)
         self._file = h5py.File(self.partial, "w")
         self._file.attrs.update({"method": method, "model": json.dumps(model, default=str),
                                  "version": __version__})
@@ -68,8 +68,7 @@ class VariantAttributionWriter:
         if exc_type is None:
             self._flush()
         self._file.close()
-        if exc_type is None:
-            os.replace(self.partial, self.path)
+        finish(self.partial, self.path, exc_type is None)
         return False
 
 

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 from ..results import VariantEffect
+from .atomic import finish, partial_path
 
 SCORE_KEYS = ("ref", "alt", "diff", "logit_diff")
 
@@ -16,7 +16,7 @@ class VariantTableWriter:
 
     def __init__(self, path, output_names):
         self.path = Path(path)
-        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.partial = partial_path(self.path)
         self._handle = open(self.partial, "w", newline="")
         self._rows = csv.writer(self._handle, delimiter="\t")
         self.output_names = list(output_names)
@@ -41,6 +41,5 @@ class VariantTableWriter:
 
     def __exit__(self, exc_type, exc, traceback):
         self._handle.close()
-        if exc_type is None:
-            os.replace(self.partial, self.path)
+        finish(self.partial, self.path, exc_type is None)
         return False

@@ -3,18 +3,23 @@
 The output is a sites-only VCF (samples are dropped: their genotypes refer to all ALTs of a
 record). The header keeps the input's meta-lines and declares the ``KX_`` INFO fields and one
 FILTER per reason an allele was not scored. Multi-allelic records are split, their ``Number=A``
-and ``Number=R`` INFO values split with them (``Number=G`` values are dropped). The file is
-written under a ``.partial`` name and renamed when complete, so an interrupted run never leaves
-a file that looks finished.
+and ``Number=R`` INFO values split with them (``Number=G`` values are dropped).
+
+The output is sorted and tabix-indexed (``.tbi``): a sorted input (each contig in one block,
+positions non-decreasing) is written in its own order as records stream in; an unsorted one
+is held and sorted in memory (by the header's contig order, then position), which
+:attr:`VariantVCFWriter.sorted_input` tells. The file and its index are written under
+``.partial`` names and renamed when complete, so an interrupted run never leaves a file that
+looks finished.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from ..errors import InputError
 from ..results import VariantEffect
 from ..variants.alleles import OK, STATUSES, open_vcf
+from .atomic import finish, partial_path
 
 SCORES = {"ref": "KX_REF", "alt": "KX_ALT", "diff": "KX_DIFF", "logit_diff": "KX_LOGIT_DIFF"}
 SCORE_DOCS = {"ref": "prediction for the reference window",
@@ -31,22 +36,26 @@ class VariantVCFWriter:
         import pysam
 
         self.path = Path(path)
-        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.partial = partial_path(self.path)
         header = pysam.VariantHeader()
         with open_vcf(template_vcf) as template:
             for record in template.header.records:
                 if record.type != "FORMAT":
                     header.add_record(record)
             try:
-                chroms = [record.chrom for record in template]
+                sites = [(record.chrom, record.pos) for record in template]
             except (OSError, ValueError) as err:
                 raise InputError(f"VCF {str(template_vcf)!r} cannot be read: {err}") from err
         #: Records of the input, for progress and for checking that all are written.
-        self.n_records = len(chroms)
+        self.n_records = len(sites)
         # htslib writes only records on declared contigs; inputs need not declare them.
-        for contig in dict.fromkeys(chroms):
+        for contig in dict.fromkeys(chrom for chrom, _ in sites):
             if contig not in header.contigs:
                 header.contigs.add(contig)
+        #: Whether the input is sorted (else the output is sorted in memory).
+        self.sorted_input = _is_sorted(sites)
+        self._rank = {name: rank for rank, name in enumerate(header.contigs)}
+        self._held = []
         order = "|".join(output_names)
         for key, field in SCORES.items():
             header.info.add(field, ".", "Float", f"kipoi-explain: {SCORE_DOCS[key]}, one value "
@@ -97,7 +106,10 @@ class VariantVCFWriter:
                                    alleles=alleles,
                                    id=record.id, qual=record.qual, filter=filters or None,
                                    info=info)
-        self._out.write(out)
+        if self.sorted_input:
+            self._out.write(out)
+        else:
+            self._held.append((self._rank[record.chrom], record.pos, self.written, out))
         self.written += 1
 
     def _split_info(self, effect: VariantEffect) -> dict:
@@ -120,7 +132,36 @@ class VariantVCFWriter:
         return self
 
     def __exit__(self, exc_type, exc, traceback):
-        self._out.close()
-        if exc_type is None:
-            os.replace(self.partial, self.path)
+        import pysam
+
+        ok = exc_type is None
+        index = partial_path(str(self.path) + ".tbi")
+        try:
+            if ok:
+                for *_, record in sorted(self._held, key=lambda held: held[:3]):
+                    self._out.write(record)
+            self._out.close()
+            if ok:
+                pysam.tabix_index(str(self.partial), preset="vcf", force=True,
+                                  index=str(index))
+        except BaseException:
+            ok = False
+            raise
+        finally:
+            finish(self.partial, self.path, ok)
+            finish(index, str(self.path) + ".tbi", ok)
         return False
+
+
+def _is_sorted(sites: list[tuple[str, int]]) -> bool:
+    """Whether each contig's records form one block with non-decreasing positions."""
+    done, previous = set(), (None, 0)
+    for chrom, pos in sites:
+        if chrom != previous[0]:
+            if chrom in done:
+                return False
+            done.add(previous[0])
+        elif pos < previous[1]:
+            return False
+        previous = (chrom, pos)
+    return True

@@ -1,0 +1,79 @@
+"""``tracks``: an attribution track along regions of a genome, as a bigWig: :func:`explain`
+of windows tiling the regions (:mod:`kipoi_explain.tracks`), written part by part."""
+from __future__ import annotations
+
+import time
+
+from ..errors import InputError
+from .base import CommandLine, Param, output_param
+from .kinds import INT
+
+#: Not offered by ``tracks``: occlusion's --stride (--stride is the tiling's), and extra
+#: inputs, which hold one row per sequence, not per window of a genome.
+OMIT = ("stride", "inputs")
+REGIONS = "regions (one of --bed, --region, --chrom)"
+
+
+def main(session, args) -> int:
+    from ..cli.arguments import options, output, target_label, wrote
+    from ..jobs.units import SHARD_SIZE
+    from ..tracks import contig_lengths, read_regions, tile
+    from ..writers.track import TrackWriter
+    from .method_params import METHOD_PARAMS, method_options_given
+
+    if args.remote:
+        raise InputError("tracks reads its windows from a local --fasta and writes the track "
+                         "part by part; run it here, or over a Ray cluster (--engine ray), "
+                         "not with --remote")
+    out = output(args.output, (".bw", ".bigwig", ".bigWig"), "-o")
+    hypothetical = None if args.hypothetical is None else \
+        output(args.hypothetical, (".h5", ".hdf5"), "--hypothetical")
+    info = session.info
+    if not info.takes_dna or info.input_length is None:
+        raise InputError(f"model {info.name!r}: a track needs a model of DNA with an input "
+                         "length to tile the regions with")
+    regions = read_regions(args.fasta, bed=args.bed, region=args.region, chrom=args.chrom)
+    tiles = tile(regions, args.fasta, info.input_length, args.stride)
+    command = args.declared
+    given = {**options(args, command, exclude=METHOD_PARAMS),
+             **method_options_given(args, tokens=False)}
+    settings = {**given, "stride": args.stride, "regions": len(regions),
+                "windows": len(tiles), "input_length": info.input_length}
+    started = time.perf_counter()
+    with TrackWriter(out, tiles, contig_lengths(args.fasta), hypothetical, args.modisco,
+                     settings) as writer:
+        for part in session.parts(command, tiles.samples(), args.shard_size or SHARD_SIZE,
+                                  **given):
+            writer.write(part)
+    print(f"tracked {tiles.n_bases} bases of {len(regions)} region(s) with {len(tiles)} "
+          f"windows of {info.input_length} bases of {info.name!r}, "
+          f"{given.get('method') or command.defaults()['method']} (target "
+          f"{target_label(part.target['names'])}) in {time.perf_counter() - started:.1f} s")
+    wrote(writer.written)
+    return 0
+
+
+TRACKS = CommandLine(
+    "tracks", main,
+    "Attribution track of regions of a genome, for a genome browser: the regions (--bed, "
+    "--region or --chrom) are tiled with windows of the model's input length every --stride "
+    "bases, each window keeps its central --stride bases so that every base is explained "
+    "once, and the present base's contribution is written as a bigWig (-o). --hypothetical "
+    "adds an HDF5 file of the hypothetical contributions of the same bases, --modisco a "
+    "TF-MoDISco-lite input directory (onehot.npz, hypothetical.npz: one row per window's "
+    "kept part). Windows run in parts of --shard-size, so a chromosome's track never sits in "
+    "memory; as a job (--engine, --work-dir) they run on Ray workers and resume.",
+    samples="none", job=True, omit=OMIT,
+    params=(output_param("bigWig to write (.bw)"),
+            Param("fasta", required=True, help="reference genome FASTA; the bigWig's contigs "
+                                                "are its contigs"),
+            Param("bed", group=REGIONS, help="BED regions (overlapping ones are merged)"),
+            Param("region", group=REGIONS, metavar="CHR:START-END",
+                  help="one region, 1-based and inclusive as genome browsers write it"),
+            Param("chrom", group=REGIONS, metavar="CONTIG", help="a whole contig"),
+            Param("stride", INT, "bases between windows, the central part each keeps "
+                                 "(default: half the model's input length)"),
+            Param("hypothetical", help="HDF5 file of the hypothetical contributions (and "
+                                       "one-hot bases) of the track's bases"),
+            Param("modisco", metavar="DIR", help="directory for TF-MoDISco-lite input: "
+                                                 "onehot.npz and hypothetical.npz")))
