@@ -7,7 +7,8 @@ import importlib
 from .errors import MissingDependency
 
 #: The install extra that brings each optional package.
-EXTRAS = {"torch": "torch", "tensorflow": "keras", "keras": "keras", "grpc": "serve"}
+EXTRAS = {"torch": "torch", "tensorflow": "keras", "keras": "keras", "grpc": "serve",
+          "ray": "ray"}
 
 
 def require_package(package: str, purpose: str):

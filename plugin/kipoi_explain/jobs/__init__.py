@@ -33,7 +33,7 @@ from ..errors import InputError
 from ..results import plain
 from ..sequences import FASTA_SUFFIXES
 from .engines import ENGINES, engine
-from .shard import ModelSource
+from .shard import ModelSource, absolute
 from .units import SHARD_SIZE, Shard, Units, fasta_identity, file_checksum, shards, units_of
 from .workdir import WorkDir
 
@@ -158,6 +158,12 @@ def run_job(command, model, samples, source: ModelSource | None = None,
     if runner.name == "ray" and source is None:
         raise InputError("--engine ray loads the model on every worker: give it as a path or "
                          "name, not as a loaded model")
+    # Shards may run in another directory (a Ray worker): local paths made absolute.
+    source = None if source is None else source.absolute()
+    options = {name: absolute(value) for name, value in options.items()}
+    if options.get("inputs") is not None:
+        raise InputError("extra inputs (--extra-input) hold one row per sample, and a job does "
+                         "not cut them into shards: run without a job")
     units = units_of(samples, command.what or command.name)
     if units.count == 0 and command.samples != "stream":
         raise InputError(f"{command.what or command.name}: no {units.noun} to run on")
@@ -217,11 +223,13 @@ def _run(job: Job, workdir: WorkDir, runner, done: set, group, progress: bool, l
             bar.update(shard.hi - shard.lo)
 
         runner.run(job, job.units.parts(pending), workdir, finished)
-    left = len(job.shards) - len(done)
-    if left and group is not None:
+    if group is not None:
+        # A task of an array never writes the outputs: two tasks ending together would.
+        left = len(job.shards) - len(done)
+        state = f"{left} of {len(job.shards)} shards remain for the other tasks; when all " \
+            "are done:" if left else f"all {len(job.shards)} shards are done:"
         raise PartialJob(f"ran {len(pending)} shard(s) of task {group[0]} of {group[1]}; "
-                         f"{left} of {len(job.shards)} shards remain for the other tasks; "
-                         f"when all are done: kipoi-explain merge {workdir.path}")
+                         f"{state} kipoi-explain merge {workdir.path}")
 
 
 def merge_results(command, parts):

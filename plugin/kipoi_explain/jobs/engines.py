@@ -54,26 +54,34 @@ class LocalEngine:
 
 
 class ShardWorker:
-    """A Ray actor's state: the job's model, loaded once; runs shards into the work
-    directory."""
+    """A Ray actor's state: the job's model, loaded once (on the first shard, so that a failure
+    to load it is that shard's error, named, rather than a dead actor); runs shards into the
+    work directory."""
 
     def __init__(self, source: ModelSource, command, options: dict, work_dir: str,
                  fingerprint: str):
-        if not (Path(work_dir) / MANIFEST).is_file():
-            raise JobFailed(f"worker on {socket.gethostname()} cannot see the work directory "
-                            f"{work_dir!r}: on a Ray cluster of several machines it must be on "
-                            "a filesystem they share")
-        self.model = source.load()
-        if self.model.fingerprint() != fingerprint:
-            raise JobFailed(f"worker on {socket.gethostname()} loaded {source.source!r} with "
-                            "other weights than the driver's (fingerprints differ): the "
-                            "machines must see the same model files")
-        self.command, self.options = command, options
-        self.workdir = WorkDir(work_dir)
+        self.source, self.command, self.options = source, command, options
+        self.workdir, self.fingerprint = WorkDir(work_dir), fingerprint
+        self.model = None
 
     def run(self, shard: Shard, samples) -> int:
+        if self.model is None:
+            self.model = self._load()
         run_shard(self.model, self.command, self.options, shard, samples, self.workdir)
         return os.getpid()
+
+    def _load(self):
+        host = socket.gethostname()
+        if not (self.workdir.path / MANIFEST).is_file():
+            raise JobFailed(f"worker on {host} cannot see the work directory "
+                            f"{str(self.workdir.path)!r}: on a Ray cluster of several machines "
+                            "it must be on a filesystem they share")
+        model = self.source.load()
+        if model.fingerprint() != self.fingerprint:
+            raise JobFailed(f"worker on {host} loaded {self.source.source!r} with other "
+                            "weights than the driver's (fingerprints differ): the machines "
+                            "must see the same model files")
+        return model
 
 
 class RayEngine:
@@ -101,11 +109,13 @@ class RayEngine:
         started = not ray.is_initialized()
         if started:
             try:
-                ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
-                         configure_logging=False)
+                # "local": a new instance for the job, not a cluster started here before.
+                ray.init(address=self.address or "local", include_dashboard=False,
+                         log_to_driver=False, configure_logging=False)
             except ConnectionError as err:
-                raise JobFailed(f"--ray-address {self.address}: no Ray cluster there ({err})") \
-                    from None
+                raise JobFailed(f"--ray-address {self.address}: cannot join the Ray cluster "
+                                f"there ({err}); if it uses token authentication, set "
+                                "RAY_AUTH_MODE=token (and its token) here too") from None
         try:
             self._run(ray, job, parts, workdir, done)
         finally:
@@ -119,13 +129,11 @@ class RayEngine:
         if gpus and n > gpus:
             raise InputError(f"--workers {n}: the Ray cluster has {gpus} GPU(s), one per "
                              "worker")
+        # Ray sets a worker's OMP_NUM_THREADS to the CPUs it holds: its math libraries use
+        # those, not every CPU of the machine.
         share = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": max(1, cpus // n)}
-        # Each worker's math libraries use the CPUs it holds, not every CPU of the machine.
-        threads = str(share["num_cpus"])
         actor = ray.remote(max_restarts=self.retries,
-                           max_task_retries=self.retries)(ShardWorker).options(
-            **share, runtime_env={"env_vars": {"OMP_NUM_THREADS": threads,
-                                               "MKL_NUM_THREADS": threads}})
+                           max_task_retries=self.retries)(ShardWorker).options(**share)
         workers = [actor.remote(job.source, job.command, job.options, str(workdir.path),
                                 job.fingerprint) for _ in range(n)]
         queued = {worker: deque() for worker in workers}

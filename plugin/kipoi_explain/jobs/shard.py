@@ -4,8 +4,10 @@ directory."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..options import takes
 from .units import Shard
@@ -20,6 +22,10 @@ class ModelSource:
     zoo: str | None = None
     device: str | None = None
     batch_size: int | str | None = None
+
+    def absolute(self) -> ModelSource:
+        """The same, its local paths absolute (workers may run in another directory)."""
+        return dataclasses.replace(self, source=absolute(self.source), zoo=absolute(self.zoo))
 
     def load(self):
         from ..backends import load_model
@@ -44,6 +50,14 @@ def run_shard(model, command, options: dict, shard: Shard, samples, workdir: Wor
     if command.samples == "stream":
         result = [_detached(item) for item in result]
     workdir.save(shard, result, time.perf_counter() - started)
+
+
+def absolute(value):
+    """``value`` as an absolute path when it names an existing file or directory here;
+    anything else as it is."""
+    if isinstance(value, (str, os.PathLike)) and str(value) and os.path.exists(value):
+        return str(Path(value).resolve())
+    return value
 
 
 def _detached(item):

@@ -87,7 +87,9 @@ class IntervalUnits(Units):
 
     def __init__(self, source: GenomeIntervals):
         intervals = source.intervals
-        self.source = source
+        # Shards may run in another directory (a Ray worker): the FASTA by its absolute path.
+        self.source = GenomeIntervals(str(Path(source.fasta).resolve()), intervals,
+                                      source.use_strand)
         self.intervals = read_bed(intervals) if isinstance(intervals, (str, Path)) else \
             list(intervals)
         self.count = len(self.intervals)

@@ -6,7 +6,8 @@ Layout::
     manifest.json            job settings, model fingerprint, input checksum, shards
     shards/000017.pkl        the shard's result (pickle: the work directory is trusted, as a
                              Kipoi model directory is)
-    shards/000017.done       JSON marker: the output's SHA-256 and size, time, host
+    shards/000017.done       JSON marker: the output's SHA-256 and size, time, host and
+                             process, the process's peak memory
 
 A shard counts as done only when its marker is there and its output matches the marker's
 checksum: an output is written under a ``.partial`` name and renamed, then the marker; a
@@ -20,6 +21,7 @@ import hashlib
 import json
 import os
 import pickle
+import resource
 import socket
 import time
 from pathlib import Path
@@ -118,7 +120,10 @@ class WorkDir:
         marker = {"shard": shard.index, "lo": shard.lo, "hi": shard.hi,
                   "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
                   "seconds": round(seconds, 3), "host": socket.gethostname(),
-                  "pid": os.getpid(), "finished": time.time()}
+                  "pid": os.getpid(), "finished": time.time(),
+                  # The worker's peak resident memory so far (Linux: KiB).
+                  "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                                        / 1024, 1)}
         with replaced(self._marker(shard)) as partial:
             partial.write_text(json.dumps(marker))
 
