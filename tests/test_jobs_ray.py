@@ -15,7 +15,7 @@ import pyBigWig
 import pytest
 
 from conftest import EXAMPLE_DIR
-from test_jobs import SCORE, body, markers, run, snv_vcf, worker_pids
+from test_jobs import SCORE, body, local_job, markers, run, snv_vcf, worker_pids
 
 pytest.importorskip("ray")
 
@@ -53,9 +53,7 @@ def driver(env, *args):
 def local(vcf, tmp_path_factory):
     """The job on the local engine, the reference every Ray run must equal."""
     folder = tmp_path_factory.mktemp("local")
-    status, _, err = run("score-vcf", MODEL, "--vcf", vcf, "-o", folder / "o.vcf.gz",
-                         "--work-dir", folder / "work", "--shard-size", 8, *SCORE)
-    assert status == 0, err
+    local_job(vcf, folder, 8)
     return folder / "o.vcf.gz"
 
 

@@ -40,10 +40,11 @@ def main(session, args) -> int:
     settings = {**given, "stride": args.stride, "regions": len(regions),
                 "windows": len(tiles), "input_length": info.input_length}
     started = time.perf_counter()
+    # As a job, every shard is computed here, before any output is opened.
+    parts = session.parts(command, tiles.samples(), args.shard_size or SHARD_SIZE, **given)
     with TrackWriter(out, tiles, contig_lengths(args.fasta), hypothetical, args.modisco,
                      settings) as writer:
-        for part in session.parts(command, tiles.samples(), args.shard_size or SHARD_SIZE,
-                                  **given):
+        for part in parts:
             writer.write(part)
     print(f"tracked {tiles.n_bases} bases of {len(regions)} region(s) with {len(tiles)} "
           f"windows of {info.input_length} bases of {info.name!r}, "

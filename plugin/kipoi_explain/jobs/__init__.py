@@ -100,8 +100,9 @@ def run_job(command, model, samples, source: ModelSource | None = None,
             ray_address: str | None = None, shard_size: int = SHARD_SIZE,
             group: tuple[int, int] | None = None, merge_only: bool = False,
             progress: bool = False, log=None, notes: dict | None = None, **options):
-    """Run ``command`` over ``samples`` as a job; yield each shard's result, in input order,
-    once every shard is done.
+    """Run ``command`` over ``samples`` as a job; once every shard is done, return an iterator
+    over the shards' results in input order (each read from the work directory as it is
+    reached).
 
     Parameters
     ----------
@@ -184,6 +185,16 @@ def run_job(command, model, samples, source: ModelSource | None = None,
                                  "the job array's remaining tasks) again, then merge")
         else:
             _run(job, workdir, runner, done, group, progress, log)
+    except BaseException:
+        if temporary:
+            shutil.rmtree(workdir.path, ignore_errors=True)
+        raise
+    return _results(job, workdir, temporary)
+
+
+def _results(job: Job, workdir: WorkDir, temporary: bool):
+    """The shards' results in input order, read one at a time."""
+    try:
         for shard in job.shards:
             yield workdir.load(shard)
     finally:

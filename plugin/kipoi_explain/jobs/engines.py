@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import socket
 from collections import deque
-from pathlib import Path
 
 from ..errors import InputError, JobFailed, UnsupportedOperation
 from ..requirements import require_package
