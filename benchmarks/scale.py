@@ -38,9 +38,9 @@ from variants import GENOME, MODEL, write_snvs
 RAY = Path(sys.executable).with_name("ray")
 
 
-def start_cluster(folder: Path) -> tuple[str, dict, float]:
-    """A Ray head on a free loopback port with every CPU; its address, the environment that
-    joins it, and the seconds it took to start."""
+def start_cluster(temp: str) -> tuple[str, dict, float]:
+    """A Ray head on a free loopback port with every CPU, its files in ``temp``; its address,
+    the environment that joins it, and the seconds it took to start."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -48,8 +48,7 @@ def start_cluster(folder: Path) -> tuple[str, dict, float]:
     started = time.perf_counter()
     subprocess.run([str(RAY), "start", "--head", "--port", str(port), "--disable-usage-stats",
                     "--include-dashboard=false", "--node-ip-address", "127.0.0.1",
-                    "--temp-dir", str(folder / "ray")], env=env, check=True,
-                   capture_output=True)
+                    "--temp-dir", temp], env=env, check=True, capture_output=True)
     return f"127.0.0.1:{port}", env, time.perf_counter() - started
 
 
@@ -99,11 +98,13 @@ def main() -> None:
           f"torch {torch.__version__}, ray {ray.__version__}, kipoi-explain job of "
           f"score-vcf deepshap ({args.n_references} references), shards of "
           f"{args.shard_size} records")
-    with tempfile.TemporaryDirectory() as tmp:
+    # Ray's sockets live in its temporary folder, whose path must stay short (AF_UNIX).
+    with tempfile.TemporaryDirectory() as tmp, \
+            tempfile.TemporaryDirectory(prefix="kxray", dir="/tmp") as ray_temp:
         folder = Path(tmp)
         vcf = folder / "snvs.vcf"
         write_snvs(vcf, args.n, margin=200)
-        address, env, startup = start_cluster(folder)
+        address, env, startup = start_cluster(ray_temp)
         try:
             options = ["--method", "deepshap", "--n-references", args.n_references,
                        "--target", "CTCF", "--shard-size", args.shard_size]

@@ -3,10 +3,12 @@ engine with one or two workers, and a worker killed with SIGKILL mid-job replace
 run again, the output unchanged. Kept small: a cluster of two CPUs, a few shards."""
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,9 +28,11 @@ RAY = Path(sys.executable).with_name("ray")
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def cluster():
     """A Ray head on 127.0.0.1 with two CPUs and token authentication; its address and the
     environment a driver needs to join it."""
+    # Ray's sockets live in its temporary folder, whose path must stay short (AF_UNIX).
+    folder = tempfile.mkdtemp(prefix="kxray", dir="/tmp")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -36,11 +40,12 @@ def cluster(tmp_path_factory):
     start = subprocess.run([str(RAY), "start", "--head", "--port", str(port), "--num-cpus", "2",
                             "--include-dashboard=false", "--disable-usage-stats",
                             "--node-ip-address", "127.0.0.1",
-                            "--temp-dir", str(tmp_path_factory.mktemp("ray"))],
+                            "--temp-dir", folder],
                            env=env, capture_output=True, text=True, timeout=300)
     assert start.returncode == 0, start.stderr
     yield f"127.0.0.1:{port}", env
     subprocess.run([str(RAY), "stop", "--force"], env=env, capture_output=True, timeout=300)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def driver(env, *args):
