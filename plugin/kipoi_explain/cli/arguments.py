@@ -68,7 +68,8 @@ def add_job_arguments(parser) -> None:
         "With any of these the input is split into shards of --shard-size records, intervals "
         "or sequences, run by --engine and kept in --work-dir: the same command with the same "
         "work directory resumes (finished shards are not run again), and the outputs are "
-        "merged in input order. The answer is the same however the input is split.")
+        "merged in input order. Random draws are seeded per record, not per shard: the "
+        "answer does not depend on the split (but for float rounding between shard sizes).")
     group.add_argument("--engine", choices=ENGINES,
                        help="local: in this process (default); ray: on Ray workers, each "
                             "loading the model once (pip install 'kipoi-explain[ray]')")
