@@ -286,7 +286,7 @@ def test_bad_arguments_raise_input_error(tmp_path, cnn, genome):
         list(score_variants(cnn, vcf, GENOME, merge="max"))
     with pytest.raises(InputError, match="chunk_size"):
         list(score_variants(cnn, vcf, GENOME, chunk_size=0))
-    with pytest.raises(InputError, match="cannot be read"):
+    with pytest.raises(InputError, match="nope.vcf' does not exist"):
         list(score_variants(cnn, tmp_path / "nope.vcf", GENOME))
 
 

@@ -269,7 +269,7 @@ def test_spec_example_through_cli(tmp_path, spec_fasta):
 def test_cli_errors_exit_2(tmp_path, input_vcf, case):
     args = ["score-vcf", MODEL, "--vcf", input_vcf, "--fasta", GENOME, "--no-progress"]
     expect = {"attributions_without_method": "--method", "bad_suffix": ".vcf.gz",
-              "missing_vcf": "cannot be read", "garbage_vcf": "cannot be read"}[case]
+              "missing_vcf": "does not exist", "garbage_vcf": "cannot be read"}[case]
     out = tmp_path / "o.vcf.gz"
     if case == "attributions_without_method":
         args += ["-o", out, "--attributions", tmp_path / "a.h5"]

@@ -22,6 +22,7 @@ def main(session, args) -> int:
 
     from ..cli.arguments import options, wrote
     from ..targets import resolve_target
+    from ..variants.alleles import is_plain_gzip
     from ..writers.variant_hdf5 import VariantAttributionWriter
     from ..writers.variant_table import VariantTableWriter
     from ..writers.vcf import VariantVCFWriter
@@ -71,7 +72,13 @@ def main(session, args) -> int:
           f"{time.perf_counter() - started:.1f} s")
     if not vcf_writer.sorted_input:
         print(f"  note: {args.vcf} is not sorted; the output was sorted in memory")
-    wrote(path for path in (args.output, f"{args.output}.tbi", args.tsv, args.attributions)
+    if is_plain_gzip(args.vcf):
+        print(f"  note: {args.vcf} is gzip, not bgzip: it was read through a decompressed "
+              "temporary copy (bgzip it to skip that)")
+    if vcf_writer.dropped:
+        print("  note: INFO values left out of records (named in their KX_DROPPED): " +
+              ", ".join(f"{key} in {n}" for key, n in vcf_writer.dropped.most_common()))
+    wrote(path for path in (args.output, vcf_writer.index, args.tsv, args.attributions)
           if path)
     return 0
 

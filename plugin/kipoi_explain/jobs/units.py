@@ -116,7 +116,7 @@ class RecordUnits(Units):
 
         self.path = Path(path)
         with open_vcf(self.path) as vcf:
-            self.count = sum(1 for _ in _records(vcf, self.path))
+            self.count = sum(1 for _ in vcf)
 
     def checksum(self) -> str:
         return file_checksum(self.path)
@@ -126,7 +126,7 @@ class RecordUnits(Units):
 
         wanted = sorted(wanted, key=lambda shard: shard.lo)
         with open_vcf(self.path) as vcf:
-            records = enumerate(_records(vcf, self.path))
+            records = enumerate(vcf)
             for shard in wanted:
                 batch = []
                 for index, record in records:
@@ -135,14 +135,6 @@ class RecordUnits(Units):
                     if index == shard.hi - 1:
                         break
                 yield shard, batch
-
-
-def _records(vcf, path):
-    """The records of an open VCF; a record htslib cannot parse is an InputError naming it."""
-    try:
-        yield from vcf
-    except (OSError, ValueError) as err:
-        raise InputError(f"VCF {str(path)!r} cannot be read: {err}") from err
 
 
 def units_of(samples, what: str) -> Units:

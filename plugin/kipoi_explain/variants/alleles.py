@@ -20,6 +20,7 @@ STATUSES = {
     "SYMBOLIC_ALLELE": "symbolic or breakend ALT (<DEL>, *, ]chr:pos]) cannot be sequenced",
     "CONTIG_NOT_IN_FASTA": "the contig is not in the reference FASTA",
     "REF_MISMATCH": "REF does not match the reference FASTA",
+    "OUTSIDE_CONTIG": "POS is 0, or REF runs past the contig's end",
     "NEAR_CONTIG_END": "the model's window runs past the contig end",
     "ALLELE_TOO_LONG": "REF or ALT is longer than the model's input",
     "NOT_DNA": "REF or ALT holds characters other than A, C, G, T, N",
@@ -92,14 +93,82 @@ def contig_mapping(mapping, fasta_contigs) -> dict | None:
     return pairs
 
 
-def open_vcf(path):
-    """A pysam VariantFile (plain or bgzipped VCF/BCF), or an InputError naming the file."""
-    import pysam
+class VcfReader:
+    """A VCF's header and records, read with pysam (htslib) without their samples (nothing
+    here needs genotypes: a sample column htslib would refuse, such as a repeated FORMAT key,
+    does not stop the file). Iterating yields the records in order; a record htslib cannot
+    parse is an :class:`InputError` naming it by number and by the record before it.
 
-    try:
-        return pysam.VariantFile(str(path))
-    except (OSError, ValueError) as err:
-        raise InputError(f"VCF {str(path)!r} cannot be read: {err}") from err
+    Plain, bgzipped and gzipped VCF and BCF are read; a gzipped (not bgzipped) file, which
+    htslib reads only as a stream, goes through a decompressed temporary copy: slower, and
+    :func:`is_plain_gzip` lets a caller say so.
+    """
+
+    def __init__(self, path):
+        import pysam
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f"VCF {str(path)!r} does not exist")
+        copy = _decompressed(self.path) if is_plain_gzip(self.path) else None
+        try:
+            self._file = pysam.VariantFile(str(copy or self.path), drop_samples=True)
+        except (OSError, ValueError, NotImplementedError) as err:
+            raise InputError(f"VCF {str(path)!r} cannot be read: {err}") from None
+        finally:
+            if copy is not None:
+                copy.unlink()             # pysam holds it open; its space goes when it closes
+        self.header = self._file.header
+
+    def __iter__(self):
+        index, last = 0, None
+        try:
+            for last in self._file:
+                yield last
+                index += 1
+        except (OSError, ValueError) as err:
+            after = "" if last is None else f", after {last.chrom}:{last.pos}"
+            raise InputError(f"VCF {self.path.name!r}: record {index + 1}{after} cannot be "
+                             f"read ({err}): fewer than 8 tab-separated columns, or a field "
+                             "htslib cannot parse") from None
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> VcfReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_vcf(path) -> VcfReader:
+    """The VCF at ``path`` (see :class:`VcfReader`), or an InputError naming the file."""
+    return VcfReader(path)
+
+
+def is_plain_gzip(path) -> bool:
+    """Whether a file is gzip-compressed but not BGZF (bgzip), which htslib cannot seek in."""
+    with open(path, "rb") as handle:
+        head = handle.read(14)
+    bgzf = len(head) == 14 and head[3] & 4 and head[12:14] == b"BC"
+    return head[:2] == b"\x1f\x8b" and not bgzf
+
+
+def _decompressed(path: Path) -> Path:
+    """A decompressed temporary copy of a gzipped file."""
+    import gzip
+    import shutil
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".vcf", delete=False) as copy:
+        try:
+            with gzip.open(path, "rb") as source:
+                shutil.copyfileobj(source, copy)
+        except (OSError, EOFError) as err:
+            Path(copy.name).unlink()
+            raise InputError(f"VCF {str(path)!r} cannot be decompressed: {err}") from None
+    return Path(copy.name)
 
 
 def with_records(effects, vcf):
@@ -158,11 +227,12 @@ def _check(allele: Allele, fasta, contigs: set, mapping: dict | None, length: in
     if name not in contigs:
         return "CONTIG_NOT_IN_FASTA"
     allele.fasta_chrom = name
+    contig_length = len(fasta[name])
+    if allele.pos < 1 or allele.pos - 1 + len(allele.ref) > contig_length:
+        return "OUTSIDE_CONTIG"
     if max(len(allele.ref), len(allele.alt)) > length:
         return "ALLELE_TOO_LONG"
-    contig_length = len(fasta[name])
-    if allele.pos - 1 + len(allele.ref) > contig_length or \
-            fasta[name][allele.pos - 1:allele.pos - 1 + len(allele.ref)].upper() != \
+    if fasta[name][allele.pos - 1:allele.pos - 1 + len(allele.ref)].upper() != \
             allele.ref.upper():
         return "REF_MISMATCH"
     lo, hi = reference_span(allele.pos, allele.ref, allele.alt, length)

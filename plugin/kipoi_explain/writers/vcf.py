@@ -3,9 +3,16 @@
 The output is a sites-only VCF (samples are dropped: their genotypes refer to all ALTs of a
 record). The header keeps the input's meta-lines and declares the ``KX_`` INFO fields and one
 FILTER per reason an allele was not scored. Multi-allelic records are split, their ``Number=A``
-and ``Number=R`` INFO values split with them (``Number=G`` values are dropped).
+and ``Number=R`` INFO values split with them (``Number=G`` values are dropped). An INFO value
+that cannot be carried into a split record (its number of values disagrees with its header's
+``Number``, or htslib cannot write it) is left out and named in that record's ``KX_DROPPED``;
+:attr:`VariantVCFWriter.dropped` counts them.
 
-The output is sorted and tabix-indexed (``.tbi``): a sorted input (each contig in one block,
+Records are formatted by htslib and written as text through BGZF, with the input's POS as it
+is: positions past 2^31 (long contigs; VCF 4.3 allows 64-bit positions) are kept, and the
+index is then a CSI (``.csi``), since a tabix ``.tbi`` holds positions below 2^29 only.
+
+The output is sorted and indexed: a sorted input (each contig in one block,
 positions non-decreasing) is written in its own order as records stream in; an unsorted one
 is held and sorted in memory (by the header's contig order, then position), which
 :attr:`VariantVCFWriter.sorted_input` tells. The file and its index are written under
@@ -14,9 +21,9 @@ looks finished.
 """
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
-from ..errors import InputError
 from ..results import VariantEffect
 from ..variants.alleles import OK, STATUSES, open_vcf
 from .atomic import finish, partial_path
@@ -42,10 +49,7 @@ class VariantVCFWriter:
             for record in template.header.records:
                 if record.type != "FORMAT":
                     header.add_record(record)
-            try:
-                sites = [(record.chrom, record.pos) for record in template]
-            except (OSError, ValueError) as err:
-                raise InputError(f"VCF {str(template_vcf)!r} cannot be read: {err}") from err
+            sites = [(record.chrom, record.pos) for record in template]
         #: Records of the input, for progress and for checking that all are written.
         self.n_records = len(sites)
         # htslib writes only records on declared contigs; inputs need not declare them.
@@ -76,17 +80,26 @@ class VariantVCFWriter:
                             "positive: created)")
             header.info.add("KX_MOTIF_LOG10P", 1, "Float", "kipoi-explain: change of the "
                             "site's -log10 p-value, alt - ref (how motifs are ranked)")
+        header.info.add("KX_DROPPED", ".", "String", "kipoi-explain: INFO fields of the input "
+                        "record left out of this one: their number of values disagrees with "
+                        "their Number, or the value cannot be written")
         for status, doc in STATUSES.items():
             header.filters.add(f"KX_{status}", None, None, f"kipoi-explain: {doc}")
         self.header = header
-        self._out = pysam.VariantFile(str(self.partial), "wz", header=header)
+        self._out = pysam.BGZFile(str(self.partial), "wb")
+        self._out.write(str(header).encode())
         self.written = 0
+        #: INFO fields left out of split records, and how often.
+        self.dropped = Counter()
+        #: The index a position this large needs: a CSI instead of a tabix .tbi.
+        self._largest = max((pos for _, pos in sites), default=0)
+        self.index = f"{self.path}.{'csi' if self._largest >= TBI_LIMIT else 'tbi'}"
 
     def write(self, effect: VariantEffect) -> None:
         record = effect.record
         # pysam needs two alleles; "." is VCF's own missing ALT, as in the input.
         alleles = (effect.ref, effect.alt if effect.alt is not None else ".")
-        info = self._split_info(effect)
+        info, dropped = _split_info(effect)
         info["KX_STATUS"] = effect.status
         if effect.status == OK:
             for key, field in SCORES.items():
@@ -102,31 +115,22 @@ class VariantVCFWriter:
         filters = list(record.filter.keys())
         if effect.status != OK:
             filters = [f for f in filters if f != "PASS"] + [f"KX_{effect.status}"]
-        out = self._out.new_record(contig=record.chrom, start=record.start, stop=record.stop,
-                                   alleles=alleles,
-                                   id=record.id, qual=record.qual, filter=filters or None,
-                                   info=info)
+        # htslib formats the record; POS is put in as the input has it, which may exceed
+        # the 32 bits pysam takes (the record is made at position 1 with the same length).
+        out = self.header.new_record(contig=record.chrom, start=0,
+                                     stop=max(1, record.stop - record.start), alleles=alleles,
+                                     id=record.id, qual=record.qual, filter=filters or None)
+        dropped += [key for key, value in info.items() if not _put(out, key, value)]
+        if dropped:
+            out.info["KX_DROPPED"] = tuple(dropped)
+            self.dropped.update(dropped)
+        chrom, _, rest = str(out).split("\t", 2)
+        line = f"{chrom}\t{record.pos}\t{rest}"
         if self.sorted_input:
-            self._out.write(out)
+            self._out.write(line.encode())
         else:
-            self._held.append((self._rank[record.chrom], record.pos, self.written, out))
+            self._held.append((self._rank[record.chrom], record.pos, self.written, line))
         self.written += 1
-
-    def _split_info(self, effect: VariantEffect) -> dict:
-        record, values = effect.record, {}
-        for key in record.info.keys():
-            number = record.header.info[key].number
-            if number == "G":
-                continue
-            value = record.info[key]
-            if number == "A":
-                if effect.alt is None:
-                    continue
-                value = value[effect.alt_index]
-            elif number == "R":
-                value = (value[0], None if effect.alt is None else value[effect.alt_index + 1])
-            values[key] = value
-        return values
 
     def __enter__(self):
         return self
@@ -135,22 +139,60 @@ class VariantVCFWriter:
         import pysam
 
         ok = exc_type is None
-        index = partial_path(str(self.path) + ".tbi")
+        index = partial_path(self.index)
         try:
             if ok:
-                for *_, record in sorted(self._held, key=lambda held: held[:3]):
-                    self._out.write(record)
+                for *_, line in sorted(self._held, key=lambda held: held[:3]):
+                    self._out.write(line.encode())
             self._out.close()
             if ok:
                 pysam.tabix_index(str(self.partial), preset="vcf", force=True,
-                                  index=str(index))
+                                  index=str(index), csi=self.index.endswith(".csi"))
         except BaseException:
             ok = False
             raise
         finally:
             finish(self.partial, self.path, ok)
-            finish(index, str(self.path) + ".tbi", ok)
+            finish(index, self.index, ok)
         return False
+
+
+#: Positions a tabix .tbi index holds (2^29); past it the index is a CSI.
+TBI_LIMIT = 1 << 29
+
+
+def _split_info(effect: VariantEffect) -> tuple[dict, list[str]]:
+    """The record's INFO values for this allele, and the fields left out because their values
+    do not split by their Number (a count that disagrees with it)."""
+    record, values, unsplit = effect.record, {}, []
+    n_alts = len(record.alts or ())
+    for key in record.info.keys():
+        number = record.header.info[key].number
+        if number == "G":
+            continue
+        value = record.info[key]
+        if number in ("A", "R"):
+            if not isinstance(value, tuple) or len(value) != n_alts + (number == "R"):
+                unsplit.append(key)
+                continue
+            if number == "A":
+                if effect.alt is None:
+                    continue
+                value = value[effect.alt_index]
+            else:
+                value = (value[0], None if effect.alt is None else value[effect.alt_index + 1])
+        values[key] = value
+    return values, unsplit
+
+
+def _put(record, key: str, value) -> bool:
+    """Set an INFO value on a new record; False when htslib cannot hold it (a value of the
+    wrong type or size for its declaration)."""
+    try:
+        record.info[key] = value
+    except (ValueError, TypeError, OverflowError, KeyError):
+        return False
+    return True
 
 
 def _is_sorted(sites: list[tuple[str, int]]) -> bool:
