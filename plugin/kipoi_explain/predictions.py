@@ -5,6 +5,9 @@ from ._version import __version__
 from .prepare import prepare
 from .results import Prediction
 
+#: Suffixes of the two files a prediction is written to: a table, or HDF5.
+TABLE, HDF5 = ".tsv", ".h5"
+
 
 def predict(model, seqs, batch_size: int | None = None, progress: bool = False,
             ambiguous: str = "uniform", inputs: dict | None = None) -> Prediction:

@@ -182,17 +182,6 @@ def samples(args, info):
     return args.samples
 
 
-def output(path: str, suffixes: tuple[str, ...], flag: str = "--output") -> Path:
-    """The output file, checked before any work is done: its suffix, and that it can be
-    written (not a directory; its folder can be made)."""
-    out = Path(path)
-    if suffixes and not out.name.endswith(suffixes):
-        raise InputError(f"{flag} {path!r}: expected a {' or '.join(suffixes)} path")
-    if out.is_dir():
-        raise InputError(f"{flag} {path!r}: is a directory; expected a file")
-    return out
-
-
 def target_label(names, shown: int = 4) -> str:
     """The target's output names joined for a summary line; long lists are cut."""
     names = list(map(str, names))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from ..attention_maps import REDUCTIONS, attention
 from ..errors import InputError, MissingCapability
@@ -11,10 +12,10 @@ from .kinds import COUNT, NAMES, Integers, Text
 
 
 def main(session, args) -> int:
-    from ..cli.arguments import options, output, sequences, wrote
+    from ..cli.arguments import options, sequences, wrote
     from ..writers import plot_attention, write_attention_hdf5
 
-    out = output(args.output, ())
+    out = Path(args.output)
     started = time.perf_counter()
     result = session.run(ATTENTION, sequences(args, session.info.input_length),
                          **options(args, ATTENTION))

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from ..errors import InputError
 from ..options import keyword_defaults
 from ..samples import DNA, FEATURES, TOKENS
-from .kinds import BINS, FLAG, TARGET, Int, Kind, Text
+from .kinds import BINS, FLAG, TARGET, Int, Kind, Output, Text
 
 #: Keyword arguments every command function takes that the caller's environment sets (this
 #: process, or a server), not the request.
@@ -257,6 +257,7 @@ SAMPLE_KINDS = (DNA, FEATURES, TOKENS)
 NO_PLOT = Param("no_plot", FLAG, "do not write the PNG", default=False)
 
 
-def output_param(help: str) -> Param:
-    """A sub-command's ``-o/--output``."""
-    return Param("output", flags=("-o", "--output"), required=True, help=help)
+def output_param(help: str, suffixes: tuple[str, ...] = (), folder: bool | None = False) -> Param:
+    """A sub-command's ``-o/--output`` (see :class:`~kipoi_explain.commands.kinds.Output`)."""
+    return Param("output", Output(suffixes, folder), help, flags=("-o", "--output"),
+                 required=True)

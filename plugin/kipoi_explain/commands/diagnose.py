@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from ..diagnostics import CHECKS, diagnose
 from ..errors import InputError
@@ -14,14 +15,14 @@ COST = "constraint cost (both needed)"
 
 
 def main(session, args) -> int:
-    from ..cli.arguments import options, output, sequences, wrote
+    from ..cli.arguments import options, sequences, wrote
     from ..diagnostics.labels import read_labels
     from ..writers.diagnosis import write_json, write_summary
 
     if bool(args.free_model) != bool(args.labels):
         raise InputError("--free-model and --labels go together: the constraint cost compares "
                          "both models on labelled sequences")
-    out = output(args.output, (".json",))
+    out = Path(args.output)
     started = time.perf_counter()
     seqs = sequences(args, session.info.input_length)
     # Labels are read here also with --remote, and sent as values.
@@ -65,7 +66,7 @@ DIAGNOSE = Command(
         "attention conditioning, constraint cost, randomization sanity, method agreement) "
         "and write the findings as JSON plus a Markdown and an HTML summary with plots.",
         params=(output_param("report JSON; the summaries are written beside it (.md with a "
-                           "<stem>_plots/ folder, and .html)"),
+                             "<stem>_plots/ folder, and .html)", (".json",)),
                 Param("fail_on", Text(tuple(FAIL_ON)), "exit with status 1 when a finding of "
                                                        "this severity or worse is made",
                       default="never"))))

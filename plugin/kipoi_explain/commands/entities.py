@@ -29,11 +29,11 @@ METHOD_PARAMS = (
 
 
 def main(session, args) -> int:
-    from ..cli.arguments import options, output, wrote
+    from ..cli.arguments import options, wrote
     from ..writers import (plot_entities, write_entity_metadata, write_entity_scores,
                            write_entity_table)
 
-    out = output(args.output, (".tsv",))
+    out = Path(args.output)
     if args.mapping is not None and not Path(args.mapping).exists():
         raise InputError(f"--mapping {args.mapping!r}: no such file")
     if args.mapping is not None and args.remote:
@@ -130,7 +130,8 @@ ENTITIES = Command(
                            "the input entities' names) or a .npy array (N, *input shape); for "
                            "a model of DNA, a FASTA of sequences of its input length"),
                 output_param("ranking TSV; the settings (.json), the bar chart (.png) and with "
-                           "--per-sample the scores per sample (.samples.tsv) go beside it"),
+                             "--per-sample the scores per sample (.samples.tsv) go beside it",
+                             (".tsv",)),
                 Param("per_sample", FLAG, "also write the scores of every sample (samples x "
                                           "entities)", default=False),
                 Param("no_plot", FLAG, "do not write the PNG", default=False),

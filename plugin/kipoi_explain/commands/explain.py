@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ..errors import InputError
 from ..methods import METHODS, explain
 from ..methods.tokens import TOKEN_METHODS
 from ..results import Attribution
@@ -26,6 +27,8 @@ def main(session, args) -> int:
     info = session.info
     given = method_options_given(args, info.input == TOKENS)
     out = Path(args.output)
+    if args.format != "modisco" and out.is_dir():
+        raise InputError(f"-o {args.output!r}: is a folder; --format hdf5 writes a file")
     started = time.perf_counter()
     result = session.run(EXPLAIN, samples(args, info), inputs=extra_inputs(args),
                          **options(args, EXPLAIN, exclude=METHOD_PARAMS), **given)
@@ -66,7 +69,7 @@ EXPLAIN = Command(
         "(same options, same files).",
         samples="inputs", job=True,
         params=(output_param("HDF5 file to write (--format hdf5), or a directory (--format "
-                           "modisco)"),
+                             "modisco)", folder=None),
                 Param("format", Text(FORMATS),
                       "hdf5 or modisco: a directory with onehot.npz and hypothetical.npz "
                       "(N, 4, L) for TF-MoDISco-lite, plus the HDF5 and PNG", default="hdf5"),

@@ -9,6 +9,7 @@ a client can never make a server read a path of its choosing.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -337,6 +338,40 @@ class LocalOnly(Kind):
     def on_server(self, value, option, server):
         raise InputError(f"option {option}: the server uses {self.what}; a request cannot "
                          "send one")
+
+
+@dataclass(frozen=True)
+class Output(Kind):
+    """A file or folder a sub-command writes, checked when the command line is read, before
+    any model is loaded: its suffix, and that it can be written there (not a folder where a
+    file is written, nor under a file, nor in a folder this process cannot write in).
+
+    ``folder``: True for a folder the command fills, None where another option decides
+    (``explain --format``), False for a file.
+    """
+
+    suffixes: tuple[str, ...] = ()
+    folder: bool | None = False
+    name = "output path (command line only)"
+
+    def parse(self, text):
+        path = Path(text)
+        if self.suffixes and not path.name.endswith(self.suffixes):
+            raise InputError(f"{text!r}: expected a {' or '.join(self.suffixes)} path")
+        if self.folder is False and path.is_dir():
+            raise InputError(f"{text!r}: is a folder; expected a file")
+        if self.folder and path.exists() and not path.is_dir():
+            raise InputError(f"{text!r}: is a file; expected a folder")
+        where = (path if self.folder else path.parent).absolute()
+        while not where.exists():
+            where = where.parent
+        if not where.is_dir():
+            raise InputError(f"{text!r}: {str(where)!r} is a file, so nothing can be written "
+                             "under it")
+        if not os.access(where, os.W_OK | os.X_OK) or \
+                (path.exists() and not os.access(path, os.W_OK)):
+            raise InputError(f"{text!r}: this process cannot write in {str(where)!r}")
+        return text
 
 
 class Values(Kind):

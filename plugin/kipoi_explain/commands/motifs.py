@@ -84,7 +84,7 @@ MOTIFS = Command(
         "via pyjaspar) or a MEME file with TomTom, and write motifs.meme, matches.tsv and "
         "logos/. With --seqlets, also call high-attribution seqlets, annotate and group them "
         "by their best match.",
-        params=(output_param("output directory"),
+        params=(output_param("output directory", folder=True),
                 Param("max_q", FLOAT, "q-value under which a match counts as significant",
                       group=DATABASE, default=0.05),
                 Param("seqlets", Text(tuple(METHODS)), "also call seqlets from attributions "

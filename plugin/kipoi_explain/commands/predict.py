@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
-from ..predictions import predict
+from ..predictions import HDF5, TABLE, predict
 from ..results import Prediction
 from .base import AMBIGUOUS_PARAM, SAMPLE_KINDS, Command, CommandLine, output_param
 
 
 def main(session, args) -> int:
-    from ..cli.arguments import extra_inputs, options, output, samples, wrote
-    from ..writers.prediction import HDF5, TABLE, write_prediction
+    from ..cli.arguments import extra_inputs, options, samples, wrote
+    from ..writers.prediction import write_prediction
 
-    out = output(args.output, (TABLE, HDF5))
+    out = Path(args.output)
     started = time.perf_counter()
     result = session.run(PREDICT, samples(args, session.info), inputs=extra_inputs(args),
                          **options(args, PREDICT))
@@ -33,4 +34,4 @@ PREDICT = Command(
         "output, with the samples' names and genome intervals) or an HDF5 file (any output "
         "shape). With --remote, a kipoi-explain server computes them.",
         samples="inputs",
-        params=(output_param("TSV (.tsv) or HDF5 (.h5) file to write"),)))
+        params=(output_param("TSV (.tsv) or HDF5 (.h5) file to write", (TABLE, HDF5)),)))

@@ -14,7 +14,7 @@ from ..variants import MERGES, score_variants
 from .base import (REVERSE_COMPLEMENT_PARAM, SAMPLE_INDEX_PARAM, Command, CommandLine, Param,
                    output_param)
 from .method_params import METHOD_PARAMS
-from .kinds import FASTA, INT, TARGET, ContigMap, Database, Text
+from .kinds import FASTA, INT, TARGET, ContigMap, Database, Output, Text
 
 
 def main(session, args) -> int:
@@ -29,8 +29,6 @@ def main(session, args) -> int:
 
     if args.attributions and not args.method:
         raise InputError("--attributions needs --method, the attribution method to run")
-    if not str(args.output).endswith(".vcf.gz"):
-        raise InputError(f"-o {args.output}: the output is bgzipped; name it *.vcf.gz")
     if args.remote and args.motifs is not None and args.motifs.lower() != "jaspar":
         raise InputError(f"--motifs {args.motifs!r}: a server scans its own JASPAR release "
                          "only; give --motifs jaspar, or run without --remote")
@@ -130,10 +128,12 @@ SCORE_VARIANTS = Command(
         "(--remote-fasta); the scored records stream back into the same output files.",
         samples="none", job=True,
         params=(Param("vcf", required=True, help="input VCF (.vcf or bgzipped .vcf.gz)"),
-                output_param("output VCF, sorted, bgzipped (.vcf.gz) and tabix-indexed (.tbi)"),
-                Param("attributions", help="HDF5 file for the attribution windows (needs "
+                output_param("output VCF, sorted, bgzipped (.vcf.gz) and indexed (.tbi, or .csi "
+                             "past 2^29)", (".vcf.gz",)),
+                Param("attributions", Output((".h5", ".hdf5")),
+                      help="HDF5 file for the attribution windows (needs "
                                            "--method)"),
-                Param("tsv", help="TSV summary, one row per output record"),
+                Param("tsv", Output((".tsv",)), help="TSV summary, one row per output record"),
                 Param("remote_fasta", metavar="NAME", group="remote server",
                       help="with --remote (instead of --fasta): the server's reference genome, "
                            "by the name the server gives it"))))

@@ -3,11 +3,12 @@ element at each position, and record the change of the target."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from ..errors import InputError
 from ..results import Screen
-from ..sequences.genome import GenomeIntervals
 from ..screens import INSERTION_MODES, WINDOW_PERTURBATIONS, insertion, screen
+from ..sequences.genome import GenomeIntervals
 from .base import (AMBIGUOUS_PARAM, BINS_PARAM, NO_PLOT, REDUCE_PARAM, SAMPLE_INDEX_PARAM,
                    TARGET_PARAM, Command, CommandLine, Param, output_param)
 from .kinds import COUNT, FASTA, INT, Integers, Text
@@ -19,10 +20,10 @@ WINDOW_ONLY = ("window", "perturbation", "n_shuffles", "seed", "start", "end")
 
 
 def main(session, args) -> int:
-    from ..cli.arguments import extra_inputs, options, output, target_label, wrote
+    from ..cli.arguments import extra_inputs, options, target_label, wrote
     from ..writers import plot_screen, write_screen_metadata, write_screen_table
 
-    out = output(args.output, (".tsv",))
+    out = Path(args.output)
     started = time.perf_counter()
     common = {"inputs": extra_inputs(args), **options(args, SCREEN, exclude=WINDOW_ONLY)}
     seqs = _sequences(session, args)
@@ -118,7 +119,8 @@ SCREEN = Command(
         "row per sequence x window; genome coordinates with --bed), a JSON of the settings "
         "and a PNG track of the effect along the first sequences.",
         job=True,
-        params=(output_param("TSV to write; the settings (.json) and the PNG (.png) go beside it"),
+        params=(output_param("TSV to write; the settings (.json) and the PNG (.png) go beside it",
+                             (".tsv",)),
                 Param("server_fasta", metavar="NAME",
                       help="with --remote and --bed: the server reads the intervals from its "
                            "own FASTA NAME (and fills deleted windows from it) instead of "

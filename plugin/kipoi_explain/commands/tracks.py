@@ -3,10 +3,11 @@ of windows tiling the regions (:mod:`kipoi_explain.tracks`), written part by par
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from ..errors import InputError
 from .base import CommandLine, Param, output_param
-from .kinds import INT
+from .kinds import INT, Output
 
 #: Not offered by ``tracks``: occlusion's --stride (--stride is the tiling's), and extra
 #: inputs, which hold one row per sequence, not per window of a genome.
@@ -15,7 +16,7 @@ REGIONS = "regions (one of --bed, --region, --chrom)"
 
 
 def main(session, args) -> int:
-    from ..cli.arguments import options, output, target_label, wrote
+    from ..cli.arguments import options, target_label, wrote
     from ..jobs.units import SHARD_SIZE
     from ..tracks import contig_lengths, read_regions, tile
     from ..writers.track import TrackWriter
@@ -25,9 +26,7 @@ def main(session, args) -> int:
         raise InputError("tracks reads its windows from a local --fasta and writes the track "
                          "part by part; run it here, or over a Ray cluster (--engine ray), "
                          "not with --remote")
-    out = output(args.output, (".bw", ".bigwig", ".bigWig"), "-o")
-    hypothetical = None if args.hypothetical is None else \
-        output(args.hypothetical, (".h5", ".hdf5"), "--hypothetical")
+    out = Path(args.output)
     info = session.info
     if not info.takes_dna or info.input_length is None:
         raise InputError(f"model {info.name!r}: a track needs a model of DNA with an input "
@@ -42,7 +41,7 @@ def main(session, args) -> int:
     started = time.perf_counter()
     # As a job, every shard is computed here, before any output is opened.
     parts = session.parts(command, tiles.samples(), args.shard_size or SHARD_SIZE, **given)
-    with TrackWriter(out, tiles, contig_lengths(args.fasta), hypothetical, args.modisco,
+    with TrackWriter(out, tiles, contig_lengths(args.fasta), args.hypothetical, args.modisco,
                      settings) as writer:
         for part in parts:
             writer.write(part)
@@ -65,7 +64,7 @@ TRACKS = CommandLine(
     "kept part). Windows run in parts of --shard-size, so a chromosome's track never sits in "
     "memory; as a job (--engine, --work-dir) they run on Ray workers and resume.",
     samples="none", job=True, omit=OMIT,
-    params=(output_param("bigWig to write (.bw)"),
+    params=(output_param("bigWig to write (.bw)", (".bw", ".bigwig", ".bigWig")),
             Param("fasta", required=True, help="reference genome FASTA; the bigWig's contigs "
                                                 "are its contigs"),
             Param("bed", group=REGIONS, help="BED regions (overlapping ones are merged)"),
@@ -74,7 +73,9 @@ TRACKS = CommandLine(
             Param("chrom", group=REGIONS, metavar="CONTIG", help="a whole contig"),
             Param("stride", INT, "bases between windows, the central part each keeps "
                                  "(default: half the model's input length)"),
-            Param("hypothetical", help="HDF5 file of the hypothetical contributions (and "
+            Param("hypothetical", Output((".h5", ".hdf5")),
+                  help="HDF5 file of the hypothetical contributions (and "
                                        "one-hot bases) of the track's bases"),
-            Param("modisco", metavar="DIR", help="directory for TF-MoDISco-lite input: "
+            Param("modisco", Output(folder=True), metavar="DIR",
+                  help="directory for TF-MoDISco-lite input: "
                                                  "onehot.npz and hypothetical.npz")))

@@ -9,11 +9,9 @@ import numpy as np
 
 from .._version import __version__
 from ..errors import InputError
+from ..predictions import HDF5, TABLE
 from ..results import Prediction
 from .hdf5 import jsonable, write_intervals
-
-#: Suffixes of the two formats.
-TABLE, HDF5 = ".tsv", ".h5"
 
 
 def write_prediction(result: Prediction, path) -> Path:
