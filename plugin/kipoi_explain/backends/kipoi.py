@@ -20,6 +20,7 @@ from ..errors import InputError
 from ..layouts import EXTRA_KINDS, ExtraInput, FeatureLayout, InputLayout, TokenLayout
 from ..model import Model
 from ..requirements import require_package
+from .files import check_weights_file, load_error
 
 SUPPORTED_TYPES = {"kipoi.model.PyTorchModel": "pytorch", "pytorch": "pytorch",
                    "kipoi.model.KerasModel": "keras", "keras": "keras",
@@ -53,9 +54,11 @@ def kipoi_model(path: str | None = None, zoo: str | None = None, name: str | Non
         ref = model_dir = os.path.abspath(path)
         source, name = kipoi.config.get_source("dir"), os.path.basename(ref.rstrip("/"))
         where = f"Kipoi model directory {path!r}"
-    if not os.path.isfile(os.path.join(model_dir, "model.yaml")):
-        raise InputError(f"{where}: no model.yaml found")
-    descr = source.get_model_descr(ref)
+    _check_yaml(os.path.join(model_dir, "model.yaml"), where)
+    try:
+        descr = source.get_model_descr(ref)
+    except Exception as err:  # noqa: BLE001 - Kipoi's words for any model.yaml it refuses
+        raise load_error(where, err, "model.yaml") from None
     kind = SUPPORTED_TYPES.get(descr.defined_as or descr.type)
     if kind is None:
         raise InputError(f"{where}: model type {descr.defined_as or descr.type} is not supported "
@@ -72,7 +75,7 @@ def kipoi_model(path: str | None = None, zoo: str | None = None, name: str | Non
                          f"only yet; this is a {kind} model")
     # The backend first: a framework that is not installed is named before Kipoi imports it.
     backend = _backend(kind)
-    loaded = kipoi.get_model(ref, source=source, with_dataloader=False)
+    loaded = _load(kipoi, ref, source, descr, model_dir, where)
     if kind == "pytorch":
         model = backend(loaded.model, input_length, output_names or None, layout, name, device,
                         batch_size, info, extras, names, keyword, precision)
@@ -86,6 +89,45 @@ def kipoi_model(path: str | None = None, zoo: str | None = None, name: str | Non
         raise InputError(f"{where}: model.yaml declares target shape {output_shape}, the model "
                          f"returns {model.output_shape}")
     return model
+
+
+def _check_yaml(path: str, where: str) -> None:
+    """Refuse, naming the line, a model.yaml that is no YAML mapping with a model class
+    (parsed, not constructed: Kipoi's own tags stay Kipoi's to read)."""
+    import yaml
+
+    if not os.path.isfile(path):
+        raise InputError(f"{where}: no model.yaml found")
+    try:
+        with open(path) as handle:
+            root = yaml.compose(handle)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise InputError(f"{where}: model.yaml{line}: {problem}") from None
+    if not isinstance(root, yaml.MappingNode):
+        kind = "nothing" if root is None else f"a {root.id}"
+        raise InputError(f"{where}: model.yaml holds {kind}; expected a mapping with "
+                         "defined_as, args and schema")
+    keys = {key.value for key, _ in root.value if isinstance(key, yaml.ScalarNode)}
+    if not keys & {"defined_as", "type"}:
+        raise InputError(f"{where}: model.yaml has no defined_as (the model's class, e.g. "
+                         "kipoi.model.PyTorchModel)")
+
+
+def _load(kipoi, ref, source, descr, model_dir: str, where: str):
+    """Kipoi's loaded model; a file it cannot load (the weights, the model's Python module)
+    is a one-line error naming it."""
+    args = descr.args if isinstance(descr.args, dict) else {}
+    weights, module = args.get("weights"), args.get("module_file")
+    if isinstance(weights, str):
+        check_weights_file(os.path.join(model_dir, weights), where)
+    try:
+        return kipoi.get_model(ref, source=source, with_dataloader=False)
+    except Exception as err:  # noqa: BLE001 - every failure of a bad file, said in one line
+        code = isinstance(err, (SyntaxError, ImportError, AttributeError, NameError))
+        raise load_error(where, err, module if code else weights) from None
 
 
 def _backend(kind: str):

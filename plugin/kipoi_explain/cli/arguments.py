@@ -3,6 +3,7 @@ model, how and where it runs, the samples, the outputs."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 from ..errors import InputError
@@ -152,21 +153,37 @@ def sequences(args, length: int | None, required: bool = True):
     """The SequenceSet the arguments name (None if none is named and ``required`` is False);
     for a job, ``--bed`` intervals as they are, each shard reading its own."""
     from ..sequences import as_sequences, from_bed, from_fasta
-    from ..sequences.genome import GenomeIntervals, read_bed
+    from ..sequences.genome import GenomeIntervals, check_windows, read_bed
 
     if args.bed and args.sequences:
         raise InputError("give either --bed (with --fasta) or --sequences, not both")
     if args.bed:
         if not args.fasta:
             raise InputError("--bed needs --fasta, the reference genome to read intervals from")
-        if job_requested(args):
-            return GenomeIntervals(args.fasta, read_bed(args.bed), args.use_strand)
-        return from_bed(args.bed, args.fasta, length, args.use_strand, args.ambiguous)
+        with naming("--bed", args.bed):
+            if job_requested(args):
+                intervals = read_bed(args.bed)
+                check_windows(intervals, args.fasta, length)
+                return GenomeIntervals(args.fasta, intervals, args.use_strand)
+            return from_bed(args.bed, args.fasta, length, args.use_strand, args.ambiguous)
     if args.sequences:
-        return as_sequences(from_fasta(args.sequences, args.ambiguous), length)
+        with naming("--sequences", args.sequences):
+            return as_sequences(from_fasta(args.sequences, args.ambiguous), length)
     if required:
         raise InputError("no sequences: give --bed with --fasta, or --sequences")
     return None
+
+
+@contextlib.contextmanager
+def naming(flag: str, path):
+    """Errors of reading the file ``path`` of ``flag`` name it, where they do not already."""
+    try:
+        yield
+    except InputError as err:
+        name = Path(path).name
+        if name in str(err):
+            raise
+        raise InputError(f"{flag} {name!r}: {err}") from None
 
 
 def samples(args, info):

@@ -28,7 +28,7 @@ def main(session, args) -> int:
     given = method_options_given(args, info.input == TOKENS)
     out = Path(args.output)
     if args.format != "modisco" and out.is_dir():
-        raise InputError(f"-o {args.output!r}: is a folder; --format hdf5 writes a file")
+        raise InputError(f"--output {args.output!r}: is a folder; --format hdf5 writes a file")
     started = time.perf_counter()
     result = session.run(EXPLAIN, samples(args, info), inputs=extra_inputs(args),
                          **options(args, EXPLAIN, exclude=METHOD_PARAMS), **given)

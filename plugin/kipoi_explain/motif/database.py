@@ -65,7 +65,12 @@ def read_meme(path) -> MotifDatabase:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"motif file {str(path)!r} does not exist")
-    motifs = memelite_read(str(path))
+    try:
+        motifs = memelite_read(str(path))
+    except (ValueError, IndexError, KeyError, UnicodeDecodeError) as err:
+        raise InputError(f"motif file {str(path)!r} is not a MEME motif file memelite can "
+                         f"read ({type(err).__name__}: {err}): each letter-probability row "
+                         "holds one number per letter of the alphabet") from None
     if not motifs:
         raise InputError(f"motif file {str(path)!r} holds no MEME motif")
     ids, names = zip(*[(key.split(" ", 1) + [key.split(" ", 1)[0]])[:2] for key in motifs])

@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import InputError
+from ..npy import read_npy
 
 TABLE_SUFFIXES = {".tsv": "\t", ".txt": "\t", ".csv": ","}
 
@@ -49,7 +50,7 @@ def read_features(source, shape: tuple[int, ...],
             if path.suffix == ".gz":
                 raise InputError(f"feature file {str(path)!r}: numpy cannot read a gzipped "
                                  ".npy; decompress it first")
-            return _checked(np.load(path), shape, None, str(path))
+            return _checked(read_npy(path, "feature file"), shape, None, str(path))
         if suffix not in TABLE_SUFFIXES:
             raise InputError(f"feature file {str(path)!r}: expected .npy, .tsv, .txt or .csv")
         return _table(path, TABLE_SUFFIXES[suffix], shape, names)

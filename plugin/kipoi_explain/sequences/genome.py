@@ -35,8 +35,12 @@ def open_fasta(path):
         raise InputError(f"FASTA file {str(path)!r} does not exist")
     try:
         return pyfaidx.Fasta(str(path), as_raw=True, rebuild=False)
-    except (pyfaidx.FastaIndexingError, ValueError) as err:
-        raise InputError(f"FASTA file {str(path)!r} cannot be read: {err}") from err
+    except pyfaidx.UnsupportedCompressionFormat:
+        raise InputError(f"FASTA file {str(path)!r} is gzip-compressed, not bgzip: an indexed "
+                         "FASTA needs BGZF (gunzip it, then bgzip it, or leave it "
+                         "uncompressed)") from None
+    except (pyfaidx.FastaIndexingError, ValueError, OSError) as err:
+        raise InputError(f"FASTA file {str(path)!r} cannot be read: {err}") from None
 
 
 def read_fasta(path) -> tuple[list[str], list[str]]:
@@ -127,17 +131,10 @@ def fetch_intervals(intervals: list[Interval], fasta_path, length: int | None = 
         contig end.
     """
     fasta = open_fasta(fasta_path)
-    contigs = set(fasta.keys())
+    lengths = {name: len(fasta[name]) for name in fasta.keys()}
     seqs, used = [], []
     for interval in intervals:
-        window = resize(interval, length) if length else interval
-        if window.chrom not in contigs:
-            raise InputError(_missing_contig(window, contigs, fasta_path))
-        contig_length = len(fasta[window.chrom])
-        if window.start < 0 or window.end > contig_length:
-            raise InputError(f"record {window.name!r}: window {window} runs past the ends of contig "
-                             f"{window.chrom!r} (length {contig_length}); expected "
-                             f"0 <= start and end <= {contig_length}")
+        window = _window(interval, length, lengths, fasta_path)
         seq = fasta[window.chrom][window.start:window.end]
         if use_strand and window.strand == "-":
             seq = _reverse_complement_string(seq)
@@ -145,6 +142,33 @@ def fetch_intervals(intervals: list[Interval], fasta_path, length: int | None = 
         seqs.append(seq)
         used.append(window)
     return seqs, used
+
+
+def check_windows(intervals: list[Interval], fasta_path, length: int | None = None) -> None:
+    """That every interval, resized to ``length``, lies on a contig of the FASTA: what
+    :func:`fetch_intervals` checks, without reading the sequences (a job checks its whole
+    input so before any shard runs)."""
+    fasta = open_fasta(fasta_path)
+    try:
+        lengths = {name: len(fasta[name]) for name in fasta.keys()}
+    finally:
+        fasta.close()
+    for interval in intervals:
+        _window(interval, length, lengths, fasta_path)
+
+
+def _window(interval: Interval, length: int | None, lengths: dict, fasta_path) -> Interval:
+    """The interval resized to ``length``, or an InputError naming the record when it is not
+    on a contig of the FASTA."""
+    window = resize(interval, length) if length else interval
+    if window.chrom not in lengths:
+        raise InputError(_missing_contig(window, set(lengths), fasta_path))
+    contig_length = lengths[window.chrom]
+    if window.start < 0 or window.end > contig_length:
+        raise InputError(f"record {window.name!r}: window {window} runs past the ends of contig "
+                         f"{window.chrom!r} (length {contig_length}); expected "
+                         f"0 <= start and end <= {contig_length}")
+    return window
 
 
 def _missing_contig(window: Interval, contigs: set[str], fasta_path) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..npy import read_npy
 
 
 def read_tokens(source, layout) -> tuple[np.ndarray, list[str]]:
@@ -31,7 +32,7 @@ def read_tokens(source, layout) -> tuple[np.ndarray, list[str]]:
         if not path.is_file():
             raise InputError(f"token file {str(path)!r} does not exist")
         if path.suffix == ".npy":
-            return _ids(np.load(path), layout, None, str(path))
+            return _ids(read_npy(path, "token file"), layout, None, str(path))
         names, samples = [], []
         with open(path) as handle:
             for line_no, line in enumerate(handle, 1):

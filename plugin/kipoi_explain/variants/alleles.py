@@ -114,7 +114,9 @@ class VcfReader:
         try:
             self._file = pysam.VariantFile(str(copy or self.path), drop_samples=True)
         except (OSError, ValueError, NotImplementedError) as err:
-            raise InputError(f"VCF {str(path)!r} cannot be read: {err}") from None
+            raise InputError(f"VCF {str(path)!r} cannot be read: htslib does not recognise it "
+                             "as VCF or BCF (a VCF starts with its ##fileformat line and has a "
+                             f"#CHROM header line) ({str(err).splitlines()[0][:200]})") from None
         finally:
             if copy is not None:
                 copy.unlink()             # pysam holds it open; its space goes when it closes

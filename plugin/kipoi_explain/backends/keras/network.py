@@ -15,6 +15,7 @@ from ...errors import InputError, UnsupportedOperation
 from ...layouts import ConvLayer, FeatureLayout, InputLayout, output_names_for, probe
 from ...model import Model
 from ...targets import Target
+from ..files import check_weights_file, load_error
 from . import attention as keras_attention
 from .deeplift import deeplift_multipliers
 
@@ -278,11 +279,16 @@ def keras_model(model, output_names=None, layout: InputLayout | None = None,
     """
     if isinstance(model, (str, os.PathLike)):
         path = str(model)
+        where = f"Keras model file {path!r}"
         if not os.path.isfile(path):
-            raise InputError(f"Keras model file {path!r} does not exist")
+            raise InputError(f"{where} does not exist")
+        check_weights_file(path, where)
         source = source or {"type": "keras file", "path": os.path.abspath(path)}
         name = name or os.path.basename(path)
-        model = keras.models.load_model(path, compile=False)
+        try:
+            model = keras.models.load_model(path, compile=False)
+        except Exception as err:  # noqa: BLE001 - every failure of a bad file, said in one line
+            raise load_error(where, err) from None
     shape = tuple(model.input_shape)
     if layout is None:
         if len(shape) == 3 and shape[-1] == 4:
