@@ -15,10 +15,13 @@ already holding several device batches of mutants computed from that chunk's own
 pass, so merging two requests' chunks would add waiting and save nothing; between chunks, the
 request's cancellation and deadline are checked.
 
-Commands declared exclusive run as one job on the worker thread, between batches, with the
-worker's own model: those that change the model across many calls (diagnose's weight
-randomization and bypassed output activation), and those whose results must equal in-process
-ones bit for bit (a merged batch rounds a few ulps differently).
+Commands declared exclusive run as one job on the worker, between batches, with the worker's
+own model: those that change the model across many calls (diagnose's weight randomization and
+bypassed output activation), and those whose results must equal in-process ones bit for bit (a
+merged batch rounds a few ulps differently).
+
+The worker decides what runs when; its host (:mod:`.hosts`) runs it, in a supervised child
+process by default.
 """
 from __future__ import annotations
 
@@ -33,21 +36,15 @@ from typing import Callable
 import numpy as np
 from kipoi_explain.capabilities import (AttentionAccess, DeepLiftRules, FastISM, FirstLayerFilters,
                                         InputGradients, LayerAccess, Predictor)
-from kipoi_explain.errors import InputError, UnsupportedOperation
+from kipoi_explain.errors import UnsupportedOperation
 from kipoi_explain.model import Model
+
+from .hosts import REQUEST_ERRORS, ChildHost, ModelHost, RequestAborted, WorkerCrashed, WorkerFault
 
 log = logging.getLogger("kipoi_explain.server")
 
 #: Fast ISM chunks hold at least this many device batches of mutants.
 ISM_CHUNK_BATCHES = 32
-
-
-class RequestAborted(Exception):
-    """The request was cancelled by its client or ran past its deadline."""
-
-
-class WorkerFault(Exception):
-    """A model call failed for a reason that is not the request's input."""
 
 
 @dataclass
@@ -102,14 +99,13 @@ class WorkerStats:
 
 
 class DeviceWorker:
-    """One device, its own copy of every allowed model, and the thread that runs their calls.
+    """One device, the host of its copy of every allowed model, and the thread that decides
+    which of their calls run, merged, next.
 
     Parameters
     ----------
-    device : str
-        ``"cpu"`` or ``"cuda:K"``.
-    loaders : dict of str to callable
-        For each allowed model name, a function ``(device) -> Model``.
+    host : ModelHost or ChildHost
+        Where the device's models are loaded and run.
     max_batch_size : int
         Rows per merged model call.
     max_wait : float
@@ -118,15 +114,14 @@ class DeviceWorker:
         Merge calls of different requests (False: every call runs alone).
     """
 
-    def __init__(self, device: str, loaders: dict[str, Callable[[str], Model]],
-                 max_batch_size: int, max_wait: float, merge: bool = True):
-        self.device = device
+    def __init__(self, host: ModelHost | ChildHost, max_batch_size: int, max_wait: float,
+                 merge: bool = True):
+        self.device = host.device
+        self.host = host
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait
         self.merge = merge
         self.stats = WorkerStats()
-        self._loaders = loaders
-        self._models, self._fingerprints = self._load()
         self._pending: deque[_Call] = deque()
         self._cond = threading.Condition()
         self._active: set[int] = set()
@@ -140,10 +135,12 @@ class DeviceWorker:
         return len(self._active)
 
     def model(self, name: str) -> Model:
-        return self._models[name]
+        """Model ``name`` as loaded in this process: read for what it is, run only by the
+        host."""
+        return self.host.catalog[name]
 
     def fingerprint(self, name: str) -> str:
-        return self._fingerprints[name]
+        return self.host.fingerprints[name]
 
     def bind(self, request: RequestState, name: str) -> Model:
         """Model ``name`` with its capabilities routed to this worker: every call that runs the
@@ -151,14 +148,14 @@ class DeviceWorker:
         Call :meth:`release` when the request ends."""
         with self._cond:
             self._active.add(id(request))
-        model = self._models[name]
+        model = self.model(name)
 
         def routed(provider, kind):
             return None if provider is None else kind(self, request, name, provider)
 
         return dataclasses.replace(
             model, predictor=_RoutedPredictor(self, request, name, model.predictor,
-                                              self._fingerprints[name]),
+                                              self.fingerprint(name)),
             gradients=routed(model.gradients, _RoutedGradients),
             deeplift=routed(model.deeplift, _RoutedDeepLift),
             layers=routed(model.layers, _RoutedLayers),
@@ -173,10 +170,13 @@ class DeviceWorker:
             self._active.discard(id(request))
             self._cond.notify_all()
 
-    def exclusive(self, request: RequestState, name: str, job: Callable[[Model], object]):
-        """Run ``job(model)`` on the worker thread, alone: for jobs that change the model
-        across calls."""
-        return self._submit(_Call(request, name, "", "exclusive", (job,)))
+    def exclusive(self, request: RequestState, name: str, command: str, samples,
+                  options: dict):
+        """Run the declared ``command`` on model ``name`` with ``samples`` and ``options``,
+        alone on the host's own model: for commands that change the model across calls.
+        Options naming another served model carry a :class:`~.hosts.ModelRef`."""
+        return self._submit(_Call(request, name, "", "exclusive",
+                                  (command, samples, options, self.max_batch_size)))
 
     def submit(self, request: RequestState, name: str, capability: str, method: str,
                args: tuple, context: dict | None = None, arrays: tuple[int, ...] = (),
@@ -214,22 +214,12 @@ class DeviceWorker:
 
     # ---- worker side --------------------------------------------------------------------
     def stop(self, timeout: float | None = None) -> None:
-        """Finish the calls already queued, then end the worker thread."""
+        """Finish the calls already queued, then end the worker thread and its host."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
         self._thread.join(timeout)
-
-    def _load(self) -> tuple[dict[str, Model], dict[str, str]]:
-        """Fresh copies of the models, and their weight hashes (hashed once, not per request)."""
-        models = {name: load(self.device) for name, load in self._loaders.items()}
-        for model in models.values():
-            if model.attention is not None:
-                # Finding a model's layers runs it once and caches their order; done here,
-                # that run cannot collide with a request's calls on the worker thread later,
-                # and the routed providers may answer structure questions directly.
-                model.attention.attention_layers()
-        return models, {name: model.fingerprint() for name, model in models.items()}
+        self.host.stop()
 
     def _start(self) -> threading.Thread:
         thread = threading.Thread(target=self._loop, name=f"kx-worker-{self.device}",
@@ -298,7 +288,14 @@ class DeviceWorker:
         context = None if first.context is None else {
             name: np.concatenate([c.context[name] for c in live]) for name in first.context}
         try:
-            out = self._call(first, tuple(args), context)
+            out = self._call(first, tuple(args), context, _all_gone(live))
+        except WorkerCrashed as err:
+            self._restart(live, err)
+            return
+        except RequestAborted as err:
+            for call in live:
+                call.finish(error=err)
+            return
         except Exception:  # noqa: BLE001 - one request's bad rows must not fail the others
             log.warning("worker %s: merged %s.%s call of %d requests failed; running each alone",
                         self.device, first.capability, first.method, len(live))
@@ -311,20 +308,20 @@ class DeviceWorker:
             parts = tuple(o[lo:hi] for o in outputs)
             call.finish(parts if isinstance(out, tuple) else parts[0])
 
-    def _call(self, call: _Call, args: tuple, context=None):
-        model = self._models[call.model]
+    def _call(self, call: _Call, args: tuple, context, check: Callable[[], None]):
         if call.method == "exclusive":
-            return args[0](model)
-        primitive = getattr(getattr(model, call.capability), call.method)
-        # Primitives over rows take the extra inputs of their rows; the others take none.
-        return primitive(*args, context=context) if call.arrays else primitive(*args)
+            message = (call.method, call.model, *args)
+        else:
+            message = ("call", call.model, call.capability, call.method, args, context,
+                       call.rows if call.arrays else 0)
+        return self.host.run(message, check)
 
     def _run_alone(self, call: _Call) -> None:
         """Run one request's call; its own input errors go back to it, anything else is a
         fault that restarts the worker."""
         try:
-            call.finish(self._call(call, call.args, call.context))
-        except (InputError, UnsupportedOperation, RequestAborted) as err:
+            call.finish(self._call(call, call.args, call.context, call.request.check))
+        except REQUEST_ERRORS as err:
             call.finish(error=err)
         except Exception as err:  # noqa: BLE001
             self._restart([call], err)
@@ -339,16 +336,30 @@ class DeviceWorker:
         stats.max_calls_per_batch = max(stats.max_calls_per_batch, len(calls))
 
     def _restart(self, calls: list[_Call], err: BaseException) -> None:
-        """Fail ``calls`` with a fault and reload this device's models: a failed call may have
-        left a model (or the device) in a state nobody should compute on."""
-        log.error("worker %s: %s: %s; failing %d call(s) and reloading its models",
-                  self.device, type(err).__name__, err, len(calls), exc_info=err)
-        fault = WorkerFault(f"{type(err).__name__}: {err}")
+        """Fail ``calls`` with a fault and restart the host: a failed call may have left a
+        model (or the device) in a state nobody should compute on."""
+        log.error("worker %s: %s: %s; failing %d call(s) and restarting its models",
+                  self.device, type(err).__name__, err, len(calls),
+                  exc_info=None if isinstance(err, WorkerFault) else err)
+        fault = err if isinstance(err, WorkerFault) else WorkerFault(f"{type(err).__name__}: "
+                                                                     f"{err}")
         for call in calls:
             if not call.done.is_set():
                 call.finish(error=fault)
         self.stats.restarts += 1
-        self._models, self._fingerprints = self._load()
+        try:
+            self.host.restart()
+        except Exception as failure:  # noqa: BLE001 - the next call tries again
+            log.error("worker %s: restarting failed: %s", self.device, failure)
+
+
+def _all_gone(calls: list[_Call]) -> Callable[[], None]:
+    """A check that raises :class:`RequestAborted` once every request of a merged batch has
+    gone (while one waits, the batch runs on)."""
+    def check() -> None:
+        if all(c.request.aborted.is_set() or not c.request.is_active() for c in calls):
+            raise RequestAborted(", ".join(c.request.request_id for c in calls))
+    return check
 
 
 # ---- routed capability providers -----------------------------------------------------------

@@ -10,6 +10,8 @@ A YAML file (``kipoi-explain-server --config server.yaml``)::
     fastas:
       genome: examples/data/genome.fa
     devices: auto                  # or [cpu], [cuda:0, cuda:1]: one worker each
+    workers: process               # each device's models in a supervised child (or: thread)
+    cancel_grace_s: 5              # a given-up call stops by then, or its child is replaced
     batching: {max_batch_size: 256, max_wait_ms: 5, max_queue: 64, max_sequences: 1024,
                max_samples: 1024}
     max_message_mb: 64
@@ -30,8 +32,9 @@ import yaml
 from kipoi_explain.backends.devices import cuda_devices
 from kipoi_explain.errors import InputError
 
-KEYS = ("host", "port", "models", "fastas", "devices", "batching", "max_message_mb", "auth",
-        "tls", "shutdown_grace_s", "log_level")
+KEYS = ("host", "port", "models", "fastas", "devices", "workers", "cancel_grace_s", "batching",
+        "max_message_mb", "auth", "tls", "shutdown_grace_s", "log_level")
+WORKERS = ("process", "thread")
 MODEL_KEYS = ("path", "zoo", "name", "batch_size")
 
 
@@ -48,10 +51,10 @@ class Batching:
     max_queue : int
         Requests in flight (running or waiting) before new ones get RESOURCE_EXHAUSTED.
     max_sequences : int
-        Sequences one request may hold.
+        Sequences one request may hold, and the largest ``chunk_size`` of a stream.
     max_samples : int
-        Largest ``n_steps``, ``n_samples`` or ``n_references`` a request may ask for: each
-        multiplies the work of every sequence.
+        Largest ``n_steps``, ``n_samples``, ``n_references``, ``n_shuffles`` or
+        ``n_attribution`` a request may ask for: each multiplies the work of every sequence.
     merge : bool
         Merge calls of different requests (off: each request's calls run alone, as a server
         without dynamic batching would).
@@ -72,6 +75,8 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 50051
     devices: list[str] = field(default_factory=lambda: ["cpu"])
+    workers: str = "process"
+    cancel_grace_s: float = 5.0
     batching: Batching = field(default_factory=Batching)
     max_message_mb: float = 64.0
     tokens: list[str] = field(default_factory=list)
@@ -122,6 +127,8 @@ def load_config(path) -> ServerConfig:
                 _mapping(raw, "fastas").items()},
         host=str(raw.get("host", "127.0.0.1")), port=_number(raw, "port", 50051, int),
         devices=resolve_devices(raw.get("devices", "auto")),
+        workers=str(raw.get("workers", "process")),
+        cancel_grace_s=_number(raw, "cancel_grace_s", 5.0, float),
         batching=Batching(**{key: _setting(batching, key, default, "batching.")
                              for key, default in vars(Batching()).items()}),
         max_message_mb=_number(raw, "max_message_mb", 64.0, float), tokens=tokens, tls=tls,
@@ -174,6 +181,11 @@ def check(config: ServerConfig) -> None:
         raise InputError("server config batching.max_wait_ms: expected 0 or more")
     if config.max_message_mb <= 0:
         raise InputError("server config max_message_mb: expected a positive number")
+    if config.workers not in WORKERS:
+        raise InputError(f"server config workers: {config.workers!r}; expected "
+                         f"{' or '.join(WORKERS)}")
+    if config.cancel_grace_s <= 0:
+        raise InputError("server config cancel_grace_s: expected a positive number")
 
 
 def model_spec(base: Path, name: str, spec) -> dict:

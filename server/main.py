@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-import kipoi_explain as kx
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from kipoi_explain.errors import InputError
@@ -26,6 +25,7 @@ from kipoi_explain.v2 import explain_pb2 as pb
 from kipoi_explain.v2 import explain_pb2_grpc as pb_grpc
 
 from .batching import DeviceWorker
+from .hosts import ChildHost, ModelHost, WorkerFault, load_models, loader
 from .config import (Batching, ServerConfig, check, load_config, model_spec, resolve_devices,
                      resolve_path)
 from .interceptors import RequestInterceptor
@@ -65,19 +65,24 @@ class RunningServer:
             worker.stop()
 
 
-def _loader(spec: dict):
-    spec = dict(spec)
-    source = spec.pop("source")
-    return lambda device: kx.load_model(source, device=device, **spec)
+def hosts(config: ServerConfig) -> list[ModelHost | ChildHost]:
+    """Each device's host: a supervised child process holding its models (``workers:
+    process``), or this process (``workers: thread``). Children's models are also loaded
+    here once, on the CPU, to be described (never run)."""
+    loaders = {name: loader(spec) for name, spec in config.models.items()}
+    if config.workers == "thread":
+        return [ModelHost(device, loaders) for device in config.devices]
+    catalog = load_models("cpu", loaders)
+    return [ChildHost(device, config.models, catalog, config.cancel_grace_s)
+            for device in config.devices]
 
 
 def start(config: ServerConfig) -> RunningServer:
     """Load the allowed models on every device, and serve them on ``config.host:port``
     (port 0: any free port, see ``RunningServer.port``)."""
-    loaders = {name: _loader(spec) for name, spec in config.models.items()}
-    workers = [DeviceWorker(device, loaders, config.batching.max_batch_size,
+    workers = [DeviceWorker(host, config.batching.max_batch_size,
                             config.batching.max_wait_ms / 1e3, config.batching.merge)
-               for device in config.devices]
+               for host in hosts(config)]
     servicer = ExplainServicer(config, workers)
     limits = [("grpc.max_receive_message_length", config.max_message_bytes),
               ("grpc.max_send_message_length", config.max_message_bytes)]
@@ -126,6 +131,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--max-batch-size", type=int, help="rows per merged model call")
     parser.add_argument("--max-wait-ms", type=float, help="wait for calls to merge (ms)")
     parser.add_argument("--max-queue", type=int, help="requests in flight before refusing")
+    parser.add_argument("--workers", choices=("process", "thread"),
+                        help="each device's models in a supervised child process (default), "
+                             "or in this process")
     parser.add_argument("--no-merge", action="store_true",
                         help="run every request's model calls alone (no dynamic batching)")
     parser.add_argument("--tls-cert", help="PEM certificate (with --tls-key: serve TLS)")
@@ -154,7 +162,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     if args.device:
         config.devices = [d for device in args.device for d in resolve_devices(device)]
     config = dataclasses.replace(config, **{key: getattr(args, key) for key in (
-        "host", "port", "log_level") if getattr(args, key) is not None})
+        "host", "port", "log_level", "workers") if getattr(args, key) is not None})
     config.batching = dataclasses.replace(config.batching, **{key: getattr(args, key) for key in (
         "max_batch_size", "max_wait_ms", "max_queue") if getattr(args, key) is not None})
     if args.no_merge:
@@ -176,7 +184,7 @@ def console(argv=None) -> int:
         logging.basicConfig(level=config.log_level.upper(), stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         running = start(config)
-    except InputError as err:
+    except (InputError, WorkerFault) as err:
         print(f"kipoi-explain-server: error: {err}", file=sys.stderr)
         return 2
     stopping = threading.Event()

@@ -7,7 +7,8 @@ kind; resources by the names this server gives them, never by path), run as the 
 it, and its result encoded by the one codec. Errors map to status codes: an
 :class:`InputError` (which names the record, field or option) to INVALID_ARGUMENT, an unknown
 model or FASTA to NOT_FOUND, an operation the model lacks to FAILED_PRECONDITION, a worker
-fault to INTERNAL; every message ends with the request ID.
+fault to INTERNAL, a worker process that died to UNAVAILABLE (retry: it restarts); every
+message ends with the request ID and quotes at most a bounded prefix of what the client sent.
 """
 from __future__ import annotations
 
@@ -21,18 +22,23 @@ import kipoi_explain as kx
 from kipoi_explain import codec
 from kipoi_explain.commands import COMMANDS, command_info, get, model_info
 from kipoi_explain.commands.base import Command
+from kipoi_explain.cancellation import cancellable
 from kipoi_explain.errors import (InputError, MissingCapability, MissingDependency,
-                                  UnsupportedOperation)
+                                  UnsupportedOperation, quoted)
 from kipoi_explain.samples import input_kind
 from kipoi_explain.v2 import explain_pb2 as pb
 from kipoi_explain.v2 import explain_pb2_grpc as pb_grpc
 from kipoi_explain.variants.alleles import VariantRecord
 
-from .batching import DeviceWorker, RequestAborted, RequestState, WorkerFault
+from .batching import DeviceWorker, RequestState
+from .hosts import ModelRef, RequestAborted, WorkerCrashed, WorkerFault
 from .config import ServerConfig
 from .interceptors import COMMAND, REQUEST_ID
 
 log = logging.getLogger("kipoi_explain.server")
+
+#: Characters of an error's text sent back (gRPC sends it in metadata, of bounded size).
+MAX_DETAILS = 1000
 
 
 class NotFound(Exception):
@@ -52,7 +58,7 @@ def _status(err: BaseException) -> grpc.StatusCode:
         return grpc.StatusCode.NOT_FOUND
     if isinstance(err, Busy):
         return grpc.StatusCode.RESOURCE_EXHAUSTED
-    if isinstance(err, Draining):
+    if isinstance(err, (Draining, WorkerCrashed)):
         return grpc.StatusCode.UNAVAILABLE
     if isinstance(err, MissingCapability):
         return grpc.StatusCode.FAILED_PRECONDITION
@@ -72,7 +78,10 @@ def _abort(context, err: BaseException):
     code = _status(err)
     if code == grpc.StatusCode.INTERNAL and not isinstance(err, WorkerFault):
         log.exception("%s: unexpected error", request_id, exc_info=err)
-    context.abort(code, f"{err} (request {request_id})")
+    text = str(err)
+    if len(text) > MAX_DETAILS:
+        text = f"{text[:MAX_DETAILS]}... ({len(text)} characters)"
+    context.abort(code, f"{text} (request {request_id})")
 
 
 def _rpc(method):
@@ -99,11 +108,10 @@ class _Resources:
 
     def model(self, name: str, option: str):
         if name not in self.servicer.config.models:
-            raise NotFound(f"{option} {name!r}: not served here; models are "
+            raise NotFound(f"{option} {quoted(name)}: not served here; models are "
                            f"{', '.join(sorted(self.servicer.config.models))}")
-        # An exclusive job runs on the worker thread: it may use the worker's own copy.
-        return self.worker.model(name) if self.exclusive else \
-            self.worker.bind(self.state, name)
+        # An exclusive job runs on the worker's host, with the host's own copy.
+        return ModelRef(name) if self.exclusive else self.worker.bind(self.state, name)
 
 
 class ExplainServicer(pb_grpc.ExplainServiceServicer):
@@ -128,7 +136,7 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
         """Admit a request of ``n`` sequences (or samples, ``what``) for ``model``, and bind it to
         the least loaded worker: yields the worker, the request's state and the routed model."""
         if model not in self.config.models:
-            raise NotFound(f"model {model!r}: not served here; models are "
+            raise NotFound(f"model {quoted(model)}: not served here; models are "
                            f"{', '.join(sorted(self.config.models))}")
         limit = self.config.batching.max_sequences
         if n > limit:
@@ -149,7 +157,9 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
         try:
             routed = worker.bind(state, model)
             try:
-                yield worker, state, routed
+                # Work done in this thread (not on the worker) stops between its blocks too.
+                with cancellable(state.check):
+                    yield worker, state, routed
             finally:
                 worker.release(state)
         finally:
@@ -159,7 +169,7 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
     def fasta(self, name: str, field: str = "fasta") -> str:
         """The path of this server's FASTA ``name``."""
         if name not in self.config.fastas:
-            raise NotFound(f"{field} {name!r}: not a FASTA of this server; it has "
+            raise NotFound(f"{field} {quoted(name)}: not a FASTA of this server; it has "
                            f"{', '.join(sorted(self.config.fastas)) or 'none'}")
         return self.config.fastas[name]
 
@@ -171,12 +181,12 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
         if command.precondition is not None:
             command.precondition(self.infos[request.model], options)
         options = command.check(options)
-        limit = self.config.batching.max_samples
         for param in command.params:
             value = options.get(param.name)
-            if param.work and isinstance(value, int) and value > limit:
-                raise Busy(f"option {param.name}={value}: this server allows at most {limit} "
-                           "(batching.max_samples)")
+            limit = param.limit and getattr(self.config.batching, param.limit)
+            if limit and value is not None and value > limit:
+                raise InputError(f"option {param.name}={value}: this server allows at most "
+                                 f"{limit} (batching.{param.limit})")
         kwargs = {name: value if value is None else
                   command.param(name).kind.on_server(value, name, resources)
                   for name, value in options.items()}
@@ -219,9 +229,7 @@ class ExplainServicer(pb_grpc.ExplainServiceServicer):
         command that changes the model across calls, alone on the worker."""
         if not command.exclusive:
             return command.function(routed, samples, **kwargs)
-        return worker.exclusive(state, name, lambda original: command.function(
-            original, samples, batch_size=min(original.batch_size, worker.max_batch_size),
-            **kwargs))
+        return worker.exclusive(state, name, command.name, samples, kwargs)
 
     # ---- RPCs ---------------------------------------------------------------------------
     @_rpc

@@ -226,26 +226,33 @@ class TinyTransformer(nn.Module):
 '''
 
 
-def make_tiny_transformer(directory, seed: int = 0):
-    """A Kipoi model directory in ``directory`` of a seeded, untrained conv + transformer
-    PyTorch model: input (4, 100), attention layers ``block1.self_attn`` and
-    ``block2.self_attn`` over ten 10 bp tokens, outputs ``left`` and ``right``."""
+def make_torch_model(directory, source: str, class_name: str, input_shape: tuple,
+                     outputs: list[str], doc: str, seed: int = 0) -> Path:
+    """A Kipoi model directory in ``directory`` of the PyTorch module ``class_name`` defined by
+    ``source``, with seeded, untrained weights; input ``input_shape`` (alphabet first)."""
     import importlib.util
 
     import torch
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "model.py").write_text(TINY_TRANSFORMER)
+    (directory / "model.py").write_text(source)
     (directory / "model.yaml").write_text(kipoi_model_yaml(
-        "kipoi.model.PyTorchModel", {"module_file": "model.py",
-                                     "module_class": "TinyTransformer",
+        "kipoi.model.PyTorchModel", {"module_file": "model.py", "module_class": class_name,
                                      "weights": "weights.pt"},
-        (4, 100), 0, ["left", "right"], "Untrained conv + transformer for tests."))
-    spec = importlib.util.spec_from_file_location(f"tiny_transformer_{seed}",
+        input_shape, 0, outputs, doc))
+    spec = importlib.util.spec_from_file_location(f"kx_test_{class_name}_{seed}",
                                                   directory / "model.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     torch.manual_seed(seed)
-    torch.save(module.TinyTransformer().eval().state_dict(), directory / "weights.pt")
+    torch.save(getattr(module, class_name)().eval().state_dict(), directory / "weights.pt")
     return directory
+
+
+def make_tiny_transformer(directory, seed: int = 0):
+    """A Kipoi model directory in ``directory`` of a seeded, untrained conv + transformer
+    PyTorch model: input (4, 100), attention layers ``block1.self_attn`` and
+    ``block2.self_attn`` over ten 10 bp tokens, outputs ``left`` and ``right``."""
+    return make_torch_model(directory, TINY_TRANSFORMER, "TinyTransformer", (4, 100),
+                            ["left", "right"], "Untrained conv + transformer for tests.", seed)

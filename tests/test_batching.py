@@ -5,7 +5,6 @@ exactly what it would get alone (its own sequences, target and options), a reque
 cancelled or past its deadline must leave the batch, a model that crashes must fail only the
 request that crashed it, and a full queue must refuse new work.
 """
-import importlib.util
 import logging
 import threading
 import time
@@ -16,11 +15,11 @@ import numpy as np
 import pytest
 
 import kipoi_explain as kx
-from conftest import EXAMPLE_DIR, random_onehot, serve
+from conftest import EXAMPLE_DIR, make_torch_model, random_onehot, serve
 from kipoi_explain import codec
 from kipoi_explain.client import Client
-from kipoi_explain.server.batching import DeviceWorker, RequestAborted, RequestState, \
-    WorkerFault
+from kipoi_explain.server.batching import DeviceWorker, RequestState
+from kipoi_explain.server.hosts import ModelHost, RequestAborted, WorkerFault
 from kipoi_explain.v2 import explain_pb2 as pb
 from kipoi_explain.v2 import explain_pb2_grpc as pb_grpc
 
@@ -113,15 +112,7 @@ def both():
     running.stop(0)
 
 
-@pytest.fixture(scope="module")
-def crash_dir(tmp_path_factory):
-    """A real PyTorch Kipoi model directory whose forward raises RuntimeError when any input
-    row is all zeros (what ``"N" * L`` encodes to with ``ambiguous="zeros"``)."""
-    import torch
-
-    folder = tmp_path_factory.mktemp("crash_model")
-    (folder / "crash_model.py").write_text('''"""Test model: crashes on an all-zero input row."""
-import torch
+CRASH_MODEL = '''"""Test model: crashes on an all-zero input row."""
 from torch import nn
 
 
@@ -138,44 +129,16 @@ class CrashOnZeros(nn.Module):
         if bool((x.abs().sum(dim=(1, 2)) == 0).any()):
             raise RuntimeError("CrashOnZeros: all-zero input row")
         return self.fc(self.flatten(self.pool(self.relu(self.conv(x)))))
-''')
-    spec = importlib.util.spec_from_file_location("kx_test_crash_model",
-                                                  folder / "crash_model.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    torch.manual_seed(0)
-    torch.save(module.CrashOnZeros().state_dict(), folder / "weights.pt")
-    (folder / "model.yaml").write_text(f"""defined_as: kipoi.model.PyTorchModel
-args:
-  module_file: crash_model.py
-  module_class: CrashOnZeros
-  weights: weights.pt
-default_dataloader:
-  defined_as: kipoiseq.dataloaders.SeqIntervalDl
-  default_args:
-    auto_resize_len: {CRASH_LENGTH}
-    alphabet_axis: 0
-    ignore_targets: true
-info:
-  authors:
-  - name: kipoi-explain tests
-  doc: Raises RuntimeError on an all-zero input row.
-  version: '0.1'
-schema:
-  inputs:
-    name: seq
-    shape: (4, {CRASH_LENGTH})
-    special_type: DNASeq
-    doc: One-hot DNA, alphabet A, C, G, T along axis 0.
-  targets:
-    shape: (2,)
-    doc: Two scores.
-    column_labels: [a, b]
-dependencies:
-  pip:
-  - torch
-""")
-    return str(folder)
+'''
+
+
+@pytest.fixture(scope="module")
+def crash_dir(tmp_path_factory):
+    """A real PyTorch Kipoi model directory whose forward raises RuntimeError when any input
+    row is all zeros (what ``"N" * L`` encodes to with ``ambiguous="zeros"``)."""
+    return str(make_torch_model(tmp_path_factory.mktemp("crash_model"), CRASH_MODEL,
+                                "CrashOnZeros", (4, CRASH_LENGTH), ["a", "b"],
+                                "Raises RuntimeError on an all-zero input row."))
 
 
 # ---- merged requests through gRPC -----------------------------------------------------------
@@ -267,23 +230,29 @@ def test_keras_model_concurrent_clients(both):
 # ---- the worker itself, without gRPC --------------------------------------------------------
 @pytest.fixture
 def worker():
-    running = DeviceWorker("cpu", {"cnn": lambda device: kx.load_model(CNN, device=device)},
-                           max_batch_size=64, max_wait=0.02)
+    running = DeviceWorker(ModelHost("cpu", {"cnn": lambda device: kx.load_model(
+        CNN, device=device)}), max_batch_size=64, max_wait=0.02)
     yield running
     running.stop(30)
 
 
 @contextmanager
 def held(worker, name="cnn"):
-    """Within the block the worker thread is busy with an exclusive job, so calls submitted
-    meanwhile queue up; when the block ends they are batched together."""
+    """Within the block the worker thread is busy with a call that waits for the block to end
+    (reading the weights, made to wait), so calls submitted meanwhile queue up; when the block
+    ends they are batched together."""
     started, release = threading.Event(), threading.Event()
+    predictor = worker.model(name).predictor
+    parameters = predictor.parameters
 
-    def job(model):
+    def waiting():
         started.set()
         release.wait(60)
+        return parameters()
 
-    thread = threading.Thread(target=worker.exclusive, args=(RequestState("gate"), name, job))
+    predictor.parameters = waiting
+    gate = RequestState("gate")
+    thread = threading.Thread(target=worker.bind(gate, name).predictor.parameters)
     thread.start()
     assert started.wait(60)
     try:
@@ -291,6 +260,8 @@ def held(worker, name="cnn"):
     finally:
         release.set()
         thread.join(60)
+        worker.release(gate)
+        del predictor.parameters
 
 
 def queued_calls(worker, calls, name="cnn"):
@@ -392,8 +363,8 @@ def test_worker_aborted_request_leaves_the_batch(worker, cnn):
 
 
 def test_worker_respects_max_batch_size(cnn):
-    worker = DeviceWorker("cpu", {"cnn": lambda device: kx.load_model(CNN, device=device)},
-                          max_batch_size=4, max_wait=0.02)
+    worker = DeviceWorker(ModelHost("cpu", {"cnn": lambda device: kx.load_model(
+        CNN, device=device)}), max_batch_size=4, max_wait=0.02)
     try:
         model = worker.model("cnn")
         sizes = []
@@ -422,9 +393,8 @@ def test_worker_respects_max_batch_size(cnn):
 
 
 def test_worker_fault_fails_only_the_crashing_call_and_restarts(crash_dir):
-    worker = DeviceWorker("cpu", {"crash": lambda device: kx.load_model(crash_dir,
-                                                                        device=device)},
-                          max_batch_size=64, max_wait=0.02)
+    worker = DeviceWorker(ModelHost("cpu", {"crash": lambda device: kx.load_model(
+        crash_dir, device=device)}), max_batch_size=64, max_wait=0.02)
     reference = kx.load_model(crash_dir)
     try:
         good = [random_onehot(2, CRASH_LENGTH, seed=i) for i in range(3)]

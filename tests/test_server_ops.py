@@ -88,6 +88,7 @@ def test_load_config_defaults(conf_dir):
     assert (config.host, config.port, config.devices) == ("127.0.0.1", 50051, ["cpu"])
     assert config.tokens == [] and config.tls is None and config.fastas == {}
     assert config.batching.max_queue == 64
+    assert (config.workers, config.cancel_grace_s) == ("process", 5.0)
 
 
 VALID_MODELS = "models: {cnn: models/cnn}\n"
@@ -116,6 +117,8 @@ VALID_MODELS = "models: {cnn: models/cnn}\n"
     pytest.param(VALID_MODELS + "port: http\n", "port", id="port-not-a-number"),
     pytest.param(VALID_MODELS + "devices: [tpu]\n", "devices", id="unknown-device"),
     pytest.param(VALID_MODELS + "max_message_mb: 0\n", "max_message_mb", id="no-message-size"),
+    pytest.param(VALID_MODELS + "workers: fork\n", "workers", id="unknown-workers"),
+    pytest.param(VALID_MODELS + "cancel_grace_s: 0\n", "cancel_grace_s", id="no-grace"),
     pytest.param(VALID_MODELS + "auth: {token_env: KX_TEST_UNSET_TOKEN}\n", "auth.token_env",
                  id="token-env-unset"),
     pytest.param(VALID_MODELS + "auth: {token: secret}\n", "auth", id="unknown-auth-key"),

@@ -416,11 +416,70 @@ def test_too_many_sequences_are_resource_exhausted(limited, strings):
         assert client.predict("cnn", strings[1][:4]).predictions.shape == (4, 3)
 
 
-def test_work_multipliers_beyond_max_samples_are_resource_exhausted(client, strings):
-    with pytest.raises(grpc.RpcError) as caught:
-        client.explain("cnn", strings[1][:1], "integrated_gradients", n_steps=5000)
-    check_error(caught.value, grpc.StatusCode.RESOURCE_EXHAUSTED, "n_steps=5000",
-                "max_samples")
+IG = {"method": "integrated_gradients"}
+
+
+@pytest.mark.parametrize("command, options, named", [
+    ("explain", IG | {"n_steps": 5000}, ("n_steps=5000", "at most 1024", "batching.max_samples")),
+    ("explain", IG | {"n_steps": 2000.0}, ("n_steps=2000.0", "expected an integer")),
+    ("explain", IG | {"n_steps": "2000"}, ("n_steps='2000'", "expected an integer")),
+    ("explain", IG | {"n_steps": 0}, ("n_steps=0", "at least 1")),
+    ("explain", {"method": "ism", "start": "abc"}, ("start='abc'", "an integer")),
+    ("explain", {"method": "smoothgrad", "noise": float("nan")}, ("noise=nan", "finite")),
+    ("explain", {"method": "deepshap", "n_references": 10 ** 6}, ("n_references=1000000",
+                                                                   "batching.max_samples")),
+    ("explain", {"method": "x" * 100_000}, ("method 'xxx", "... (100002 characters): expected",)),
+    ("diagnose", {"n_attribution": 5000}, ("n_attribution=5000", "batching.max_samples")),
+])
+def test_options_are_type_and_range_checked_against_the_config(server, strings, command,
+                                                               options, named):
+    channel, stub = raw_stub(server.port)
+    with channel:
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.Run(pb.RunRequest(command=command, model="cnn",
+                                   samples=codec.to_samples(strings[1][:2]),
+                                   options=codec.encode_entries(options)), timeout=60)
+    check_error(caught.value, grpc.StatusCode.INVALID_ARGUMENT, *named)
+    assert len(caught.value.details()) < 1200
+
+
+def test_a_stream_chunk_size_is_capped_by_max_sequences(server):
+    start = pb.RunRequest(command="score_variants", model="cnn",
+                          options=codec.encode_entries({"fasta": "genome", "chunk_size": 10 ** 6,
+                                                        "method": "deepshap"}))
+    channel, stub = raw_stub(server.port)
+    with channel:
+        with pytest.raises(grpc.RpcError) as caught:
+            list(stub.RunStream(iter([pb.RunStreamRequest(start=start)]), timeout=60))
+    check_error(caught.value, grpc.StatusCode.INVALID_ARGUMENT, "chunk_size=1000000",
+                "batching.max_sequences")
+
+
+@pytest.mark.parametrize("samples, named", [
+    (pb.Samples(onehot=codec.to_array(np.full((1, 200, 4), 1e38, np.float32))),
+     ("record 'seq0'", "outside [0, 1]")),
+    (pb.Samples(onehot=pb.Array(shape=[1, 2 ** 32, 2 ** 32], dtype="float32")),
+     ("samples.onehot", "0 bytes", "shape (1, 4294967296, 4294967296)")),
+    (pb.Samples(onehot=pb.Array(shape=[2, 2 ** 62, 4], dtype="float32", data=b"1234")),
+     ("samples.onehot", "4 bytes",)),
+])
+def test_malformed_arrays_are_invalid_before_anything_is_allocated(server, samples, named):
+    channel, stub = raw_stub(server.port)
+    with channel:
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.Run(pb.RunRequest(command="predict", model="cnn", samples=samples), timeout=60)
+    check_error(caught.value, grpc.StatusCode.INVALID_ARGUMENT, *named)
+
+
+def test_a_huge_model_name_is_quoted_in_part(server):
+    channel, stub = raw_stub(server.port)
+    with channel:
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.Run(pb.RunRequest(command="predict", model="m" * 100_000,
+                                   samples=pb.Samples(dna=pb.DnaStrings(sequences=["ACGT"]))),
+                     timeout=60)
+    check_error(caught.value, grpc.StatusCode.NOT_FOUND, "'mmmm", "(100002 characters)", "cnn")
+    assert len(caught.value.details()) < 1200
 
 
 def test_oversized_message_is_resource_exhausted_and_server_keeps_serving(limited, strings,

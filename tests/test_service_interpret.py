@@ -328,7 +328,7 @@ def test_bad_attention_requests(client, seqs, model, options, code, named):
     ("gene", "ablation", {"mapping": "/etc/entities.yaml"}, "INVALID_ARGUMENT",
      ["mapping", "entities.yaml"]),
     ("gene", "ablation", {"batch_size": 4}, "INVALID_ARGUMENT", ["batch_size", "server"]),
-    ("gene", "integrated_gradients", {"n_steps": MAX_SAMPLES + 1}, "RESOURCE_EXHAUSTED",
+    ("gene", "integrated_gradients", {"n_steps": MAX_SAMPLES + 1}, "INVALID_ARGUMENT",
      [f"n_steps={MAX_SAMPLES + 1}", "max_samples"]),
 ])
 def test_bad_entities_requests(client, genotypes, level, method, options, code, named):

@@ -15,6 +15,7 @@ intervals the server reads from its own FASTA by name, features and token ids as
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -65,7 +66,8 @@ def from_array(message: pb.Array, field: str = "array") -> np.ndarray:
     shape = tuple(message.shape)
     if any(n < 0 for n in shape):
         raise InputError(f"{field}: negative dimension in shape {shape}")
-    expected = int(np.prod(shape)) * dtype.itemsize
+    # Python integers: a shape's product may not fit 64 bits (and must not wrap around).
+    expected = math.prod(shape) * dtype.itemsize
     if len(message.data) != expected:
         raise InputError(f"{field}: {len(message.data)} bytes, expected {expected} for "
                          f"{dtype.name} shape {shape}")

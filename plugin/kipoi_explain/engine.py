@@ -2,7 +2,8 @@
 
 Methods describe their work as rows (sequences, mutants, interpolation steps, references) and
 a function that handles a block of rows; the engine cuts the rows into device-sized blocks,
-shows progress, and stitches the results back together. No method loops over sequences itself.
+shows progress, stops between blocks when its caller gives up (:mod:`.cancellation`), and
+stitches the results back together. No method loops over sequences itself.
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import os
 from typing import Callable
 
 import numpy as np
+
+from .cancellation import checkpoint
 
 #: Rows per block when neither the caller nor the model sets one.
 DEFAULT_BATCH_SIZE = 128
@@ -52,6 +55,7 @@ def run_batches(fn: Callable[[int, int], np.ndarray | tuple], n_rows: int, batch
     with tqdm(total=n_rows, desc=desc, unit="row", disable=not progress, leave=False,
               dynamic_ncols=True) as bar:
         for lo in range(0, n_rows, batch_size):
+            checkpoint()
             hi = min(lo + batch_size, n_rows)
             parts.append(fn(lo, hi))
             bar.update(hi - lo)

@@ -57,3 +57,15 @@ class RemoteError(Exception):
     @property
     def exit_status(self) -> int:
         return 2 if self.code in REQUEST_ERRORS else 3
+
+
+#: Characters of a caller's value an error message quotes (a value can be megabytes long).
+QUOTED_CHARS = 80
+
+
+def quoted(value, limit: int = QUOTED_CHARS) -> str:
+    """``repr(value)``, cut to its first ``limit`` characters, saying how long it was."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"

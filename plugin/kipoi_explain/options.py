@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Callable
 
-from .errors import InputError
+from .errors import InputError, quoted
 
 
 #: Keywords that say where samples sit in the whole set they belong to (see
@@ -38,7 +38,7 @@ def checked_options(what: str, choices: dict, name: str, options: dict) -> dict:
         Naming the unknown ``what`` (e.g. "method") or the options it does not take.
     """
     if name not in choices:
-        raise InputError(f"{what} {name!r}: expected one of {', '.join(choices)}")
+        raise InputError(f"{what} {quoted(name)}: expected one of {', '.join(choices)}")
     allowed = keyword_defaults(choices[name])
     unknown = sorted(set(options) - set(allowed))
     if unknown:

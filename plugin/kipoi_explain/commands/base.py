@@ -44,9 +44,10 @@ class Param:
     metavar : str, optional
     cli : bool
         Whether the sub-command has the flag (False: library and server only).
-    work : bool
-        The value multiplies the work per sample (references, steps, shuffles): a server caps
-        it by its ``max_samples``.
+    limit : str, optional
+        The server setting (``batching.max_samples`` or ``max_sequences``) this value may not
+        exceed on a server: it multiplies the work per sample (references, steps, shuffles) or
+        sets how many samples are held at once.
     required : bool
         Required on the command line.
     default : object
@@ -61,7 +62,7 @@ class Param:
     group: str | None = None
     metavar: str | None = None
     cli: bool = True
-    work: bool = False
+    limit: str | None = None
     required: bool = False
     default: Any = None
 

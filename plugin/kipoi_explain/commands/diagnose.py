@@ -8,7 +8,7 @@ from ..diagnostics import CHECKS, diagnose
 from ..errors import InputError
 from ..results import Diagnosis
 from .base import BINS_PARAM, REDUCE_PARAM, TARGET_PARAM, Command, CommandLine, Param, output_param
-from .kinds import INT, MAPPING, MODEL, VALUES, Text, Words
+from .kinds import COUNT, INT, MAPPING, MODEL, VALUES, Text, Words
 
 FAIL_ON = {"never": (), "error": ("error",), "warning": ("warning", "error")}
 COST = "constraint cost (both needed)"
@@ -49,8 +49,8 @@ DIAGNOSE = Command(
             Param("target", TARGET_PARAM.kind, "output whose explanations are diagnosed: "
                                                "index, name, list or 'all'"),
             REDUCE_PARAM, BINS_PARAM,
-            Param("n_attribution", INT, "sequences used by the checks that compute "
-                                        "attributions"),
+            Param("n_attribution", COUNT, "sequences used by the checks that compute "
+                                          "attributions", limit="max_samples"),
             Param("seed", INT, "seed of every random draw"),
             Param("free_model", MODEL, "unconstrained model to compare MODEL against (Kipoi "
                                        "directory or Keras file; with --remote, another model "

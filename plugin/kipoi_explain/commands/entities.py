@@ -11,7 +11,7 @@ from ..samples import DNA, FEATURES
 from ..sequences import FASTA_SUFFIXES
 from ..transparent import METHODS, entities, method_options
 from .base import REDUCE_PARAM, TARGET_PARAM, Command, CommandLine, Param, output_param
-from .kinds import COUNT, FLAG, INT, LocalOnly, Text, WordOrArray
+from .kinds import COUNT, FLAG, LocalOnly, Text, WordOrArray
 
 OPTIONS = "method options (only those of --method apply)"
 METHOD_PARAMS = (
@@ -19,7 +19,7 @@ METHOD_PARAMS = (
           "integrated_gradients: zeros (default), mean (each unit's mean over the samples), "
           "zero_input (the activations of an all-zero input), a number, or a .npy array of one "
           "sample's units", group=OPTIONS),
-    Param("n_steps", INT, "integrated_gradients steps", group=OPTIONS, work=True),
+    Param("n_steps", COUNT, "integrated_gradients steps", group=OPTIONS, limit="max_samples"),
     Param("quadrature_rule", Text(QUADRATURES), "integrated_gradients quadrature",
           group=OPTIONS),
     Param("fill", WordOrArray(("zeros", "mean"), numbers=True),

@@ -9,13 +9,14 @@ a client can never make a server read a path of its choosing.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, quoted
 
 
 class Kind:
@@ -53,13 +54,12 @@ class Kind:
 
     @staticmethod
     def _wrong(value, option: str, expected: str) -> InputError:
-        return InputError(f"option {option}={value!r}: expected {expected}")
+        return InputError(f"option {option}={quoted(value)}: expected {expected}")
 
 
 @dataclass(frozen=True)
 class Int(Kind):
-    """An integer; on the command line at least ``minimum``, when given (counts of a
-    sub-command's own, such as sequences drawn)."""
+    """An integer, at least ``minimum`` when given (counts: steps, references, windows)."""
 
     minimum: int | None = None
     name = "int"
@@ -76,6 +76,8 @@ class Int(Kind):
             raise self._wrong(value, option, "an integer")
         if not -2 ** 63 <= int(value) < 2 ** 63:
             raise self._wrong(value, option, "an integer of at most 64 bits")
+        if self.minimum is not None and value < self.minimum:
+            raise self._wrong(value, option, f"an integer of at least {self.minimum}")
         return int(value)
 
 
@@ -93,6 +95,8 @@ class Float(Kind):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
                                                              np.floating)):
             raise self._wrong(value, option, "a number")
+        if not math.isfinite(value):
+            raise self._wrong(value, option, "a finite number")
         return float(value)
 
 
@@ -263,9 +267,9 @@ class WordOrArray(Kind):
         if text in self.words:
             return text
         if text.endswith(".npy"):
-            if not Path(text).is_file():
-                raise InputError(f"{text!r}: no such file")
-            return np.load(text)
+            from ..npy import read_npy
+
+            return read_npy(text, "file")
         if self.numbers:
             try:
                 return float(text)
@@ -388,7 +392,7 @@ class Values(Kind):
 
 
 INT, FLOAT, FLAG = Int(), Float(), Flag()
-#: A count of things the command line draws or writes: at least one.
+#: A count (steps, references, windows, sequences drawn): at least one.
 COUNT = Int(minimum=1)
 TARGET, BINS, NAMES, MAPPING, FASTA, MODEL, VALUES = (Target(), Bins(), Names(), Mapping(),
                                                       Fasta(), ModelName(), Values())

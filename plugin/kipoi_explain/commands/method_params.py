@@ -7,7 +7,7 @@ from ..methods import explain, method_options
 from ..methods.integrated_gradients import QUADRATURES
 from ..options import keyword_defaults
 from .base import Param
-from .kinds import FLAG, FLOAT, INT, Text, WordOrArray
+from .kinds import COUNT, FLAG, FLOAT, INT, Text, WordOrArray
 
 OPTIONS = "method options (only those of --method apply)"
 
@@ -16,15 +16,15 @@ METHOD_PARAMS = (
     Param("baseline", WordOrArray(("zeros", "uniform", "shuffle", "mean", "pad")),
           "reference: zeros, uniform or shuffle (DNA); zeros or mean (features); pad or zeros "
           "(tokens); or a .npy array", group=OPTIONS),
-    Param("n_steps", INT, "integrated_gradients steps", group=OPTIONS, work=True),
+    Param("n_steps", COUNT, "integrated_gradients steps", group=OPTIONS, limit="max_samples"),
     Param("quadrature_rule", Text(QUADRATURES), "integrated_gradients quadrature",
           group=OPTIONS),
     Param("inputs_baseline", Text(("zeros",)),
           "integrated_gradients: also integrate the differentiable extra inputs, from zeros",
           group=OPTIONS),
-    Param("n_references", INT, "shuffled references (deepshap, expected_gradients)",
-          group=OPTIONS, work=True),
-    Param("n_samples", INT, "smoothgrad noisy samples", group=OPTIONS, work=True),
+    Param("n_references", COUNT, "shuffled references (deepshap, expected_gradients)",
+          group=OPTIONS, limit="max_samples"),
+    Param("n_samples", COUNT, "smoothgrad noisy samples", group=OPTIONS, limit="max_samples"),
     Param("noise", FLOAT, "smoothgrad noise standard deviation", group=OPTIONS),
     Param("seed", INT, "seed of shuffles and noise", group=OPTIONS),
     Param("start", INT, "ism: first position to mutate", group=OPTIONS),

@@ -10,7 +10,7 @@ from ..motif import motifs
 from ..results import MotifSet
 from .base import AMBIGUOUS_PARAM, Command, CommandLine, Param, output_param
 from .explain import EXPLAIN
-from .kinds import FLOAT, INT, TARGET, Database, Text
+from .kinds import COUNT, FLOAT, TARGET, Database, Text
 
 DATABASE = "motif database"
 
@@ -73,7 +73,7 @@ MOTIFS = Command(
                   group=DATABASE),
             Param("collection", help="JASPAR collection", group=DATABASE),
             Param("tax_group", help="JASPAR taxonomic group", group=DATABASE),
-            Param("n_matches", INT, "matches kept per motif", group=DATABASE),
+            Param("n_matches", COUNT, "matches kept per motif", group=DATABASE),
             Param("min_bits", FLOAT, "flanks with less information than this are trimmed off "
                                      "the core that is matched", group=DATABASE),
             AMBIGUOUS_PARAM),

@@ -14,7 +14,7 @@ from ..variants import MERGES, score_variants
 from .base import (REVERSE_COMPLEMENT_PARAM, SAMPLE_INDEX_PARAM, Command, CommandLine, Param,
                    output_param)
 from .method_params import METHOD_PARAMS
-from .kinds import FASTA, INT, TARGET, ContigMap, Database, Output, Text
+from .kinds import COUNT, FASTA, INT, TARGET, ContigMap, Database, Output, Text
 
 
 def main(session, args) -> int:
@@ -104,7 +104,7 @@ SCORE_VARIANTS = Command(
             Param("method", Text(tuple(METHODS)), "attribution method"),
             Param("target", TARGET, "outputs to score: index, name, comma-separated list or "
                                     "'all'"),
-            Param("chunk_size", INT, "alleles per chunk"),
+            Param("chunk_size", COUNT, "alleles per chunk", limit="max_sequences"),
             REVERSE_COMPLEMENT_PARAM,
             Param("merge", Text(MERGES), "strand merge with --reverse-complement"),
             Param("contig_map", ContigMap(), "'auto' (add or drop a chr prefix) or a two-column "

@@ -120,5 +120,9 @@ def _from_array(x: np.ndarray) -> SequenceSet:
     if not np.isfinite(x).all():
         index = int(np.argwhere(~np.isfinite(x))[0][0])
         raise InputError(f"record 'seq{index}': one-hot array holds NaN or infinite values")
+    if x.size and (x.min() < 0 or x.max() > 1):
+        index = int(np.argwhere((x < 0) | (x > 1))[0][0])
+        raise InputError(f"record 'seq{index}': one-hot values outside [0, 1] (a base's "
+                         "probability)")
     return SequenceSet(np.ascontiguousarray(x, dtype=np.float32),
                        [f"seq{i}" for i in range(x.shape[0])])
