@@ -1,6 +1,6 @@
 """A bounded soak of the server, and how fast it frees a device and recovers from a crash.
 
-    python benchmarks/soak.py [--clients 64] [--seconds 60]
+    python benchmarks/soak.py [--clients 64] [--seconds 60] [--rounds 1]
 
 1. **Soak**: ``--clients`` concurrent clients, each sending requests back to back for
    ``--seconds`` against ``kipoi-explain-server`` (both example models, one CPU worker process)
@@ -9,7 +9,7 @@
    diagnoses given a 1 s deadline. Reports requests, answers by status (each kind of request
    has the statuses it may get; any other is counted as unexpected), p50/p99 latency of the
    answered ones, and the resident memory of the server and its worker process before and
-   after.
+   after each of ``--rounds`` rounds (whether memory levels off or keeps growing).
 2. **Cancelled diagnose**: a diagnosis of 1024 sequences given a 1 s deadline; the time from
    the deadline to the answer of the next small request (the device freed).
 3. **Worker crash**: the worker process is killed (SIGKILL) during a long ISM request; the
@@ -176,6 +176,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
     print(f"# {platform.machine()}, {os.cpu_count()} CPU cores, server in a subprocess on "
           f"loopback, one CPU worker process")
@@ -183,22 +184,24 @@ def main() -> None:
         with Client(address, timeout=120) as warm:
             for kind in ("predict", "keras", "saliency"):
                 MIX[kind][1](warm, sequences(4, 0))
-        before = tree_rss_mib(os.getpid())
-        started = time.monotonic()
-        statuses, unexpected, latencies = soak(address, args.clients, args.seconds)
-        took = time.monotonic() - started
-        after = tree_rss_mib(os.getpid())
-        total = sum(statuses.values())
-        print(f"## 1. soak: {args.clients} clients, {args.seconds:g} s of requests "
-              f"({took:.0f} s until the last answer)")
-        print(f"requests {total}  ({total / took:.1f}/s)")
-        print("by status: " + ", ".join(f"{k} {v}" for k, v in statuses.most_common()))
-        print(f"unexpected statuses: {sum(unexpected.values())}"
-              + (f" ({dict(unexpected)})" if unexpected else ""))
-        print(f"answered: p50 {1e3 * np.percentile(latencies, 50):.0f} ms, "
-              f"p99 {1e3 * np.percentile(latencies, 99):.0f} ms")
-        print(f"RSS MiB, server / worker: before {before['server']:.0f} / "
-              f"{before['workers']:.0f}, after {after['server']:.0f} / {after['workers']:.0f}")
+        for round_ in range(1, args.rounds + 1):
+            before = tree_rss_mib(os.getpid())
+            started = time.monotonic()
+            statuses, unexpected, latencies = soak(address, args.clients, args.seconds)
+            took = time.monotonic() - started
+            after = tree_rss_mib(os.getpid())
+            total = sum(statuses.values())
+            print(f"## 1.{round_} soak: {args.clients} clients, {args.seconds:g} s of requests "
+                  f"({took:.0f} s until the last answer)")
+            print(f"requests {total}  ({total / took:.1f}/s)")
+            print("by status: " + ", ".join(f"{k} {v}" for k, v in statuses.most_common()))
+            print(f"unexpected statuses: {sum(unexpected.values())}"
+                  + (f" ({dict(unexpected)})" if unexpected else ""))
+            print(f"answered: p50 {1e3 * np.percentile(latencies, 50):.0f} ms, "
+                  f"p99 {1e3 * np.percentile(latencies, 99):.0f} ms")
+            print(f"RSS MiB, server / worker: before {before['server']:.0f} / "
+                  f"{before['workers']:.0f}, after {after['server']:.0f} / "
+                  f"{after['workers']:.0f}")
         print("## 2. cancelled diagnose (1024 sequences, 1 s deadline)")
         print(f"from the deadline to the next answer: {cancelled_diagnose(address):.2f} s")
         print("## 3. worker process killed during a long ISM request")
