@@ -21,6 +21,7 @@ _EXPORTS = {
     "EntityImportance": "results", "Finding": "results", "Interval": "results",
     "Motif": "results", "MotifMatch": "results", "MotifSet": "results",
     "Prediction": "results", "Screen": "results", "Seqlets": "results",
+    "Marginalization": "results", "Spacing": "results",
     "ExtraInput": "layouts", "FeatureLayout": "layouts", "InputLayout": "layouts",
     "TokenLayout": "layouts",
     "Model": "model",
@@ -37,6 +38,7 @@ _EXPORTS = {
     "motifs": "motif",
     "seqlets": "motif.seqlets",
     "insertion": "screens", "screen": "screens",
+    "marginalize": "experiments", "spacing": "experiments",
     "score_variants": "variants",
     "cli_main": "cli.main",
 }

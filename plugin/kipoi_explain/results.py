@@ -640,3 +640,123 @@ class Screen:
                        perturbed=self.perturbed.mean(axis=2).ravel(),
                        sd=self.perturbed.std(axis=2).ravel(), effect=self.effects.ravel())
         return pd.DataFrame(columns)
+
+
+def _spread(effects: np.ndarray, axis: int = -1) -> dict[str, np.ndarray]:
+    """Mean, standard deviation and standard error of ``effects`` along the backgrounds."""
+    effects = np.asarray(effects, dtype=np.float64)
+    n = effects.shape[axis]
+    sd = effects.std(axis=axis, ddof=1) if n > 1 else np.zeros(effects.shape[:-1])
+    return {"mean": effects.mean(axis=axis), "sd": sd, "sem": sd / np.sqrt(n)}
+
+
+@dataclass
+class Marginalization:
+    """The target on backgrounds, alone and with each motif implanted (a marginalization).
+
+    Attributes
+    ----------
+    motifs : list of str
+        One label per motif (``ID NAME`` for a database motif, the bases for DNA).
+    sequences : list of str
+        The bases implanted (a motif's consensus).
+    starts : numpy.ndarray
+        ``(M,)`` int64 where each motif starts.
+    background : numpy.ndarray
+        ``(B,)`` float32 target on each background.
+    implanted : numpy.ndarray
+        ``(M, B)`` float32 target with the motif implanted into each background.
+    target, settings, model : dict
+        The resolved target, every option, the model's description.
+    """
+
+    motifs: list[str]
+    sequences: list[str]
+    starts: np.ndarray
+    background: np.ndarray
+    implanted: np.ndarray
+    target: dict
+    settings: dict = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def effects(self) -> np.ndarray:
+        """``(M, B)`` change of the target each motif makes on each background."""
+        return self.implanted - self.background[None]
+
+    def table(self) -> pd.DataFrame:
+        """One row per motif: ``motif``, ``sequence``, ``start``, ``n`` (backgrounds),
+        ``background`` and ``implanted`` (means), ``effect`` (mean change) with its ``sd`` and
+        ``sem`` over the backgrounds."""
+        spread = _spread(self.effects)
+        return pd.DataFrame({
+            "motif": self.motifs, "sequence": self.sequences, "start": self.starts,
+            "n": self.background.size, "background": float(self.background.mean()),
+            "implanted": self.implanted.mean(axis=1), "effect": spread["mean"],
+            "sd": spread["sd"], "sem": spread["sem"]})
+
+
+@dataclass
+class Spacing:
+    """Two motifs implanted at each distance and orientation into backgrounds, and each alone
+    at the same places (a spacing experiment).
+
+    Attributes
+    ----------
+    motifs, sequences : list of str
+        Labels and implanted bases of the first and the second motif.
+    orientations : list of str
+        Strands of the first and second motif (``+-``: the second reverse-complemented).
+    distances : numpy.ndarray
+        ``(D,)`` int64 centre-to-centre distances, the second motif to the right.
+    first_start : int
+        Where the first motif starts.
+    second_starts : numpy.ndarray
+        ``(D,)`` int64 where the second motif starts at each distance.
+    background : numpy.ndarray
+        ``(B,)`` float32 target on each background.
+    first_alone : numpy.ndarray
+        ``(O, B)`` float32 target with the first motif alone, in each orientation's strand.
+    second_alone : numpy.ndarray
+        ``(O, D, B)`` float32 target with the second motif alone at each distance's place.
+    both : numpy.ndarray
+        ``(O, D, B)`` float32 target with both motifs.
+    target, settings, model : dict
+    """
+
+    motifs: list[str]
+    sequences: list[str]
+    orientations: list[str]
+    distances: np.ndarray
+    first_start: int
+    second_starts: np.ndarray
+    background: np.ndarray
+    first_alone: np.ndarray
+    second_alone: np.ndarray
+    both: np.ndarray
+    target: dict
+    settings: dict = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+
+    def cooperativity(self) -> np.ndarray:
+        """``(O, D, B)`` joint effect minus the sum of the single effects on each background:
+        ``f(both) - f(first) - f(second) + f(background)``; 0 where the motifs act
+        independently (additively on this output's scale)."""
+        return (self.both - self.first_alone[:, None] - self.second_alone
+                + self.background[None, None])
+
+    def table(self) -> pd.DataFrame:
+        """One row per orientation and distance: ``orientation``, ``distance``,
+        ``second_start``, the means of ``both``, ``first_alone``, ``second_alone`` and
+        ``background``, and ``cooperativity`` with its ``sd`` and ``sem``."""
+        n_o, n_d = self.both.shape[:2]
+        o, d = np.divmod(np.arange(n_o * n_d), n_d)
+        spread = _spread(self.cooperativity())
+        return pd.DataFrame({
+            "orientation": [self.orientations[i] for i in o], "distance": self.distances[d],
+            "second_start": self.second_starts[d], "both": self.both.mean(axis=2).ravel(),
+            "first_alone": self.first_alone.mean(axis=1)[o],
+            "second_alone": self.second_alone.mean(axis=2).ravel(),
+            "background": float(self.background.mean()),
+            "cooperativity": spread["mean"].ravel(), "sd": spread["sd"].ravel(),
+            "sem": spread["sem"].ravel()})

@@ -12,6 +12,7 @@ from .attention import ATTENTION
 from .base import Command, CommandLine, Param
 from .diagnose import DIAGNOSE
 from .entities import ENTITIES
+from .experiments import MARGINALIZE, SPACING
 from .explain import EXPLAIN
 from .info import CommandInfo, ModelInfo, ParamInfo, model_info
 from .motifs import MOTIFS
@@ -21,7 +22,8 @@ from .screen import INSERTION, SCREEN
 
 #: Every command, by name, in the order the command line lists them.
 COMMANDS = {command.name: command for command in (
-    PREDICT, EXPLAIN, MOTIFS, SCORE_VARIANTS, DIAGNOSE, ATTENTION, ENTITIES, SCREEN, INSERTION)}
+    PREDICT, EXPLAIN, MOTIFS, SCORE_VARIANTS, DIAGNOSE, ATTENTION, ENTITIES, SCREEN, INSERTION,
+    MARGINALIZE, SPACING)}
 
 __all__ = ["COMMANDS", "Command", "CommandInfo", "CommandLine", "ModelInfo", "Param",
            "ParamInfo", "command_info", "get", "model_info"]

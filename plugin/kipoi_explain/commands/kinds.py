@@ -391,6 +391,50 @@ class Values(Kind):
         return value
 
 
+@dataclass(frozen=True)
+class Motifs(Kind):
+    """Motifs to implant: JASPAR matrix IDs, DNA sequences, or MEME files (read by this
+    process; a client sends their motifs' consensus sequences, a server takes IDs and DNA
+    only). ``single``: exactly one; the CLI reads ``MA0139.2,ACGTGA``."""
+
+    single: bool = False
+
+    @property
+    def name(self) -> str:
+        return "a JASPAR ID, DNA or a MEME file" + ("" if self.single else ", or a list")
+
+    def parse(self, text):
+        if self.single:
+            return text
+        return [t.strip() for t in text.split(",") if t.strip()]
+
+    def check(self, value, option):
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items or \
+                not all(isinstance(v, str) and v for v in items) or \
+                (self.single and isinstance(value, list)):
+            raise self._wrong(value, option, self.name)
+        return value
+
+    def to_wire(self, value):
+        from ..experiments.elements import elements, is_file_spec
+
+        items = [value] if isinstance(value, str) else value
+        sent = [sent for v in items
+                for sent in ([e.sequence for e in elements(v)] if is_file_spec(v) else [v])]
+        return sent[0] if self.single and len(sent) == 1 else sent
+
+    def on_server(self, value, option, server):
+        from ..experiments.elements import is_file_spec
+
+        for item in [value] if isinstance(value, str) else value:
+            if is_file_spec(item):
+                raise InputError(f"option {option}: {quoted(item)}: a server implants JASPAR "
+                                 "IDs and DNA sequences only, never a file of its own; a "
+                                 "client sends a MEME file's motifs as their consensus")
+        return value
+
+
 INT, FLOAT, FLAG = Int(), Float(), Flag()
 #: A count (steps, references, windows, sequences drawn): at least one.
 COUNT = Int(minimum=1)
