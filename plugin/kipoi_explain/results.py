@@ -413,7 +413,9 @@ class VariantEffect:
         Names of the scored model outputs, the order of every score array.
     scores : dict of str to numpy.ndarray
         ``ref``, ``alt`` (predictions), ``diff`` (alt - ref) and ``logit_diff`` (log odds
-        ratio; NaN for outputs outside (0, 1)), one value per output. Empty unless OK.
+        ratio; NaN for outputs outside (0, 1)), one value per output; with a null
+        distribution also ``pval`` and ``pctl`` (empirical p-value and percentile of
+        ``|diff|``). Empty unless OK.
     window_start : int or None
         0-based genome position of the reference window.
     alt_to_ref : numpy.ndarray or None

@@ -14,7 +14,7 @@ from ..variants import MERGES, score_variants
 from .base import (REVERSE_COMPLEMENT_PARAM, SAMPLE_INDEX_PARAM, Command, CommandLine, Param,
                    output_param)
 from .method_params import METHOD_PARAMS
-from .kinds import COUNT, FASTA, INT, TARGET, ContigMap, Database, Output, Text
+from .kinds import COUNT, FASTA, INT, TARGET, ContigMap, Database, Int, Output, Text
 
 
 def main(session, args) -> int:
@@ -43,11 +43,13 @@ def main(session, args) -> int:
         statuses, records = Counter(), set()
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         vcf_writer = stack.enter_context(VariantVCFWriter(args.output, args.vcf, outputs,
-                                                          args.method, args.motifs is not None))
+                                                          args.method, args.motifs is not None,
+                                                          args.null or 0))
         n_records = vcf_writer.n_records
         writers = [vcf_writer]
         if args.tsv:
-            writers.append(stack.enter_context(VariantTableWriter(args.tsv, outputs)))
+            writers.append(stack.enter_context(VariantTableWriter(args.tsv, outputs,
+                                                                  bool(args.null))))
         if args.attributions:
             writers.append(stack.enter_context(VariantAttributionWriter(
                 args.attributions, info.input_length, args.method, session.describe())))
@@ -116,6 +118,12 @@ SCORE_VARIANTS = Command(
                                         "(pyjaspar's newest release, CORE vertebrates) or a MEME "
                                         "file (not with --remote: a server scans its own JASPAR "
                                         "release)", metavar="DATABASE"),
+            Param("null", Int(minimum=0), "also score N matched background SNVs (drawn over "
+                                          "the FASTA, once) and report each allele's "
+                                          "empirical p-value and percentile of |alt - ref| per "
+                                          "output (INFO KX_PVAL, KX_PCTL); 0: none",
+                  limit="max_samples", metavar="N"),
+            Param("null_seed", INT, "seed of the background SNVs"),
             *METHOD_PARAMS, SAMPLE_INDEX_PARAM),
     samples="stream",
     cli=CommandLine(

@@ -19,6 +19,7 @@ from ..sequences import one_hot, reverse_complement
 from ..sequences.genome import open_fasta
 from .alleles import OK, STATUSES, Allele, contig_mapping, read_alleles
 from .motif_change import MotifScanner
+from .null import NullDistribution, null_windows
 from .windows import reference_span, variant_window
 
 MERGES = ("mean", "absmax")
@@ -29,8 +30,8 @@ __all__ = ["MERGES", "OK", "STATUSES", "score_variants"]
 def score_variants(model, vcf, fasta, method: str | None = None, target="all",
                    chunk_size: int = 256, reverse_complement: bool = False,
                    merge: str = "mean", contig_map=None, radius: int = 10, motifs=None,
-                   batch_size: int | None = None, progress: bool = False,
-                   sample_index: int = 0, **options):
+                   null: int = 0, null_seed: int = 0, batch_size: int | None = None,
+                   progress: bool = False, sample_index: int = 0, **options):
     """Score every ALT allele of a VCF with the model, optionally with attribution maps.
 
     Parameters
@@ -59,6 +60,14 @@ def score_variants(model, vcf, fasta, method: str | None = None, target="all",
         Also report the database motif with a site (p <= 1e-4) in either allele whose best PWM
         score over placements overlapping the variant changes most (``effect.motif``: id,
         name, ref and alt scores and their change in bits; negative = disrupted).
+    null : int
+        Also score this many background SNVs (:mod:`kipoi_explain.variants.null`: matched
+        SNVs drawn over the FASTA, scored once before the first record) and report each
+        allele's empirical p-value and percentile of ``|alt - ref|`` per output against them
+        (``scores["pval"]``, ``scores["pctl"]``); 0: none.
+    null_seed : int
+        Seed of the background SNVs (the same seed gives the same null in every part of a
+        job).
     sample_index : int
         Index of the first record in the whole VCF (for a part of it, e.g. a job's shard):
         records are numbered from it, and the random draws of an allele's attribution
@@ -84,14 +93,19 @@ def score_variants(model, vcf, fasta, method: str | None = None, target="all",
     genome = open_fasta(fasta)
     mapping = contig_mapping(contig_map, genome.keys())
     scanner = None if motifs is None else MotifScanner(load_database(motifs))
+    calibration = None
+    if null:
+        ref, alt = null_windows(genome, model.input_length, null, null_seed)
+        diff = _scores(model, ref, alt, spec, reverse_complement, merge, batch_size)["diff"]
+        calibration = NullDistribution(np.sort(np.abs(diff), axis=0).T)
     alleles = read_alleles(vcf, genome, model.input_length, mapping, sample_index)
     while chunk := list(islice(alleles, chunk_size)):
         yield from _score_chunk(model, genome, chunk, spec, method, reverse_complement, merge,
-                                radius, scanner, batch_size, progress, options)
+                                radius, scanner, calibration, batch_size, progress, options)
 
 
 def _score_chunk(model, genome, chunk: list[Allele], spec, method, rc: bool, merge: str,
-                 radius: int, scanner, batch_size, progress, options):
+                 radius: int, scanner, calibration, batch_size, progress, options):
     length = model.input_length
     ok = [a for a in chunk if a.status == OK]
     windows = [_window(genome, a, length) for a in ok]
@@ -100,6 +114,9 @@ def _score_chunk(model, genome, chunk: list[Allele], spec, method, rc: bool, mer
         ref = one_hot([w.ref_seq for w in windows])
         alt = one_hot([w.alt_seq for w in windows])
         scores = _scores(model, ref, alt, spec, rc, merge, batch_size)
+        if calibration is not None:
+            scores["pval"] = calibration.pvalues(scores["diff"])
+            scores["pctl"] = calibration.percentiles(scores["diff"])
         if method is not None:
             records = np.array([a.record_index for a in ok])
             attributions = _attributions(model, ref, alt, windows, records, spec, method,

@@ -11,24 +11,26 @@ SCORE_KEYS = ("ref", "alt", "diff", "logit_diff")
 
 
 class VariantTableWriter:
-    """Context manager writing one row per allele: identity, status, scores per output and,
-    with attributions, the change of importance near the variant and over the window."""
+    """Context manager writing one row per allele: identity, status, scores per output (with
+    ``null``, their p-value and percentile too) and, with attributions, the change of
+    importance near the variant and over the window."""
 
-    def __init__(self, path, output_names):
+    def __init__(self, path, output_names, null: bool = False):
         self.path = Path(path)
+        self.keys = SCORE_KEYS + (("pval", "pctl") if null else ())
         self.partial = partial_path(self.path)
         self._handle = open(self.partial, "w", newline="")
         self._rows = csv.writer(self._handle, delimiter="\t")
         self.output_names = list(output_names)
         self._rows.writerow(["chrom", "pos", "id", "ref", "alt", "status"]
                             + [f"{name}:{key}" for name in self.output_names
-                               for key in SCORE_KEYS]
+                               for key in self.keys]
                             + ["attr_local", "attr_total", "motif_id", "motif_name",
                                "motif_delta"])
 
     def write(self, effect: VariantEffect) -> None:
         scores = [f"{effect.scores[key][i]:.6g}" if effect.scores else ""
-                  for i in range(len(self.output_names)) for key in SCORE_KEYS]
+                  for i in range(len(self.output_names)) for key in self.keys]
         attribution = [f"{effect.attribution[k]:.6g}" for k in ("local", "total")] \
             if effect.attribution else ["", ""]
         motif = [effect.motif["id"], effect.motif["name"], f"{effect.motif['delta']:.4g}"] \

@@ -29,6 +29,8 @@ from ..variants.alleles import OK, STATUSES, open_vcf
 from .atomic import finish, partial_path
 
 SCORES = {"ref": "KX_REF", "alt": "KX_ALT", "diff": "KX_DIFF", "logit_diff": "KX_LOGIT_DIFF"}
+#: With a null distribution (``score_variants(null=N)``).
+CALIBRATED = {"pval": "KX_PVAL", "pctl": "KX_PCTL"}
 SCORE_DOCS = {"ref": "prediction for the reference window",
               "alt": "prediction for the alternative window",
               "diff": "alt - ref prediction",
@@ -39,7 +41,7 @@ class VariantVCFWriter:
     """Context manager writing :class:`~kipoi_explain.results.VariantEffect` records."""
 
     def __init__(self, path, template_vcf, output_names, method: str | None = None,
-                 motifs: bool = False):
+                 motifs: bool = False, null: int = 0):
         import pysam
 
         self.path = Path(path)
@@ -64,6 +66,12 @@ class VariantVCFWriter:
         for key, field in SCORES.items():
             header.info.add(field, ".", "Float", f"kipoi-explain: {SCORE_DOCS[key]}, one value "
                                                  f"per model output in the order {order}")
+        if null:
+            header.info.add("KX_PVAL", ".", "Float", f"kipoi-explain: empirical p-value of "
+                            f"|alt - ref| against {null} matched background SNVs, one value "
+                            f"per model output in the order {order}")
+            header.info.add("KX_PCTL", ".", "Float", f"kipoi-explain: percentile of |alt - ref| "
+                            f"among {null} matched background SNVs, one value per model output")
         header.info.add("KX_STATUS", 1, "String",
                         "kipoi-explain: OK, or why the allele was not scored")
         if method is not None:
@@ -104,6 +112,9 @@ class VariantVCFWriter:
         if effect.status == OK:
             for key, field in SCORES.items():
                 info[field] = tuple(float(v) for v in effect.scores[key])
+            for key, field in CALIBRATED.items():
+                if key in effect.scores:
+                    info[field] = tuple(float(v) for v in effect.scores[key])
             if effect.attribution is not None:
                 info["KX_ATTR_LOCAL"] = float(effect.attribution["local"])
                 info["KX_ATTR_TOTAL"] = float(effect.attribution["total"])
