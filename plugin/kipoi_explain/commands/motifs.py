@@ -46,10 +46,16 @@ def main(session, args) -> int:
                 write_motif_table(all_motifs, out / "matches.tsv")]
     logos = write_logos(all_motifs, out / "logos", database, args.max_q)
     significant = [m for m in all_motifs if m.best is not None and m.best.q_value <= args.max_q]
-    print(f"{len(found)} filters of {found.settings['layer']!r} read by {found.method}"
-          f"{f', {len(all_motifs) - len(found)} seqlet groups' if args.seqlets else ''}; "
-          f"{len(significant)} match {database.description.get('release', 'the database')} "
-          f"at q <= {args.max_q} ({time.perf_counter() - started:.1f} s)")
+    # Filters and seqlet groups are counted apart: a match of one says nothing of the other.
+    matched = sum(1 for m in all_motifs[:len(found)] if m.best is not None and
+                  m.best.q_value <= args.max_q)
+    groups = len(all_motifs) - len(found)
+    seqlet_part = f" and {len(significant) - matched} of {groups} seqlet groups" \
+        if args.seqlets else ""
+    print(f"{matched} of {len(found)} filters of {found.settings['layer']!r} (read by "
+          f"{found.method}){seqlet_part} match "
+          f"{database.description.get('release', 'the database')} at q <= {args.max_q} "
+          f"({time.perf_counter() - started:.1f} s)")
     for motif in significant:
         print(f"  {motif.name:<28} {motif.best.id:<10} {motif.best.name:<16} "
               f"q={motif.best.q_value:.2g}")
