@@ -9,6 +9,7 @@ import sys
 import grpc
 import numpy as np
 import pandas as pd
+import pyfaidx
 import pytest
 from pyjaspar import jaspardb
 
@@ -16,7 +17,7 @@ import kipoi_explain as kx
 from conftest import EXAMPLE_DIR
 from kipoi_explain import codec
 from kipoi_explain.errors import InputError
-from kipoi_explain.experiments.backgrounds import shuffled_backgrounds
+from kipoi_explain.experiments.backgrounds import genome_backgrounds, shuffled_backgrounds
 from kipoi_explain.sequences import alphabet
 from kipoi_explain.v2 import explain_pb2 as pb
 from kipoi_explain.v2 import explain_pb2_grpc as pb_grpc
@@ -25,6 +26,7 @@ CNN = EXAMPLE_DIR / "models" / "pytorch_cnn"
 KCNN = EXAMPLE_DIR / "models" / "keras_cnn"
 TRANSFORMER = EXAMPLE_DIR / "models" / "pytorch_transformer"
 SEQUENCES = EXAMPLE_DIR / "data" / "sequences.fa"
+GENOME = EXAMPLE_DIR / "data" / "genome.fa"
 PAIRS = EXAMPLE_DIR / "data" / "pair_sequences.fa"
 #: Planted in the example CNNs' training data (examples/train_examples.py), by output.
 PLANTED = {"CTCF": "MA0139.2", "HNF4A": "MA1494.2", "CEBPB": "MA0466.4"}
@@ -72,6 +74,23 @@ def test_each_planted_motif_moves_its_output_more_than_any_decoy(path):
         own = effects.iloc[0]
         assert own > 0.2, (output, effects)
         assert own > 5 * effects.iloc[1:].abs().max(), (output, effects)
+
+
+def test_genome_backgrounds_are_gc_matched_windows_of_the_genome(cnn):
+    x = kx.from_fasta(SEQUENCES).onehot
+    drawn, mismatch = genome_backgrounds(GENOME, x, 30, seed=2)
+    genome = pyfaidx.Fasta(str(GENOME))
+    text = "|".join(str(genome[name]) for name in genome.keys())
+    assert all(window in text for window in alphabet.decode(drawn))
+    gc = drawn[..., 1:3].sum(axis=(1, 2)) / 200
+    wanted = x[np.arange(30) % len(x)][..., 1:3].sum(axis=(1, 2)) / 200
+    assert np.abs(gc - wanted).mean() == pytest.approx(mismatch) and mismatch < 0.02
+    assert len({w for w in alphabet.decode(drawn)}) == 30          # each window used once
+    result = kx.marginalize(cnn, SEQUENCES, ["MA0139.2", *DECOYS], n_backgrounds=30,
+                            genome=str(GENOME), target="CTCF")
+    assert result.settings["backgrounds"] == "GC-matched windows of the genome"
+    effects = result.table()["effect"]
+    assert effects.iloc[0] > 5 * effects.iloc[1:].abs().max()
 
 
 def test_spacing_equals_naive_implanting():
@@ -187,6 +206,11 @@ def test_a_server_runs_experiments_as_the_library_does(client, cnn, tmp_path):
                     "alength= 4 w= 2\n0.7 0.1 0.1 0.1\n0.1 0.1 0.7 0.1\n")
     assert client.marginalize("cnn", str(SEQUENCES), str(meme), n_backgrounds=2).sequences \
         == ["AG"]
+    # Genome backgrounds come from the server's FASTA, named as the server names it.
+    near = kx.marginalize(cnn, SEQUENCES, "MA0139.2", n_backgrounds=4, genome=str(GENOME))
+    far = client.marginalize("cnn", str(SEQUENCES), "MA0139.2", n_backgrounds=4,
+                             genome="genome")
+    np.testing.assert_allclose(far.implanted, near.implanted, atol=1e-5)
 
 
 def test_a_server_never_reads_a_motif_file_of_its_own(server):

@@ -9,12 +9,15 @@ from ..experiments import ORIENTATIONS, marginalize, spacing
 from ..results import Marginalization, Spacing
 from .base import (AMBIGUOUS_PARAM, BINS_PARAM, NO_PLOT, REDUCE_PARAM, TARGET_PARAM, Command,
                    CommandLine, Param, output_param)
-from .kinds import COUNT, INT, Integers, Motifs, Words
+from .kinds import COUNT, FASTA, INT, Integers, Motifs, Words
 
 SHARED = (TARGET_PARAM, REDUCE_PARAM, BINS_PARAM, AMBIGUOUS_PARAM,
           Param("n_backgrounds", COUNT, "backgrounds (dinucleotide shuffles of the sequences)",
                 limit="max_samples"),
-          Param("seed", INT, "seed of the shuffles"),
+          Param("seed", INT, "seed of the backgrounds"),
+          Param("genome", FASTA, "draw the backgrounds from this reference FASTA, each matched "
+                                 "to the GC content of a sequence, instead of shuffling the "
+                                 "sequences (a server's: its name)"),
           Param("release", help="JASPAR release of the motif IDs (default: the newest "
                                 "pyjaspar ships)"))
 
@@ -67,7 +70,8 @@ MARGINALIZE = Command(
         "marginalize", main_marginalize,
         "Marginalize: implant each motif (a JASPAR ID as its consensus, a DNA sequence, or "
         "every motif of a MEME file) into the same backgrounds, dinucleotide shuffles of the "
-        "--sequences or --bed regions, and record the change of the target with its spread "
+        "--sequences or --bed regions (or, with --genome, GC-matched windows of that FASTA), "
+        "and record the change of the target with its spread "
         "(tangermeme's and gReLU's marginalization). Writes OUTDIR/marginalize.tsv (one row "
         "per motif: mean change, sd, sem), .json (settings) and .png.",
         params=(output_param("folder to write marginalize.tsv, .json and .png into", (),

@@ -10,13 +10,14 @@ from ..prepare import prepare
 from ..results import Marginalization
 from ..samples import DNA
 from ..sequences import alphabet
-from .backgrounds import shuffled_backgrounds
+from .backgrounds import backgrounds_for
 from .elements import elements
 from .implant import implanted
 
 
 def marginalize(model, seqs, motifs, n_backgrounds: int = 100, position: int | None = None,
-                target=0, seed: int = 0, release: str | None = None, reduce: str = "sum",
+                target=0, seed: int = 0, genome=None, release: str | None = None,
+                reduce: str = "sum",
                 bins=None, batch_size: int | None = None, progress: bool = False,
                 ambiguous: str = "uniform") -> Marginalization:
     """Implant each motif into the same backgrounds and report the target's change.
@@ -39,7 +40,11 @@ def marginalize(model, seqs, motifs, n_backgrounds: int = 100, position: int | N
     target, reduce, bins
         The output(s) recorded, as for :func:`~kipoi_explain.explain`.
     seed : int
-        Seed of the shuffles.
+        Seed of the backgrounds.
+    genome : str or Path, optional
+        A reference FASTA: backgrounds are then windows drawn from it, each matched to the GC
+        content of sequence ``b % N`` (the mean mismatch goes to the settings), instead of
+        shuffles.
     release : str, optional
         JASPAR release of the IDs (default the newest pyjaspar ships).
     batch_size, progress, ambiguous
@@ -71,7 +76,7 @@ def marginalize(model, seqs, motifs, n_backgrounds: int = 100, position: int | N
         raise InputError(f"position={position}: motif {found[bad[0]].label!r} "
                          f"({widths[bad[0]]} bases) fits at 0 <= position <= "
                          f"{length - widths[bad[0]]}")
-    backgrounds = shuffled_backgrounds(work.x, n_backgrounds, seed)
+    backgrounds, drawn = backgrounds_for(work.x, n_backgrounds, seed, genome)
     onehots = [alphabet.one_hot([e.sequence], [e.label], ambiguous)[0] for e in found]
     n_motifs = len(found)
     # Rows: every background alone, then every (motif, background), motif-major.
@@ -89,7 +94,7 @@ def marginalize(model, seqs, motifs, n_backgrounds: int = 100, position: int | N
         target=work.target.as_dict(),
         settings={"motifs": list(motifs) if not isinstance(motifs, str) else [motifs],
                   "n_backgrounds": n_backgrounds, "position": position, "seed": seed,
-                  "release": release, "backgrounds": "dinucleotide shuffles of the sequences",
+                  "release": release, **drawn,
                   "reduce": reduce, "bins": bins, "ambiguous": ambiguous,
                   "batch_size": work.batch_size, "version": __version__},
         model=work.model.describe())

@@ -11,7 +11,7 @@ from ..prepare import prepare
 from ..results import Spacing
 from ..samples import DNA
 from ..sequences import alphabet
-from .backgrounds import shuffled_backgrounds
+from .backgrounds import backgrounds_for
 from .elements import elements
 from .implant import implanted
 
@@ -22,7 +22,7 @@ ORIENTATIONS = ("++", "+-", "-+", "--")
 
 def spacing(model, seqs, first: str, second: str, distances=None, n_backgrounds: int = 100,
             anchor: int | None = None, orientations=ORIENTATIONS, target=0, seed: int = 0,
-            release: str | None = None, reduce: str = "sum", bins=None,
+            genome=None, release: str | None = None, reduce: str = "sum", bins=None,
             batch_size: int | None = None, progress: bool = False,
             ambiguous: str = "uniform") -> Spacing:
     """Implant two motifs at each centre-to-centre distance and orientation into the same
@@ -47,7 +47,7 @@ def spacing(model, seqs, first: str, second: str, distances=None, n_backgrounds:
         Where the first motif starts (default: a quarter of the input length, centred there).
     orientations : sequence of {"++", "+-", "-+", "--"}
         Strands of the first and the second motif.
-    target, reduce, bins, seed, release, batch_size, progress, ambiguous
+    target, reduce, bins, seed, genome, release, batch_size, progress, ambiguous
         As for :func:`marginalize`.
 
     Returns
@@ -98,7 +98,7 @@ def spacing(model, seqs, first: str, second: str, distances=None, n_backgrounds:
     # Elements 0, 1: the first motif on + and -; 2, 3: the second on + and -.
     onehots = [onehot_a, alphabet.reverse_complement(onehot_a),
                onehot_b, alphabet.reverse_complement(onehot_b)]
-    backgrounds = shuffled_backgrounds(work.x, n_backgrounds, seed)
+    backgrounds, drawn = backgrounds_for(work.x, n_backgrounds, seed, genome)
     n_o, n_d, n_b = len(orientations), len(distances), n_backgrounds
     strand = {"+": 0, "-": 1}
     # Rows: backgrounds; the first motif alone (+, -); the second alone at each distance
@@ -127,7 +127,7 @@ def spacing(model, seqs, first: str, second: str, distances=None, n_backgrounds:
         target=work.target.as_dict(),
         settings={"first": first, "second": second, "n_backgrounds": n_backgrounds,
                   "anchor": anchor, "seed": seed, "release": release,
-                  "backgrounds": "dinucleotide shuffles of the sequences", "reduce": reduce,
+                  **drawn, "reduce": reduce,
                   "bins": bins, "ambiguous": ambiguous, "batch_size": work.batch_size,
                   "version": __version__},
         model=work.model.describe())

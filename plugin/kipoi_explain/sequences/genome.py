@@ -182,5 +182,31 @@ def _missing_contig(window: Interval, contigs: set[str], fasta_path) -> str:
 _COMPLEMENT = str.maketrans("ACGTNacgtnRYSWKMBDHVryswkmbdhv", "TGCANtgcanYRSWMKVHDByrswmkvhdb")
 
 
+def random_windows(genome, length: int, n: int, rng, what: str) -> list[str]:
+    """``n`` windows of ``length`` bases drawn uniformly over the contigs of an open FASTA
+    (each contig in proportion to its number of windows), all of whose bases are A, C, G or T
+    (others are redrawn); ``what`` names the purpose in errors."""
+    import numpy as np
+
+    contigs = [(name, len(genome[name]) - length + 1) for name in genome.keys()]
+    contigs = [(name, size) for name, size in contigs if size >= 1]
+    if not contigs:
+        raise InputError(f"{what}: no contig of the FASTA is {length} bp long")
+    names = [name for name, _ in contigs]
+    sizes = np.array([size for _, size in contigs], dtype=np.float64)
+    windows: list[str] = []
+    for _ in range(100):
+        draws = 2 * (n - len(windows))
+        chosen = rng.choice(len(names), size=draws, p=sizes / sizes.sum())
+        starts = (rng.random(draws) * sizes[chosen]).astype(np.int64)
+        for k, start in zip(chosen, starts):
+            text = str(genome[names[k]][int(start):int(start) + length]).upper()
+            if len(text) == length and not text.strip("ACGT"):
+                windows.append(text)
+        if len(windows) >= n:
+            return windows[:n]
+    raise InputError(f"{what}: too few windows of only A, C, G and T in the FASTA")
+
+
 def _reverse_complement_string(seq: str) -> str:
     return seq.translate(_COMPLEMENT)[::-1]

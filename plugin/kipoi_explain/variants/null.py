@@ -15,11 +15,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..sequences import one_hot
-
-#: Candidate windows drawn per null variant still missing, per round (windows with other
-#: letters than A, C, G, T are redrawn).
-OVERDRAW = 2
-
+from ..sequences.genome import random_windows
 
 @dataclass(frozen=True)
 class NullDistribution:
@@ -53,29 +49,9 @@ def null_windows(genome, length: int, n: int, seed: int) -> tuple[np.ndarray, np
     SNVs at the centre (``L // 2``), seeded by ``seed``."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise InputError(f"null={n!r}: expected a positive number of background variants")
-    contigs = [(name, len(genome[name])) for name in genome.keys()]
-    contigs = [(name, size) for name, size in contigs if size >= length]
-    if not contigs:
-        raise InputError(f"null: no contig of the FASTA is as long as the model's input "
-                         f"({length} bp) to draw background variants from")
-    names = [name for name, _ in contigs]
-    sizes = np.array([size - length + 1 for _, size in contigs], dtype=np.float64)
     rng = np.random.default_rng(seed)
-    windows: list[str] = []
-    for _ in range(100):
-        draws = OVERDRAW * (n - len(windows))
-        chosen = rng.choice(len(names), size=draws, p=sizes / sizes.sum())
-        starts = (rng.random(draws) * sizes[chosen]).astype(np.int64)
-        for k, start in zip(chosen, starts):
-            text = str(genome[names[k]][int(start):int(start) + length]).upper()
-            if len(text) == length and not text.strip("ACGT"):
-                windows.append(text)
-        if len(windows) >= n:
-            break
-    else:
-        raise InputError("null: fewer than the background variants asked for have a window of "
-                         "only A, C, G and T in the FASTA")
-    ref = one_hot(windows[:n])
+    windows = random_windows(genome, length, n, rng, "null")
+    ref = one_hot(windows)
     alt = ref.copy()
     centre = length // 2
     base = ref[:, centre].argmax(axis=1)
