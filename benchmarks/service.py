@@ -118,14 +118,17 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=8, help="requests per client (part 2)")
     parser.add_argument("--methods", nargs="*", default=list(CALLS))
+    parser.add_argument("--workers", choices=("process", "thread"), default="process",
+                        help="where the server runs its models (see server/README.md)")
     args = parser.parse_args()
+    workers = ("--workers", args.workers)
 
     x = kx.from_fasta(EXAMPLES / "data" / "sequences.fa").onehot
     print(f"# {platform.processor() or platform.machine()}, kipoi-explain {kx.__version__}, "
-          "server in a subprocess on loopback, CPU")
+          f"server in a subprocess on loopback, CPU, workers: {args.workers}")
     print(f"\n## 1. {args.n}-sequence requests, {args.requests} back to back: sequences/s")
     print(f"{'model':<12} {'call':<22} {'in-process':>11} {'remote':>9} {'ratio':>7}")
-    with server() as address, Client(address) as client:
+    with server(*workers) as address, Client(address) as client:
         for model_name, path in MODELS.items():
             model = kx.load_model(path)
             for method in args.methods:
@@ -140,7 +143,7 @@ def main() -> None:
     settings = {"on": ("--max-wait-ms", "5"), "off": ("--no-merge",)}
     results = {}
     for mode, flags in settings.items():
-        with server(*flags) as address:
+        with server(*flags, *workers) as address:
             for model_name in MODELS:
                 for method in ("predict", "grad_x_input", "deepshap"):
                     results[mode, model_name, method] = concurrent(
