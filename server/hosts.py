@@ -146,17 +146,19 @@ class ChildHost:
         child loads the models itself.
     catalog : dict of str to Model
         The same models loaded in this process (on the CPU), read for what they are (layout,
-        layers, weights' hash) and never run by a request.
+        layers) and never run by a request.
+    fingerprints : dict of str to str
+        Their weights' hashes (hashed once, for every device).
     cancel_grace_s : float
         How long a call whose requests have all gone may take to stop before the child is
         killed and replaced.
     """
 
     def __init__(self, device: str, specs: dict[str, dict], catalog: dict[str, Model],
-                 cancel_grace_s: float = 5.0):
+                 fingerprints: dict[str, str], cancel_grace_s: float = 5.0):
         self.device = device
         self.catalog = catalog
-        self.fingerprints = {name: m.fingerprint() for name, m in catalog.items()}
+        self.fingerprints = fingerprints
         self.cancel_grace_s = cancel_grace_s
         self._specs = specs
         self._context = multiprocessing.get_context("spawn")

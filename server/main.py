@@ -73,7 +73,8 @@ def hosts(config: ServerConfig) -> list[ModelHost | ChildHost]:
     if config.workers == "thread":
         return [ModelHost(device, loaders) for device in config.devices]
     catalog = load_models("cpu", loaders)
-    return [ChildHost(device, config.models, catalog, config.cancel_grace_s)
+    fingerprints = {name: model.fingerprint() for name, model in catalog.items()}
+    return [ChildHost(device, config.models, catalog, fingerprints, config.cancel_grace_s)
             for device in config.devices]
 
 

@@ -24,7 +24,7 @@ from kipoi_explain.commands import COMMANDS, command_info, get, model_info
 from kipoi_explain.commands.base import Command
 from kipoi_explain.cancellation import cancellable
 from kipoi_explain.errors import (InputError, MissingCapability, MissingDependency,
-                                  UnsupportedOperation, quoted)
+                                  UnsupportedOperation, quoted, shortened)
 from kipoi_explain.samples import input_kind
 from kipoi_explain.v2 import explain_pb2 as pb
 from kipoi_explain.v2 import explain_pb2_grpc as pb_grpc
@@ -78,10 +78,7 @@ def _abort(context, err: BaseException):
     code = _status(err)
     if code == grpc.StatusCode.INTERNAL and not isinstance(err, WorkerFault):
         log.exception("%s: unexpected error", request_id, exc_info=err)
-    text = str(err)
-    if len(text) > MAX_DETAILS:
-        text = f"{text[:MAX_DETAILS]}... ({len(text)} characters)"
-    context.abort(code, f"{text} (request {request_id})")
+    context.abort(code, f"{shortened(str(err), MAX_DETAILS)} (request {request_id})")
 
 
 def _rpc(method):

@@ -1,6 +1,7 @@
 """Shared fixtures: small seeded models (PyTorch and Keras) and one-hot sequences."""
 import os
 import sys
+import time
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -11,6 +12,15 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 LENGTH = 100
+
+
+def wait_for(predicate, timeout=60, what="condition"):
+    """Poll ``predicate()`` until it is true (a condition on another thread or process)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
 
 
 def random_onehot(n, length=LENGTH, seed=0):

@@ -7,7 +7,6 @@ request that crashed it, and a full queue must refuse new work.
 """
 import logging
 import threading
-import time
 from contextlib import contextmanager
 
 import grpc
@@ -15,7 +14,7 @@ import numpy as np
 import pytest
 
 import kipoi_explain as kx
-from conftest import EXAMPLE_DIR, make_torch_model, random_onehot, serve
+from conftest import EXAMPLE_DIR, make_torch_model, random_onehot, serve, wait_for
 from kipoi_explain import codec
 from kipoi_explain.client import Client
 from kipoi_explain.server.batching import DeviceWorker, RequestState
@@ -58,15 +57,6 @@ def concurrently(n, work, timeout=120):
     if errors:
         raise errors[0]
     return results
-
-
-def wait_for(predicate, timeout=60, what="condition"):
-    """Poll ``predicate()`` until it is true (a condition on another thread or process)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def worker_stats(client):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import kipoi_explain as kx
-from conftest import EXAMPLE_DIR, make_torch_model, random_onehot, serve
+from conftest import EXAMPLE_DIR, make_torch_model, random_onehot, serve, wait_for
 from kipoi_explain import codec
 from kipoi_explain.client import Client
 from kipoi_explain.v2 import explain_pb2 as pb
@@ -22,14 +22,6 @@ CNN = EXAMPLE_DIR / "models" / "pytorch_cnn"
 LENGTH = 200
 #: Input length of the stalling test model.
 STALL_LENGTH = 50
-
-
-def wait_for(predicate, timeout=120, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def request(command, x, **options):
@@ -74,7 +66,8 @@ def test_a_killed_worker_fails_its_requests_unavailable_and_restarts(two_devices
         restarts = first.stats.restarts
         doomed = pb_grpc.ExplainServiceStub(channel).Run.future(
             request("explain", long, method="ism", target=0), timeout=300)
-        wait_for(lambda: first.load == 1, what="the long request to reach the first worker")
+        wait_for(lambda: first.load == 1, timeout=120,
+                 what="the long request to reach the first worker")
         os.kill(pid, signal.SIGKILL)
         killed = time.monotonic()
         # The other device serves while the first one restarts.
@@ -87,7 +80,7 @@ def test_a_killed_worker_fails_its_requests_unavailable_and_restarts(two_devices
         assert f"worker process {pid}" in caught.value.details()
         assert "restarted" in caught.value.details()
         wait_for(lambda: first.stats.restarts == restarts + 1 and first.host.pid != pid,
-                 what="the restart")
+                 timeout=120, what="the restart")
         # Both workers answer again, as before the crash.
         answers = [None, None]
 

@@ -63,9 +63,13 @@ class RemoteError(Exception):
 QUOTED_CHARS = 80
 
 
-def quoted(value, limit: int = QUOTED_CHARS) -> str:
-    """``repr(value)``, cut to its first ``limit`` characters, saying how long it was."""
-    text = repr(value)
+def shortened(text: str, limit: int) -> str:
+    """``text`` cut to its first ``limit`` characters, saying how long it was."""
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text)} characters)"
+
+
+def quoted(value, limit: int = QUOTED_CHARS) -> str:
+    """``repr(value)``, cut to its first ``limit`` characters, saying how long it was."""
+    return shortened(repr(value), limit)

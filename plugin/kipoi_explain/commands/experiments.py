@@ -22,7 +22,9 @@ SHARED = (TARGET_PARAM, REDUCE_PARAM, BINS_PARAM, AMBIGUOUS_PARAM,
                                 "pyjaspar ships)"))
 
 
-def _run(session, args, command):
+def _run(session, args, command, summary) -> int:
+    """Run the experiment on the sequences the arguments name, write its files, and print
+    ``summary(result, target label, model name)`` with the time taken."""
     from ..cli.arguments import options, sequences, target_label, wrote
     from ..writers.experiments import write_experiment
 
@@ -30,31 +32,32 @@ def _run(session, args, command):
     result = session.run(command, sequences(args, session.info.input_length),
                          **options(args, command))
     written = write_experiment(result, Path(args.output), plot=not args.no_plot)
-    took = time.perf_counter() - started
-    table = result.table()
-    label = target_label(result.target["names"])
-    if command is MARGINALIZE:
-        best = table.sort_values("effect", ascending=False).iloc[0]
-        print(f"marginalized {len(table)} motif(s) over {result.background.size} backgrounds "
-              f"of {session.info.name!r}, target {label}: largest change {best['effect']:+.4g} "
-              f"± {best['sem']:.2g} ({best['motif']}) in {took:.1f} s")
-    else:
-        best = table.iloc[table["cooperativity"].abs().idxmax()]
-        print(f"spaced {result.motifs[0]} and {result.motifs[1]} at {len(result.distances)} "
-              f"distances x {len(result.orientations)} orientations over "
-              f"{result.background.size} backgrounds of {session.info.name!r}, target {label}: "
-              f"strongest cooperativity {best['cooperativity']:+.4g} at "
-              f"{int(best['distance'])} bp ({best['orientation']}) in {took:.1f} s")
+    print(f"{summary(result, target_label(result.target['names']), session.info.name)} in "
+          f"{time.perf_counter() - started:.1f} s")
     wrote(written)
     return 0
 
 
 def main_marginalize(session, args) -> int:
-    return _run(session, args, MARGINALIZE)
+    def summary(result, label, name):
+        best = result.table().sort_values("effect", ascending=False).iloc[0]
+        return (f"marginalized {len(result.motifs)} motif(s) over {result.background.size} "
+                f"backgrounds of {name!r}, target {label}: largest change {best['effect']:+.4g} ± "
+                f"{best['sem']:.2g} ({best['motif']})")
+    return _run(session, args, MARGINALIZE, summary)
 
 
 def main_spacing(session, args) -> int:
-    return _run(session, args, SPACING)
+    def summary(result, label, name):
+        table = result.table()
+        best = table.iloc[table["cooperativity"].abs().idxmax()]
+        return (f"spaced {result.motifs[0]} and {result.motifs[1]} at "
+                f"{len(result.distances)} distances x {len(result.orientations)} orientations "
+                f"over {result.background.size} backgrounds of {name!r}, target {label}: "
+                f"strongest "
+                f"cooperativity {best['cooperativity']:+.4g} at {int(best['distance'])} bp "
+                f"({best['orientation']})")
+    return _run(session, args, SPACING, summary)
 
 
 MARGINALIZE = Command(

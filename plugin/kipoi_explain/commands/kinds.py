@@ -420,8 +420,9 @@ class Motifs(Kind):
         from ..experiments.elements import elements, is_file_spec
 
         items = [value] if isinstance(value, str) else value
-        sent = [sent for v in items
-                for sent in ([e.sequence for e in elements(v)] if is_file_spec(v) else [v])]
+        sent = []
+        for item in items:
+            sent += [e.sequence for e in elements(item)] if is_file_spec(item) else [item]
         return sent[0] if self.single and len(sent) == 1 else sent
 
     def on_server(self, value, option, server):

@@ -12,8 +12,6 @@ def shuffled_backgrounds(x: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     """``n`` backgrounds ``(n, L, 4)``: background ``b`` is a dinucleotide shuffle of sequence
     ``b % N``, each with its own seed drawn from ``seed`` (so background ``b`` does not depend
     on ``n``)."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise InputError(f"n_backgrounds={n!r}: expected a positive integer")
     seeds = np.random.SeedSequence(seed).generate_state(n) % 2 ** 31
     rows = x[np.arange(n) % len(x)]
     return dinucleotide_shuffles(rows, 1, seed=[int(s) for s in seeds])[:, 0]
@@ -31,8 +29,6 @@ def genome_backgrounds(fasta, x: np.ndarray, n: int, seed: int = 0) -> tuple[np.
     from ..sequences import one_hot
     from ..sequences.genome import open_fasta, random_windows
 
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise InputError(f"n_backgrounds={n!r}: expected a positive integer")
     rng = np.random.default_rng(seed)
     candidates = one_hot(random_windows(open_fasta(fasta), x.shape[1],
                                         CANDIDATES_PER_BACKGROUND * n, rng, "backgrounds"))
@@ -53,6 +49,8 @@ def genome_backgrounds(fasta, x: np.ndarray, n: int, seed: int = 0) -> tuple[np.
 def backgrounds_for(x: np.ndarray, n: int, seed: int, genome=None) -> tuple[np.ndarray, dict]:
     """An experiment's backgrounds (shuffles of ``x``, or GC-matched windows of the FASTA
     ``genome``) and how they were made, for the result's settings."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise InputError(f"n_backgrounds={n!r}: expected a positive integer")
     if genome is None:
         return shuffled_backgrounds(x, n, seed), {
             "backgrounds": "dinucleotide shuffles of the sequences"}

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import InputError
 from ..results import Interval
 
@@ -186,8 +188,6 @@ def random_windows(genome, length: int, n: int, rng, what: str) -> list[str]:
     """``n`` windows of ``length`` bases drawn uniformly over the contigs of an open FASTA
     (each contig in proportion to its number of windows), all of whose bases are A, C, G or T
     (others are redrawn); ``what`` names the purpose in errors."""
-    import numpy as np
-
     contigs = [(name, len(genome[name]) - length + 1) for name in genome.keys()]
     contigs = [(name, size) for name, size in contigs if size >= 1]
     if not contigs:
