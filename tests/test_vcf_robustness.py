@@ -109,3 +109,32 @@ def test_an_unreadable_record_is_named_and_nothing_is_left(tmp_path, body, messa
                                                            "'in.vcf': " + message)
     out = tmp_path / "out"
     assert not out.exists() or not any(out.iterdir())              # no partial file is left
+
+
+def test_closing_a_vcf_ends_an_iteration_on_another_thread(tmp_path, genome):
+    """A client's request stream reads the VCF on gRPC's thread while the call may end (and
+    the file close) on another: the reading stops, it never reads the closed file."""
+    import threading
+
+    from kipoi_explain.variants.alleles import open_vcf
+
+    chr1 = genome["chr1"]
+    rows = [f"chr1\t{p}\tv{p}\t{chr1[p - 1]}\t{other(chr1[p - 1])}\t.\tPASS\t.\tGT\t0/1"
+            for p in range(100, 20_100)]
+    vcf = tmp_path / "many.vcf"
+    vcf.write_text(HEADER + "\n".join(rows) + "\n")
+    reader = open_vcf(vcf)
+    read, started = [], threading.Event()
+
+    def consume():
+        for record in reader:
+            read.append(record.pos)
+            started.set()
+
+    thread = threading.Thread(target=consume)
+    thread.start()
+    assert started.wait(60)
+    reader.close()
+    thread.join(60)
+    assert not thread.is_alive() and 0 < len(read) <= len(rows)
+    assert read == list(range(100, 100 + len(read)))

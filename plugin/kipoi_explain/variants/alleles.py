@@ -6,6 +6,7 @@ out with it. Records are read with pysam (htslib), plain or bgzipped.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,21 +122,36 @@ class VcfReader:
             if copy is not None:
                 copy.unlink()             # pysam holds it open; its space goes when it closes
         self.header = self._file.header
+        self._lock = threading.Lock()
+        self._closed = False
 
     def __iter__(self):
         index, last = 0, None
-        try:
-            for last in self._file:
-                yield last
-                index += 1
-        except (OSError, ValueError) as err:
-            after = "" if last is None else f", after {last.chrom}:{last.pos}"
-            raise InputError(f"VCF {self.path.name!r}: record {index + 1}{after} cannot be "
-                             f"read ({err}): fewer than 8 tab-separated columns, or a field "
-                             "htslib cannot parse") from None
+        records = iter(self._file)
+        while True:
+            # A record is never read while (or after) another thread closes the file: htslib
+            # would read freed memory (a client's request stream reads on gRPC's thread, and
+            # the file closes when the call ends, answered or not).
+            with self._lock:
+                if self._closed:
+                    return
+                try:
+                    last = next(records)
+                except StopIteration:
+                    return
+                except (OSError, ValueError) as err:
+                    after = "" if last is None else f", after {last.chrom}:{last.pos}"
+                    raise InputError(f"VCF {self.path.name!r}: record {index + 1}{after} "
+                                     f"cannot be read ({err}): fewer than 8 tab-separated "
+                                     "columns, or a field htslib cannot parse") from None
+            yield last
+            index += 1
 
     def close(self) -> None:
-        self._file.close()
+        """Close the file; an iteration still running (on another thread) ends."""
+        with self._lock:
+            self._closed = True
+            self._file.close()
 
     def __enter__(self) -> VcfReader:
         return self
