@@ -423,7 +423,7 @@ def test_flat_matrix_has_empty_core_and_no_match(tiny_db):
                                  torch.nn.Linear(3, 1))
     with torch.no_grad():
         module[0].weight[1] = 0
-        module[0].weight[0] *= 20
+        module[0].weight[0] *= 30
     found = kx.motifs(kx.load_model(module, input_length=40), method="weights",
                       database=tiny_db)
     assert found[1].core == (0, 0) and found[1].matches == []

@@ -59,5 +59,6 @@ def test_logo_of_a_reverse_strand_match(tmp_path):
     db = jaspar()
     rc = build_motif("rc", db.pfms[db.ids.index(CTCF)][::-1, ::-1], n_sites=1)
     kx.motif.attach_matches([rc], db, 1)
-    assert rc.best == MotifMatch(CTCF, "CTCF", rc.best.p_value, rc.best.q_value, 0, "-")
+    assert rc.best == MotifMatch(CTCF, "CTCF", rc.best.p_value, rc.best.q_value, 0, "-",
+                                 rc.best.p_value * len(db), len(rc.pfm))
     assert Path(motif_logo(rc, tmp_path / "rc.png", db)).stat().st_size > 5000

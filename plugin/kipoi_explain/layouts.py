@@ -205,6 +205,11 @@ class ConvLayer:
     """A convolution reading the one-hot input directly: what filter motifs are made from.
 
     ``weights`` is ``(F, K, 4)`` in A, C, G, T order whatever the framework's kernel layout.
+    ``activation`` names the layer whose output is the first elementwise nonlinearity applied to
+    the filters (batch normalisation and dropout in between included; the convolution itself
+    when its activation is fused), or is None when the backend found none. Filter motifs are
+    read from that layer's output, where a threshold at a fraction of the maximum activation
+    means what Basset and Koo & Ploenzke (2021) meant by it.
     """
 
     name: str
@@ -213,6 +218,7 @@ class ConvLayer:
     stride: int = 1
     dilation: int = 1
     padding: str | int = "valid"
+    activation: str | None = None
 
 
 def probe(length: int | None, n: int = 2) -> np.ndarray:

@@ -297,7 +297,9 @@ class MotifMatch:
 
     As in Tomtom: the query's first column is aligned to column ``offset`` of the database motif,
     or of its reverse complement when ``strand`` is ``"-"`` (negative when the query starts
-    before it).
+    before it). ``q_value`` is Benjamini-Hochberg over the database, ``e_value`` the p-value
+    times the number of database motifs (the expected number of matches this good by chance),
+    ``overlap`` the columns the alignment shares.
     """
 
     id: str
@@ -306,6 +308,8 @@ class MotifMatch:
     q_value: float
     offset: int
     strand: str
+    e_value: float = float("nan")
+    overlap: int = 0
 
 
 @dataclass

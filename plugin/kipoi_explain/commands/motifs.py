@@ -52,10 +52,15 @@ def main(session, args) -> int:
     groups = len(all_motifs) - len(found)
     seqlet_part = f" and {len(significant) - matched} of {groups} seqlet groups" \
         if args.seqlets else ""
-    print(f"{matched} of {len(found)} filters of {found.settings['layer']!r} (read by "
-          f"{found.method}){seqlet_part} match "
+    read = f"activations at {found.settings['read_at']!r}" if "read_at" in found.settings \
+        else found.method
+    gated = sum(1 for m in found if "unmatched" in m.details)
+    print(f"{matched} of {len(found)} filters of {found.settings['layer']!r} (read by {read}; "
+          f"{gated} too uninformative to match){seqlet_part} match "
           f"{database.description.get('release', 'the database')} at q <= {args.max_q} "
           f"({time.perf_counter() - started:.1f} s)")
+    if "read_at_reason" in found.settings:
+        print(f"  note: {found.settings['read_at_reason']}")
     for motif in significant:
         print(f"  {motif.name:<28} {motif.best.id:<10} {motif.best.name:<16} "
               f"q={motif.best.q_value:.2g}")
@@ -72,6 +77,9 @@ MOTIFS = Command(
                   "the kernel"),
             Param("threshold", FLOAT, "fraction of a filter's maximum activation a site must "
                                       "exceed"),
+            Param("read_at", help="layer whose activations are thresholded (default: the "
+                                  "first nonlinearity after the filters, batch norm included)",
+                  metavar="LAYER"),
             Param("database", Database(), "'jaspar' or a MEME-format motif file (not with "
                                           "--remote: a server matches against JASPAR only)",
                   group=DATABASE),
@@ -82,6 +90,12 @@ MOTIFS = Command(
             Param("n_matches", COUNT, "matches kept per motif", group=DATABASE),
             Param("min_bits", FLOAT, "flanks with less information than this are trimmed off "
                                      "the core that is matched", group=DATABASE),
+            Param("min_peak_bits", FLOAT, "a core whose best position holds fewer bits is not "
+                                          "matched", group=DATABASE),
+            Param("min_total_bits", FLOAT, "a core holding fewer bits in all is not matched",
+                  group=DATABASE),
+            Param("min_overlap", COUNT, "columns an alignment must share with a database motif",
+                  group=DATABASE),
             AMBIGUOUS_PARAM),
     samples="optional", exclusive=True,
     cli=CommandLine(

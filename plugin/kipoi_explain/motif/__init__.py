@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from .. import layers
 from ..errors import InputError
 from ..prepare import prepare
 from ..results import Motif, MotifSet
@@ -31,19 +32,41 @@ def build_motif(name: str, pfm: np.ndarray, n_sites: int, background: np.ndarray
                  details=dict(details or {}))
 
 
-def attach_matches(queries: list[Motif], database: MotifDatabase, n_matches: int) -> None:
+def attach_matches(queries: list[Motif], database: MotifDatabase, n_matches: int,
+                   min_peak_bits: float = 1.0, min_total_bits: float = 5.0,
+                   min_overlap: int = 5) -> None:
     """Match each motif's trimmed core against the database, in place; offsets refer to the
-    whole motif."""
-    cores = [m.pfm[m.core[0]:m.core[1]] for m in queries]
-    for motif, matches in zip(queries, match(cores, database, n_matches)):
+    whole motif.
+
+    A core whose most informative position holds fewer than ``min_peak_bits``, or which holds
+    fewer than ``min_total_bits`` in all, is not matched: TomTom finds confident matches for
+    near-flat matrices among long low-specificity database motifs, matches that mean nothing.
+    Such a motif keeps no matches, and ``details["unmatched"]`` says why.
+    """
+    kept = []
+    for motif in queries:
+        core = motif.information_content[motif.core[0]:motif.core[1]]
+        if core.size == 0:
+            motif.details["unmatched"] = "no position holds information"
+        elif core.max() < min_peak_bits:
+            motif.details["unmatched"] = (f"most informative position {core.max():.2f} bits < "
+                                          f"{min_peak_bits:g}")
+        elif core.sum() < min_total_bits:
+            motif.details["unmatched"] = f"core {core.sum():.2f} bits < {min_total_bits:g}"
+        else:
+            kept.append(motif)
+    cores = [m.pfm[m.core[0]:m.core[1]] for m in kept]
+    for motif, matches in zip(kept, match(cores, database, n_matches, min_overlap)):
         motif.matches = [replace(hit, offset=hit.offset - motif.core[0]) for hit in matches]
 
 
 def motifs(model, seqs=None, layer: str | None = None, method: str = "activation",
-           threshold: float = 0.5, database="jaspar", release: str | None = None,
-           collection: str = "CORE", tax_group: str | None = "vertebrates",
-           n_matches: int = 5, min_bits: float = 0.3, batch_size: int | None = None,
-           progress: bool = False, ambiguous: str = "uniform") -> MotifSet:
+           threshold: float = 0.5, read_at: str | None = None, database="jaspar",
+           release: str | None = None, collection: str = "CORE",
+           tax_group: str | None = "vertebrates", n_matches: int = 5, min_bits: float = 0.3,
+           min_peak_bits: float = 1.0, min_total_bits: float = 5.0, min_overlap: int = 5,
+           batch_size: int | None = None, progress: bool = False,
+           ambiguous: str = "uniform") -> MotifSet:
     """Read each first-layer convolution filter as a motif and match it to a database.
 
     Parameters
@@ -59,18 +82,33 @@ def motifs(model, seqs=None, layer: str | None = None, method: str = "activation
         How a filter becomes a frequency matrix; see :mod:`kipoi_explain.motif.filters`.
     threshold : float
         Fraction of a filter's maximum activation a window must exceed to count as a site.
+    read_at : str, optional
+        The layer whose output is thresholded. Default: the first elementwise nonlinearity
+        after the filters (through batch normalisation and dropout), as Basset and Koo &
+        Ploenzke (2021) read them; the convolution's own output when the model applies none
+        the backend can see (a functional activation inside a PyTorch ``forward``), which
+        ``settings["read_at_reason"]`` then says. Name the convolution itself to threshold its
+        raw output.
     database : "jaspar", path or MotifDatabase
         JASPAR through pyjaspar (``release``, default the newest shipped; ``collection``;
-        ``tax_group``), or a MEME-format file.
+        ``tax_group``): the latest version of each profile, the collection JASPAR calls
+        non-redundant. Or a MEME-format file.
     n_matches : int
         Database matches kept per filter, best first.
     min_bits : float
         Flanks with less information than this are trimmed off the core that is matched.
+    min_peak_bits, min_total_bits : float
+        A core whose best position holds fewer bits, or which holds fewer bits in all, is not
+        matched (see :func:`attach_matches`).
+    min_overlap : int
+        Columns an alignment must share with a database motif (see
+        :func:`~kipoi_explain.motif.matching.match`).
 
     Returns
     -------
     MotifSet
-        One :class:`~kipoi_explain.results.Motif` per filter, named ``"<layer>/filter_<i>"``.
+        One :class:`~kipoi_explain.results.Motif` per filter, named ``"<layer>/filter_<i>"``;
+        ``settings["read_at"]`` names the layer whose activations made them.
     """
     if method not in METHODS:
         raise InputError(f"motif method {method!r}: expected one of {', '.join(METHODS)}")
@@ -81,17 +119,21 @@ def motifs(model, seqs=None, layer: str | None = None, method: str = "activation
                    batch_size=batch_size, progress=progress, ambiguous=ambiguous)
     model = work.model
     conv = _conv_layer(model, layer)
+    read_at, reason = _read_at(model, conv, read_at)
     db = load_database(database, release, collection, tax_group)
     x = None if work.samples is None else work.x
-    counts, sites = (activation_counts(model, x, conv, threshold, work.batch_size, progress)
-                     if x is not None else (None, None))
+    counts, sites = (activation_counts(model, x, conv, threshold, work.batch_size, progress,
+                                       read_at) if x is not None else (None, None))
     found = []
     for f in range(conv.weights.shape[0]):
         details = {"layer": conv.name, "filter": f, "method": method,
                    "weight_norm": float(np.linalg.norm(conv.weights[f]))}
         if method == "activation":
+            details["read_at"] = read_at
             found.append(build_motif(f"{conv.name}/filter_{f}", frequencies(counts[f]),
                                      sites[f], min_bits=min_bits, details=details))
+            if sites[f] == 0:
+                found[-1].details["unmatched"] = "never activated above 0"
             continue
         pfm = weight_pfms(conv)[f]
         details["saturation"] = saturation(pfm)
@@ -101,13 +143,32 @@ def motifs(model, seqs=None, layer: str | None = None, method: str = "activation
                 np.corrcoef(log_odds(pfm).ravel(), observed.ravel())[0, 1])
         found.append(build_motif(f"{conv.name}/filter_{f}", pfm, 0 if sites is None else
                                  sites[f], min_bits=min_bits, details=details))
-    # A filter that never fired, or whose matrix is flat, has nothing to match.
-    attach_matches([m for m in found if (method == "weights" or m.n_sites > 0)
-                    and m.core[1] > m.core[0]], db, n_matches)
-    return MotifSet(found, method, db.description,
-                    {"threshold": threshold, "n_matches": n_matches, "min_bits": min_bits,
-                     "layer": conv.name, "n_sequences": 0 if x is None else len(x)},
-                    model.describe())
+    attach_matches([m for m in found if "unmatched" not in m.details], db, n_matches,
+                   min_peak_bits, min_total_bits, min_overlap)
+    settings = {"threshold": threshold, "n_matches": n_matches, "min_bits": min_bits,
+                "min_peak_bits": min_peak_bits, "min_total_bits": min_total_bits,
+                "min_overlap": min_overlap, "layer": conv.name,
+                "n_sequences": 0 if x is None else len(x)}
+    if method == "activation":
+        settings["read_at"] = read_at
+        if reason:
+            settings["read_at_reason"] = reason
+    return MotifSet(found, method, db.description, settings, model.describe())
+
+
+def _read_at(model, conv, requested: str | None) -> tuple[str, str | None]:
+    """The layer whose output filter motifs are read from, and why it is the convolution's own
+    output when that was not asked for."""
+    if requested is not None:
+        if requested != conv.name and requested not in layers.names(model):
+            raise InputError(f"read_at {requested!r}: no such layer; the filters' "
+                             f"nonlinearity is {conv.activation or 'not found'!r}")
+        return requested, None
+    if conv.activation is None:
+        return conv.name, (f"no elementwise nonlinearity layer follows {conv.name!r} through "
+                           "per-channel layers only (a functional activation in forward() is "
+                           "invisible); its raw output was thresholded")
+    return conv.activation, None
 
 
 def _conv_layer(model, layer: str | None):

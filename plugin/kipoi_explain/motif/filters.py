@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import layers
 from ..engine import accumulate_sorted, run_batches
+from ..errors import InputError
 from ..layouts import ConvLayer
 from .matrices import softmax
 
@@ -37,25 +38,33 @@ def window_starts(layer: ConvLayer, n_positions: int, length: int) -> np.ndarray
     return np.arange(n_positions) * layer.stride - left
 
 def activation_counts(model, x: np.ndarray, layer: ConvLayer, threshold: float = 0.5,
-                      batch_size: int | None = None,
-                      progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                      batch_size: int | None = None, progress: bool = False,
+                      read_at: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Base counts ``(F, K, 4)`` of the windows that activate each filter, and site counts ``(F,)``.
 
     A window counts for filter ``f`` where its activation exceeds ``threshold`` times the
     filter's maximum over all sequences and positions (filters that never activate above 0
-    get no site). Window positions outside the sequence (padding) add nothing.
+    get no site). Window positions outside the sequence (padding) add nothing. Activations are
+    read at ``read_at`` (default: the convolution's output), a layer of the convolution's shape.
     """
     batch_size = batch_size or model.batch_size
     n_filters, width = layer.weights.shape[:2]
     length = x.shape[1]
-    maxima = run_batches(lambda lo, hi: layers.activations(model, x[lo:hi], layer.name).max(
-        axis=1), len(x), batch_size, progress, f"{layer.name} maxima").max(axis=0)
+    read_at = read_at or layer.name
+    shapes = {name: layers.activations(model, x[:1], name).shape
+              for name in {layer.name, read_at}}
+    if shapes[read_at] != shapes[layer.name]:
+        raise InputError(f"read_at {read_at!r}: its output {shapes[read_at][1:]} is not one "
+                         f"value per position and filter of {layer.name!r} "
+                         f"{shapes[layer.name][1:]}")
+    maxima = run_batches(lambda lo, hi: layers.activations(model, x[lo:hi], read_at).max(
+        axis=1), len(x), batch_size, progress, f"{read_at} maxima").max(axis=0)
     cutoff = np.where(maxima > 0, threshold * maxima, np.inf)
     counts = np.zeros((n_filters, width, 4))
     sites = np.zeros(n_filters, dtype=np.int64)
 
     def block(lo, hi):
-        act = layers.activations(model, x[lo:hi], layer.name)
+        act = layers.activations(model, x[lo:hi], read_at)
         seq, pos, filt = np.nonzero(act > cutoff)
         order = np.argsort(filt, kind="stable")
         seq, pos, filt = seq[order], pos[order], filt[order]
@@ -67,7 +76,7 @@ def activation_counts(model, x: np.ndarray, layer: ConvLayer, threshold: float =
             accumulate_sorted(counts, filt, windows)
             accumulate_sorted(sites, filt, np.ones(len(filt), dtype=np.int64))
 
-    run_batches(block, len(x), batch_size, progress, f"{layer.name} sites")
+    run_batches(block, len(x), batch_size, progress, f"{read_at} sites")
     return counts, sites
 
 

@@ -1,4 +1,4 @@
-"""Query motifs against a database with TomTom (memelite), ranked with q-values."""
+"""Query motifs against a database with TomTom (memelite), with p-, q- and E-values."""
 from __future__ import annotations
 
 import numpy as np
@@ -20,21 +20,34 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     return out
 
 
-def match(queries: list[np.ndarray], database: MotifDatabase,
-          n_matches: int = 5) -> list[list[MotifMatch]]:
+def match(queries: list[np.ndarray], database: MotifDatabase, n_matches: int = 5,
+          min_overlap: int = 5) -> list[list[MotifMatch]]:
     """The ``n_matches`` best database motifs for each query frequency matrix ``(K, 4)``.
 
-    q-values are Benjamini-Hochberg over all database motifs, per query, as MEME's Tomtom
-    reports them.
+    As MEME's Tomtom reports them: the q-value is Benjamini-Hochberg over all database motifs,
+    per query, and the E-value the p-value times the number of database motifs.
+
+    Parameters
+    ----------
+    min_overlap : int
+        Columns the best alignment of a query and a database motif must share (the whole
+        query or database motif when either is shorter); one that shares fewer gets p = 1.
+        Tomtom's ``-min-overlap`` rejects such alignments before choosing the best; memelite
+        reports the best alignment only, so a pair whose best alignment is too short counts as
+        no match rather than falling back to its next alignment.
     """
     from memelite import tomtom
 
     if not queries:
         return []
-    p, _, offsets, _, strands = tomtom([np.ascontiguousarray(q.T) for q in queries],
-                                       [np.ascontiguousarray(t.T) for t in database.pfms])
+    p, _, offsets, overlaps, strands = tomtom([np.ascontiguousarray(q.T) for q in queries],
+                                              [np.ascontiguousarray(t.T) for t in database.pfms])
+    needed = np.minimum(min_overlap, np.minimum.outer([len(q) for q in queries],
+                                                      [len(t) for t in database.pfms]))
+    p = np.where(overlaps >= needed, p, 1.0)
     q = benjamini_hochberg(p)
     best = np.argsort(p, axis=1, kind="stable")[:, :n_matches]
     return [[MotifMatch(database.ids[t], database.names[t], float(p[i, t]), float(q[i, t]),
-                        int(offsets[i, t]), "-" if strands[i, t] else "+") for t in row]
+                        int(offsets[i, t]), "-" if strands[i, t] else "+",
+                        float(p[i, t] * len(database)), int(overlaps[i, t])) for t in row]
             for i, row in enumerate(best)]

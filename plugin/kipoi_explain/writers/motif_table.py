@@ -8,12 +8,14 @@ import pandas as pd
 from ..results import Motif
 
 COLUMNS = ["motif", "n_sites", "information_content", "core_start", "core_end", "rank",
-           "match_id", "match_name", "p_value", "q_value", "offset", "strand"]
+           "match_id", "match_name", "p_value", "q_value", "e_value", "overlap", "offset",
+           "strand"]
 
 
 def motif_table(motifs: list[Motif]) -> pd.DataFrame:
     """One row per (motif, match), best match first; a motif without matches keeps one row
-    with empty match columns. Method-specific details (filter index, saturation, ...) follow."""
+    with empty match columns (and, in ``unmatched``, why it was not matched). Method-specific
+    details (filter index, the layer read, saturation, ...) follow."""
     rows = []
     for motif in motifs:
         base = {"motif": motif.name, "n_sites": motif.n_sites,
@@ -22,8 +24,8 @@ def motif_table(motifs: list[Motif]) -> pd.DataFrame:
         extra = {key: value for key, value in motif.details.items()
                  if isinstance(value, (int, float, str))}
         hits = [{"rank": rank, "match_id": hit.id, "match_name": hit.name,
-                 "p_value": hit.p_value, "q_value": hit.q_value, "offset": hit.offset,
-                 "strand": hit.strand} for rank, hit in enumerate(motif.matches, start=1)]
+                 "p_value": hit.p_value, "q_value": hit.q_value, "e_value": hit.e_value,
+                 "overlap": hit.overlap, "offset": hit.offset, "strand": hit.strand} for rank, hit in enumerate(motif.matches, start=1)]
         rows.extend({**base, **hit, **extra} for hit in hits or [{}])
     table = pd.DataFrame(rows)
     extra_columns = [c for c in table.columns if c not in COLUMNS]

@@ -25,6 +25,11 @@ _ACTIVATION_KINDS = {"relu": "relu", "relu6": "relu", "sigmoid": "sigmoid",
 #: Activations that are no elementwise nonlinearity: the identity, or a unit's output that
 #: depends on the other units.
 _NOT_ELEMENTWISE = {"linear", "softmax", "log_softmax", "glu", "sparsemax"}
+#: Layers that act on each channel apart and keep the shape: a filter's nonlinearity may follow
+#: them and still be that filter's.
+_PER_CHANNEL = (keras.layers.BatchNormalization, keras.layers.Dropout,
+                keras.layers.SpatialDropout1D, keras.layers.GaussianNoise,
+                keras.layers.GaussianDropout, keras.layers.AlphaDropout)
 
 
 class KerasNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, AttentionAccess,
@@ -249,8 +254,28 @@ class KerasNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, Attent
                 weights = np.asarray(layer.kernel).transpose(2, 0, 1)
                 bias = np.asarray(layer.bias) if layer.use_bias else None
                 convs.append(ConvLayer(layer.name, self.layout.bases_to_acgt(weights), bias,
-                                       layer.strides[0], layer.dilation_rate[0], layer.padding))
+                                       layer.strides[0], layer.dilation_rate[0], layer.padding,
+                                       self._first_nonlinearity(layer)))
         return convs
+
+    def _first_nonlinearity(self, conv) -> str | None:
+        """The layer whose output is the first elementwise nonlinearity of ``conv``'s output,
+        through per-channel layers only; None when another kind of layer comes first, or the
+        output is read by several layers."""
+        if _nonlinearity(conv) is not None:
+            return conv.name
+        current = conv.output
+        while True:
+            readers = [layer for layer in self.keras_model.layers
+                       if layer is not conv and layer.input is current]
+            if len(readers) != 1:
+                return None
+            layer = readers[0]
+            if _nonlinearity(layer) is not None:
+                return layer.name
+            if not isinstance(layer, _PER_CHANNEL):
+                return None
+            current = layer.output
 
 
 def _nonlinearity(layer) -> str | None:

@@ -26,6 +26,9 @@ _NONLINEARITY_KINDS = {"ReLU": "relu", "ReLU6": "relu", "Sigmoid": "sigmoid",
                        "Hardsigmoid": "sigmoid", "Tanh": "tanh", "Hardtanh": "tanh"}
 _OTHER_NONLINEARITIES = ("LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish",
                          "Softplus", "Softsign", "LogSigmoid", "Tanhshrink", "Hardswish")
+#: Modules that act on each channel apart and keep the shape: a filter's nonlinearity may follow
+#: them and still be that filter's.
+_PER_CHANNEL = (torch.nn.BatchNorm1d, torch.nn.Dropout, torch.nn.Dropout1d, torch.nn.Identity)
 
 
 def _device(requested: str | None):
@@ -385,11 +388,10 @@ class TorchNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, Attent
         # A convolution reads the one-hot input when what it receives is that input, bases
         # first; a deeper convolution with 4 channels does not.
         expected = torch.tensor(InputLayout(self.layout.alphabet, alphabet_axis=0).to_model(x))
-        direct = set()
-        hooks = [mod.register_forward_pre_hook(
-            lambda mod, args, name=name: direct.add(name)
-            if torch.equal(args[0].detach().cpu(), expected) else None)
-            for name, mod in candidates.items()]
+        calls = []  # (name, first argument, output) of every module call, in call order
+        hooks = [mod.register_forward_hook(
+            lambda mod, args, out, name=name: calls.append((name, args[0] if args else None, out)))
+            for name, mod in self._modules.items()]
         try:
             with torch.no_grad():
                 self.run(self.to_tensor(x), probe_inputs(
@@ -397,6 +399,8 @@ class TorchNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, Attent
         finally:
             for hook in hooks:
                 hook.remove()
+        direct = {name: out for name, arg, out in calls if name in candidates and
+                  isinstance(arg, torch.Tensor) and torch.equal(arg.detach().cpu(), expected)}
         convs = []
         for name, mod in candidates.items():
             if name in direct:
@@ -405,12 +409,29 @@ class TorchNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, Attent
                 bias = None if mod.bias is None else mod.bias.detach().cpu().numpy()
                 padding = mod.padding if isinstance(mod.padding, str) else mod.padding[0]
                 convs.append(ConvLayer(name, self.layout.bases_to_acgt(weights), bias,
-                                       mod.stride[0], mod.dilation[0], padding))
+                                       mod.stride[0], mod.dilation[0], padding,
+                                       _first_nonlinearity(self._modules, calls, direct[name])))
         return convs
 
     # ---- fast ISM ---------------------------------------------------------------------------
     def ism_scores(self, x, target, batch_size, progress, start, end):
         return fast_ism(self, x, target, batch_size, progress, start, end)
+
+
+def _first_nonlinearity(modules: dict, calls: list, output) -> str | None:
+    """The module whose output is the first elementwise nonlinearity of a convolution's
+    ``output``, through per-channel modules only; None when another module reads it first (a
+    functional activation, called inside ``forward``, is no module and cannot be seen)."""
+    for name, arg, out in calls:
+        if arg is not output:
+            continue
+        kind = type(modules[name]).__name__
+        if kind in _NONLINEARITY_KINDS or kind in _OTHER_NONLINEARITIES:
+            return name
+        if not isinstance(modules[name], _PER_CHANNEL):
+            return None
+        output = out
+    return None
 
 
 def _per_unit(array: np.ndarray, ndim: int, axis: int) -> np.ndarray:
