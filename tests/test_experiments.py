@@ -139,6 +139,58 @@ def test_the_transformer_motif_pair_acts_only_together():
     assert cooperativity.min() > 0.5
 
 
+def spacing_rule_model(spacing: int = 30, length: int = 120, n: int = 6000, seed: int = 0):
+    """A small CNN trained here on a spacing rule: positive when CTCF's and HNF4A's consensus
+    lie ``spacing`` bp apart (centre to centre, CTCF first); negative for the same pair at any
+    other distance from 16 to 70 bp, or one of them alone. The example transformer cannot
+    serve: it has no positional encoding, so it sees the pair the same at every distance past
+    its tokens' 18 bp (its curve is flat by construction, see the test above)."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    db = jaspardb()
+    first, second = (str(db.fetch_motif_by_id(i).consensus) for i in ("MA0139.2", "MA1494.2"))
+    codes = rng.integers(0, 4, size=(n, length))
+    labels = np.zeros(n, dtype=np.float32)
+    wrong = np.setdiff1d(np.arange(16, 71), np.arange(spacing - 3, spacing + 4))
+    for i in range(n):
+        kind = i % 4
+        distance = spacing if kind < 2 else int(rng.choice(wrong))
+        start = int(rng.integers(5, length - distance - len(second) // 2 - len(first) // 2 - 6))
+        end = start + len(first) // 2 + distance - len(second) // 2
+        for bases, at in ((first, start), (second, end))[:(2 if kind < 3 else 1)]:
+            codes[i, at:at + len(bases)] = ["ACGT".index(b) for b in bases]
+        labels[i] = kind < 2
+    x = torch.tensor(np.eye(4, dtype=np.float32)[codes].transpose(0, 2, 1))
+    torch.manual_seed(seed)
+    module = torch.nn.Sequential(
+        torch.nn.Conv1d(4, 16, 15, padding=7), torch.nn.ReLU(), torch.nn.MaxPool1d(5),
+        torch.nn.Conv1d(16, 16, 11, padding=5), torch.nn.ReLU(), torch.nn.AdaptiveMaxPool1d(1),
+        torch.nn.Flatten(), torch.nn.Linear(16, 1))
+    optimiser = torch.optim.Adam(module.parameters(), lr=3e-3)
+    y = torch.tensor(labels)[:, None]
+    for _ in range(12):
+        for batch in torch.randperm(n).split(128):
+            optimiser.zero_grad()
+            torch.nn.functional.binary_cross_entropy_with_logits(module(x[batch]),
+                                                                 y[batch]).backward()
+            optimiser.step()
+    return kx.load_model(module.eval(), input_length=length)
+
+
+def test_the_spacing_curve_peaks_at_the_planted_spacing():
+    model = spacing_rule_model()
+    backgrounds = np.eye(4, dtype=np.float32)[np.random.default_rng(1).integers(0, 4, (40, 120))]
+    result = kx.spacing(model, backgrounds, "MA0139.2", "MA1494.2", distances=range(16, 71),
+                        orientations=["++"], n_backgrounds=20, anchor=10)
+    curve = result.cooperativity().mean(axis=2)[0]
+    peak = result.distances[int(np.argmax(curve))]
+    assert abs(peak - 30) <= 1, dict(zip(result.distances, np.round(curve, 2)))
+    far = np.abs(np.asarray(result.distances) - 30) > 5
+    # On the logit: the pair at a wrong distance is what the model learned to call negative.
+    assert curve.max() > 5 and (curve[far] < curve.max() / 3).all()
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda m: kx.marginalize(m, SEQUENCES, "MA9999.1"), "'MA9999.1': not in JASPAR"),
     (lambda m: kx.marginalize(m, SEQUENCES, "hello world"), "expected a JASPAR matrix ID"),
