@@ -23,9 +23,9 @@ from .attention_maps.positions import TokenPositions
 from .commands.info import CommandInfo, ModelInfo, ParamInfo
 from .errors import InputError
 from .layouts import ConvLayer, ExtraInput, FeatureLayout, InputLayout, TokenLayout
-from .results import (AttentionMaps, Attribution, Diagnosis, EntityImportance, Finding, Interval,
-                      Marginalization, Motif, MotifMatch, MotifSet, Prediction, Screen, Spacing,
-                      VariantEffect, plain)
+from .results import (AttentionMaps, Attribution, Diagnosis, EntityImportance, Evaluation,
+                      Finding, Hits, Interval, Marginalization, ModiscoResult, Motif, MotifMatch,
+                      MotifSet, Prediction, Screen, Spacing, VariantEffect, plain)
 from .samples import Samples
 from .sequences import SequenceSet, as_sequences, from_bed, from_strings
 from .v2 import explain_pb2 as pb
@@ -38,8 +38,8 @@ DTYPES = {"float32": np.dtype("<f4"), "float64": np.dtype("<f8"), "int64": np.dt
 #: The dataclasses that travel as records, by the name a Record message carries.
 RECORD_TYPES = {cls.__name__: cls for cls in (
     Interval, Prediction, Attribution, AttentionMaps, TokenPositions, EntityImportance,
-    MotifMatch, Motif, MotifSet, Finding, Diagnosis, Screen, Marginalization, Spacing,
-    VariantEffect, VariantRecord,
+    MotifMatch, Motif, MotifSet, ModiscoResult, Finding, Diagnosis, Screen, Marginalization,
+    Spacing, VariantEffect, VariantRecord, Hits, Evaluation,
     InputLayout, FeatureLayout, TokenLayout, ExtraInput, ConvLayer, ModelInfo, CommandInfo,
     ParamInfo)}
 

@@ -369,6 +369,41 @@ class MotifSet:
 
 
 @dataclass
+class ModiscoResult:
+    """TF-MoDISco patterns of an attribution, matched to a motif database.
+
+    Attributes
+    ----------
+    patterns : list of Motif
+        One per pattern, named as modisco-lite's report names them
+        (``pos_patterns.pattern_0``): the frequency matrix of the span its contribution weight
+        matrix keeps (``details["span"]`` in the pattern), ``n_sites`` its seqlets, its
+        database matches.
+    cwms : list of numpy.ndarray
+        ``(K, 4)`` contribution weight matrix of each pattern over the same span.
+    hdf5 : numpy.ndarray
+        uint8 bytes of ``modisco_results.h5`` as modisco-lite's ``save_hdf5`` wrote it (every
+        pattern, its seqlets and sub-patterns), so that it travels as it is.
+    method : str
+        The attribution method.
+    target, database, settings, model : dict
+        The resolved target, the database matched against, every option, the model.
+    """
+
+    patterns: list[Motif]
+    cwms: list[np.ndarray]
+    hdf5: np.ndarray
+    method: str
+    target: dict
+    database: dict
+    settings: dict = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.patterns)
+
+
+@dataclass
 class Seqlets:
     """Seqlets called from an attribution, with their database matches and groups.
 
@@ -766,3 +801,144 @@ class Spacing:
             "background": float(self.background.mean()),
             "cooperativity": spread["mean"].ravel(), "sd": spread["sd"].ravel(),
             "sem": spread["sem"].ravel()})
+
+
+@dataclass
+class Hits:
+    """Motif instances called in attribution maps (:func:`~kipoi_explain.hits`), one entry per
+    hit, ordered by sequence and start.
+
+    Attributes
+    ----------
+    seq : numpy.ndarray
+        ``(K,)`` int64 index of the sequence each hit is in.
+    start, end : numpy.ndarray
+        ``(K,)`` int64 half-open span of the hit in its sequence.
+    motif : list of str
+        The motif of each hit (one of ``motifs``).
+    strand : list of str
+        ``+`` where the motif's CWM matched, ``-`` where its reverse complement did, on the
+        sequence as given.
+    attribution : numpy.ndarray
+        ``(K,)`` sum of the contributions (importance of the present bases) in the hit.
+    similarity : numpy.ndarray
+        ``(K,)`` cosine similarity of the hit's contributions ``(W, 4)`` with the CWM.
+    weight : numpy.ndarray
+        ``(K,)`` projection of the contributions on the unit-norm CWM (similarity times the
+        contributions' norm): the score the threshold applies to.
+    p_value : numpy.ndarray
+        ``(K,)`` float64 fraction of background windows (permuted contribution maps) whose
+        weight reaches the hit's, ``(1 + count) / (1 + n)``.
+    names : list of str
+        The name of every sequence.
+    motifs : list of str
+        Every motif scanned for.
+    thresholds : numpy.ndarray
+        ``(M,)`` weight threshold of each motif, calibrated on the background.
+    method : str
+        The attribution method.
+    target, settings, model : dict
+        The resolved target, every option, the model's description.
+    intervals : list of Interval or None
+        Genomic source of each sequence, when the inputs were BED intervals.
+    ablation : numpy.ndarray or None
+        ``(K,)`` mean change of the target when the hit's bases are replaced by the same
+        positions of dinucleotide shuffles of its sequence (with ``ablate``).
+    """
+
+    seq: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    motif: list[str]
+    strand: list[str]
+    attribution: np.ndarray
+    similarity: np.ndarray
+    weight: np.ndarray
+    p_value: np.ndarray
+    names: list[str]
+    motifs: list[str]
+    thresholds: np.ndarray
+    method: str
+    target: dict
+    settings: dict = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    intervals: list[Interval] | None = None
+    ablation: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.seq)
+
+    def table(self) -> pd.DataFrame:
+        """One row per hit, sorted by ``chrom`` and ``start``: ``chrom``, ``start``, ``end``
+        (genome coordinates for sequences read from intervals, mirrored for a reverse-
+        complemented window; else the sequence's name and the offset in it), ``motif``,
+        ``score`` (similarity x 1000, as an integer), ``strand`` (on the genome), then
+        ``attribution``, ``similarity``, ``weight``, ``p_value``, ``ablation`` (when computed),
+        ``sequence`` (the sequence's name) and ``seq_start`` (the offset in it)."""
+        spans = np.stack([self.start, self.end], axis=1).astype(np.int64)
+        strand = np.array(self.strand, dtype=object)
+        if self.intervals is None:
+            chrom = [self.names[i] for i in self.seq]
+        else:
+            chrom = [self.intervals[i].chrom for i in self.seq]
+            reverse = np.array([self.intervals[i].reverse for i in self.seq], dtype=bool)
+            spans = np.stack([self.intervals[i].to_genome(s, e)
+                              for i, s, e in zip(self.seq, self.start, self.end)]) \
+                if len(self) else spans
+            strand = np.where(reverse, np.where(strand == "+", "-", "+"), strand)
+        table = pd.DataFrame({
+            "chrom": chrom, "start": spans[:, 0], "end": spans[:, 1], "motif": self.motif,
+            "score": np.rint(np.clip(self.similarity, 0, 1) * 1000).astype(np.int64),
+            "strand": strand.astype(str), "attribution": self.attribution,
+            "similarity": self.similarity, "weight": self.weight, "p_value": self.p_value})
+        if self.ablation is not None:
+            table["ablation"] = self.ablation
+        table["sequence"] = [self.names[i] for i in self.seq]
+        table["seq_start"] = np.asarray(self.start, dtype=np.int64)
+        return table.sort_values(["chrom", "start", "end", "motif"], kind="stable") \
+            .reset_index(drop=True)
+
+
+@dataclass
+class Evaluation:
+    """Explanation methods benchmarked on one model (:func:`~kipoi_explain.evaluate`).
+
+    Attributes
+    ----------
+    table : list of dict
+        One row per method and metric: ``method`` (``"saliency+corrected"`` for a run with
+        gradient correction), ``metric`` (see :data:`kipoi_explain.evaluation.metrics.METRICS`),
+        ``mean`` over the sequences with a value, 95 % bootstrap interval ``lo``/``hi``, ``n``.
+    per_sequence : dict of str to numpy.ndarray
+        ``"method|metric"`` -> ``(N,)`` value of every sequence (NaN where undefined).
+    curves : dict of str to numpy.ndarray
+        ``"roc|method"`` (true-positive rate on a 101-point false-positive-rate grid),
+        ``"pr|method"`` (interpolated precision on a recall grid), and the deletion and
+        insertion curves when they were measured.
+    cost : dict of str to float
+        Seconds of each method's run divided by one batched forward pass over the same
+        sequences: forward-pass equivalents.
+    verdict : dict
+        Methods ranked per metric and overall, the ones to trust, the change gradient
+        correction brings, and the verdict as a sentence (``text``).
+    names : list of str
+        The sequences evaluated.
+    settings, model : dict
+    """
+
+    table: list[dict]
+    per_sequence: dict[str, np.ndarray] = field(default_factory=dict, metadata={"arrays": True})
+    curves: dict[str, np.ndarray] = field(default_factory=dict, metadata={"arrays": True})
+    cost: dict[str, float] = field(default_factory=dict)
+    verdict: dict = field(default_factory=dict)
+    names: list[str] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+
+    def frame(self) -> pd.DataFrame:
+        """The table as a DataFrame, with each method's rank per metric (1 = best)."""
+        table = pd.DataFrame(self.table, columns=["method", "metric", "mean", "lo", "hi", "n"])
+        order = self.verdict.get("per_metric", {})
+        table["rank"] = [order[m].index(k) + 1 if k in order.get(m, ()) else np.nan
+                         for k, m in zip(table["method"], table["metric"])]
+        return table

@@ -215,6 +215,18 @@ def options(args, command, exclude=()) -> dict:
             if p.name not in skip and getattr(args, p.name, None) is not None}
 
 
+def motif_database(args, command):
+    """The motif database the arguments choose, the command's defaults filling the rest; read
+    here also with --remote (logos draw its matrices, and the server is asked for the same
+    JASPAR release)."""
+    from ..motif.database import load_database
+
+    defaults = command.defaults()
+    return load_database(**{name: defaults[name] if getattr(args, name) is None
+                            else getattr(args, name)
+                            for name in ("database", "release", "collection", "tax_group")})
+
+
 def wrote(paths) -> None:
     """Say which files a sub-command wrote, one line each."""
     for path in paths:

@@ -12,9 +12,12 @@ from .attention import ATTENTION
 from .base import Command, CommandLine, Param
 from .diagnose import DIAGNOSE
 from .entities import ENTITIES
+from .evaluate import EVALUATE
 from .experiments import MARGINALIZE, SPACING
 from .explain import EXPLAIN
+from .hits import HITS
 from .info import CommandInfo, ModelInfo, ParamInfo, model_info
+from .modisco import MODISCO
 from .motifs import MOTIFS
 from .predict import PREDICT
 from .score_vcf import SCORE_VARIANTS
@@ -22,8 +25,8 @@ from .screen import INSERTION, SCREEN
 
 #: Every command, by name, in the order the command line lists them.
 COMMANDS = {command.name: command for command in (
-    PREDICT, EXPLAIN, MOTIFS, SCORE_VARIANTS, DIAGNOSE, ATTENTION, ENTITIES, SCREEN, INSERTION,
-    MARGINALIZE, SPACING)}
+    PREDICT, EXPLAIN, MOTIFS, MODISCO, SCORE_VARIANTS, DIAGNOSE, ATTENTION, ENTITIES, SCREEN,
+    INSERTION, MARGINALIZE, SPACING, HITS, EVALUATE)}
 
 __all__ = ["COMMANDS", "Command", "CommandInfo", "CommandLine", "ModelInfo", "Param",
            "ParamInfo", "command_info", "get", "model_info"]

@@ -213,21 +213,25 @@ class Integers(Kind):
 
 @dataclass(frozen=True)
 class Words(Kind):
-    """A list of names, each one of ``choices``; the CLI reads ``a,b,c``."""
+    """A list of names: each one of ``choices`` when given (the library says which apply),
+    else free-form ``what`` (matrix IDs) the library checks; the CLI reads ``a,b,c``."""
 
-    choices: tuple[str, ...]
+    choices: tuple[str, ...] = ()
+    what: str = "names"
 
     @property
     def name(self) -> str:
-        return f"some of {', '.join(self.choices)}"
+        return f"some of {', '.join(self.choices)}" if self.choices else f"list of {self.what}"
 
     def parse(self, text):
         return [t.strip() for t in text.split(",") if t.strip()]
 
     def check(self, value, option):
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise self._wrong(value, option, f"a list of {self.name}")
-        return value
+        return list(value)
 
 
 class Names(Kind):

@@ -16,16 +16,11 @@ DATABASE = "motif database"
 
 
 def main(session, args) -> int:
-    from ..cli.arguments import options, sequences, wrote
-    from ..motif.database import load_database
+    from ..cli.arguments import motif_database, options, sequences, wrote
     from ..writers import write_logos, write_meme, write_motif_table
 
     started = time.perf_counter()
-    # Loaded here also with --remote: the logos draw its matrices, seqlets match against it,
-    # and the server is asked for the same JASPAR release.
-    chosen = ("database", "release", "collection", "tax_group")
-    database = load_database(**{name: MOTIFS.defaults()[name] if getattr(args, name) is None
-                                else getattr(args, name) for name in chosen})
+    database = motif_database(args, MOTIFS)
     seqs = sequences(args, session.info.input_length,
                      required=args.method in (None, "activation") or args.seqlets is not None)
     found = session.run(MOTIFS, seqs, **options(args, MOTIFS))

@@ -66,7 +66,15 @@ def elements(specs, release: str | None = None) -> list[Element]:
     return found
 
 
-def _jaspar_element(spec: str, database: MotifDatabase) -> Element:
+def jaspar_index(spec: str, database: MotifDatabase) -> int:
+    """Index in ``database`` of a JASPAR matrix ID: that version, or the latest when ``spec``
+    has none.
+
+    Raises
+    ------
+    InputError
+        When the database holds no such matrix.
+    """
     if "." in spec:
         matches = [k for k, i in enumerate(database.ids) if i == spec]
     else:
@@ -76,5 +84,9 @@ def _jaspar_element(spec: str, database: MotifDatabase) -> Element:
     if not matches:
         raise InputError(f"motif {spec!r}: not in {database.description['source']} "
                          f"{database.description['release']} (CORE, every taxon)")
-    k = matches[0]
+    return matches[0]
+
+
+def _jaspar_element(spec: str, database: MotifDatabase) -> Element:
+    k = jaspar_index(spec, database)
     return Element(f"{database.ids[k]} {database.names[k]}", consensus(database.pfms[k]))

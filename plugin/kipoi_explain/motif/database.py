@@ -49,13 +49,31 @@ def jaspar(release: str | None = None, collection: str = "CORE",
     if not found:
         raise InputError(f"JASPAR {db.release}: no motif in collection {collection!r}"
                          f"{f' and taxon {tax_group!r}' if tax_group else ''}")
-    pfms = []
-    for motif in found:
-        counts = np.array([motif.counts[base] for base in "ACGT"], dtype=np.float64).T
-        pfms.append(counts / counts.sum(axis=1, keepdims=True))
     return MotifDatabase(tuple(m.matrix_id for m in found), tuple(m.name for m in found),
-                         tuple(pfms), {"source": "JASPAR", "release": db.release,
-                                       "collection": collection, "tax_group": tax_group})
+                         tuple(_frequencies(m) for m in found),
+                         {"source": "JASPAR", "release": db.release, "collection": collection,
+                          "tax_group": tax_group})
+
+
+def fetch_matrix(matrix_id: str, release: str | None = None) -> tuple[str, np.ndarray] | None:
+    """Name and frequency matrix of one versioned JASPAR matrix, also a version older than
+    the release's latest (which :func:`jaspar` leaves out), or None when pyjaspar holds none."""
+    import warnings
+
+    from pyjaspar import jaspardb
+
+    with warnings.catch_warnings():
+        # pyjaspar warns, then returns None, for an ID it does not hold.
+        warnings.simplefilter("ignore")
+        motif = (jaspardb() if release is None else jaspardb(release=release)) \
+            .fetch_motif_by_id(matrix_id)
+    return None if motif is None else (motif.name, _frequencies(motif))
+
+
+def _frequencies(motif) -> np.ndarray:
+    """A pyjaspar motif's counts as a ``(K, 4)`` frequency matrix, A, C, G, T."""
+    counts = np.array([motif.counts[base] for base in "ACGT"], dtype=np.float64).T
+    return counts / counts.sum(axis=1, keepdims=True)
 
 
 def read_meme(path) -> MotifDatabase:

@@ -40,7 +40,8 @@ def window_starts(layer: ConvLayer, n_positions: int, length: int) -> np.ndarray
 def activation_counts(model, x: np.ndarray, layer: ConvLayer, threshold: float = 0.5,
                       batch_size: int | None = None, progress: bool = False,
                       read_at: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Base counts ``(F, K, 4)`` of the windows that activate each filter, and site counts ``(F,)``.
+    """Base counts ``(F, K, 4)`` of the windows that activate each filter, and site counts
+    ``(F,)``.
 
     A window counts for filter ``f`` where its activation exceeds ``threshold`` times the
     filter's maximum over all sequences and positions (filters that never activate above 0

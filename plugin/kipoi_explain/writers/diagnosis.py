@@ -8,11 +8,7 @@ from the JSON document alone, so a saved report can be summarised again without 
 """
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
-import os
 import re
 from functools import partial
 from importlib.resources import files
@@ -23,6 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..results import SEVERITIES, Diagnosis
+from .report import escape, image, page, png, write_text
 
 #: What each check measures, one sentence under its heading in the summary.
 ABOUT = {
@@ -54,19 +51,6 @@ MAX_GROUPS = 10
 #: Coverage ratios outside this range are drawn in the histogram's edge bins.
 COVERAGE_RANGE = (-1.0, 2.0)
 
-CSS = """
-body{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;
-line-height:1.45;color:#222}
-table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:.2rem .7rem;text-align:right}
-th:first-child,td:first-child{text-align:left}dt{font-weight:600;float:left;clear:left;
-width:9rem}dd{margin-left:10rem}code{background:#f3f3f3;padding:0 .2rem}
-.finding{margin:.7rem 0;padding:.3rem .8rem;border-left:4px solid #7f8c8d}
-.finding ul{margin:.2rem 0}.finding.warning{border-color:#d68910}
-.finding.error{border-color:#c0392b}
-.badge{display:inline-block;border-radius:.6rem;padding:0 .5rem;font-size:.75em;
-font-weight:700;color:#fff;text-transform:uppercase;background:#7f8c8d}
-.badge.warning{background:#d68910}.badge.error{background:#c0392b}img{max-width:100%}
-"""
 
 
 def write_json(diagnosis: Diagnosis, path) -> Path:
@@ -77,7 +61,7 @@ def write_json(diagnosis: Diagnosis, path) -> Path:
     Path
         The file written.
     """
-    return _write_text(Path(path), json.dumps(diagnosis.as_dict(), indent=2, allow_nan=False))
+    return write_text(Path(path), json.dumps(diagnosis.as_dict(), indent=2, allow_nan=False))
 
 
 def schema() -> dict:
@@ -131,14 +115,7 @@ def write_summary(diagnosis: Diagnosis | dict, path, dpi: int = 100) -> Path:
         text = _markdown(blocks, path.with_name(f"{path.stem}_plots"))
     else:
         text = _html(blocks, f"Diagnosis of {document['model'].get('name', 'a model')}")
-    return _write_text(path, text)
-
-
-def _write_text(path: Path, text: str) -> Path:
-    partial_path = path.with_name(path.name + ".partial")
-    partial_path.write_text(text, encoding="utf-8")
-    os.replace(partial_path, path)
-    return path
+    return write_text(path, text)
 
 
 # --- content, shared by both formats ---------------------------------------------------------
@@ -167,7 +144,7 @@ def _blocks(document: dict, dpi: int) -> list[tuple]:
             options = settings.get("options", {}).get(check, {})
             figure = PLOTS[check](measured, options)
             if figure is not None:
-                blocks.append(("figure", check, f"{check} measurements", _png(figure, dpi)))
+                blocks.append(("figure", check, f"{check} measurements", png(figure, dpi)))
     return blocks
 
 
@@ -266,9 +243,9 @@ def _markdown(blocks: list[tuple], plots: Path) -> str:
         elif kind == "finding":
             lines += _md_finding(content[0])
         elif kind == "figure":
-            name, caption, png = content
+            name, caption, png_bytes = content
             plots.mkdir(parents=True, exist_ok=True)
-            (plots / f"{name}.png").write_bytes(png)
+            (plots / f"{name}.png").write_bytes(png_bytes)
             lines += [f"![{_md(caption)}]({quote(f'{plots.name}/{name}.png')})", ""]
     return "\n".join(lines)
 
@@ -287,13 +264,9 @@ def _md_finding(finding: dict) -> list[str]:
 
 # --- HTML -------------------------------------------------------------------------------------
 
-def _esc(text: str) -> str:
-    return html.escape(str(text), quote=True)
-
-
 def _html_parts(parts) -> str:
-    return "; ".join(f"{_esc(key)} " + (", ".join(f"<code>{_esc(t)}</code>" for t in texts)
-                                        if code else _esc(", ".join(texts)))
+    return "; ".join(f"{escape(key)} " + (", ".join(f"<code>{escape(t)}</code>" for t in texts)
+                                        if code else escape(", ".join(texts)))
                      for key, texts, code in parts)
 
 
@@ -301,16 +274,17 @@ def _html(blocks: list[tuple], title: str) -> str:
     body = []
     for kind, *content in blocks:
         if kind == "title":
-            body.append(f"<h1>Diagnosis of <code>{_esc(content[0])}</code></h1>")
+            body.append(f"<h1>Diagnosis of <code>{escape(content[0])}</code></h1>")
         elif kind == "fields":
             body.append("<dl>" + "".join(
-                f"<dt>{_esc(name)}</dt><dd>" + (f"<code>{_esc(text)}</code>" if code
-                                                else _esc(text)) + "</dd>"
+                f"<dt>{escape(name)}</dt><dd>" + (f"<code>{escape(text)}</code>" if code
+                                                else escape(text)) + "</dd>"
                 for name, text, code in content[0]) + "</dl>")
         elif kind == "counts":
             head = "".join(f"<th>{s}</th>" for s in SEVERITIES)
             rows = "".join(
-                f'<tr><td><a href="#{_esc(check)}"><code>{_esc(check)}</code></a></td>' + "".join(
+                f'<tr><td><a href="#{escape(check)}"><code>{escape(check)}</code></a></td>'
+                + "".join(
                     f'<td><span class="badge {s}">{n[s]}</span></td>' if n[s] and s != "info"
                     else f"<td>{n[s]}</td>" for s in SEVERITIES) + "</tr>"
                 for check, n in content[0])
@@ -318,20 +292,16 @@ def _html(blocks: list[tuple], title: str) -> str:
                         f"{rows}</table>")
         elif kind == "section":
             title_text = content[0].replace("_", " ").capitalize()
-            body.append(f'<h2 id="{_esc(content[0])}">{_esc(title_text)} '
-                        f"(<code>{_esc(content[0])}</code>)</h2>")
+            body.append(f'<h2 id="{escape(content[0])}">{escape(title_text)} '
+                        f"(<code>{escape(content[0])}</code>)</h2>")
         elif kind == "text" and content[0]:
-            body.append(f"<p>{_esc(content[0])}</p>")
+            body.append(f"<p>{escape(content[0])}</p>")
         elif kind == "finding":
             body.append(_html_finding(content[0]))
         elif kind == "figure":
-            name, caption, png = content
-            data = base64.b64encode(png).decode("ascii")
-            body.append(f'<figure><img alt="{_esc(caption)}" '
-                        f'src="data:image/png;base64,{data}"></figure>')
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>{_esc(title)}</title><style>{CSS}</style></head><body>\n"
-            + "\n".join(body) + "\n</body></html>\n")
+            _, caption, png_bytes = content
+            body.append(f"<figure>{image(png_bytes, caption)}</figure>")
+    return page(title, body)
 
 
 def _html_finding(finding: dict) -> str:
@@ -341,24 +311,18 @@ def _html_finding(finding: dict) -> str:
     if where:
         items.append(f"where: {_html_parts(where)}")
     if _measured(finding):
-        items.append(_esc(_measured(finding)))
+        items.append(escape(_measured(finding)))
     if finding["recommendation"]:
-        items.append(f"recommendation: {_esc(finding['recommendation'])}")
+        items.append(f"recommendation: {escape(finding['recommendation'])}")
     listed = "".join(f"<li>{item}</li>" for item in items)
     return (f'<div class="finding {severity}"><span class="badge {severity}">{severity}</span> '
-            f"{_esc(finding['message'])}<ul>{listed}</ul></div>")
+            f"{escape(finding['message'])}<ul>{listed}</ul></div>")
 
 
 # --- plots ------------------------------------------------------------------------------------
 # Each takes a check's measurements (as in the JSON document: lists, None for missing numbers)
 # and its options, and returns a matplotlib Figure or None when there is nothing to draw.
 # Figures are made without pyplot, so writing a summary leaves the user's backend alone.
-
-
-def _png(figure, dpi: int) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
 
 
 def _floats(values) -> np.ndarray:

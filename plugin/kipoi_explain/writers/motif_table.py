@@ -25,7 +25,8 @@ def motif_table(motifs: list[Motif]) -> pd.DataFrame:
                  if isinstance(value, (int, float, str))}
         hits = [{"rank": rank, "match_id": hit.id, "match_name": hit.name,
                  "p_value": hit.p_value, "q_value": hit.q_value, "e_value": hit.e_value,
-                 "overlap": hit.overlap, "offset": hit.offset, "strand": hit.strand} for rank, hit in enumerate(motif.matches, start=1)]
+                 "overlap": hit.overlap, "offset": hit.offset, "strand": hit.strand}
+                for rank, hit in enumerate(motif.matches, start=1)]
         rows.extend({**base, **hit, **extra} for hit in hits or [{}])
     table = pd.DataFrame(rows)
     extra_columns = [c for c in table.columns if c not in COLUMNS]
