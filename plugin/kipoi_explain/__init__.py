@@ -45,6 +45,7 @@ _EXPORTS = {
     "load_patterns": "motif.patterns",
     "score_variants": "variants",
     "evaluate": "evaluation", "simulate": "evaluation",
+    "reference_model": "evaluation.reference",
     "cli_main": "cli.main",
 }
 

@@ -59,10 +59,21 @@ class LocalSession(Session):
     def __init__(self, args):
         from ..backends import load_model
         from ..commands.info import model_info
+        from ..evaluation.reference import named_reference, reference_model
 
         self.args = args
-        self.model = load_model(args.model, zoo=args.zoo, device=args.device,
-                                batch_size=args.batch_size)
+        activation = named_reference(args.model)
+        if activation is None:
+            self.model = load_model(args.model, zoo=args.zoo, device=args.device,
+                                    batch_size=args.batch_size)
+        else:
+            # Trained on the task the command simulates (evaluate's options, where given).
+            task = {name: getattr(args, name) for name in ("positive", "negative", "n_motifs",
+                                                           "length")
+                    if getattr(args, name, None) is not None}
+            print(f"training the reference CNN ({activation} first layer) on the simulated "
+                  "task", flush=True)
+            self.model = reference_model(activation, progress=not args.no_progress, **task)
         self.info = model_info(self.model)
 
     def run(self, command: Command, samples=None, **options):
