@@ -189,10 +189,27 @@ def test_cli_fasta_records_use_name_and_offset(tmp_path):
     assert (tmp_path / "hits.json").is_file()
 
 
-def test_cli_refuses_bigbed_bad_motifs_and_outputs(tmp_path, capsys):
+def test_cli_writes_a_bigbed_with_the_rows_of_the_bed(tmp_path):
+    import pybigtools
+
+    common = ("--bed", str(REGIONS), "--fasta", str(GENOME), "--motifs", "jaspar",
+              "--release", RELEASE, "--motif-ids", ",".join(PLANTED_IDS), "--target", "all")
+    assert _cli(*common, "-o", str(tmp_path / "hits.bed")).returncode == 0
+    proc = _cli(*common, "-o", str(tmp_path / "hits.bb"))
+    assert proc.returncode == 0, proc.stderr
+    bed = pd.read_csv(tmp_path / "hits.bed", sep="\t")
+    reader = pybigtools.open(str(tmp_path / "hits.bb"))
+    assert "float similarity" in reader.sql() and "string sequence" in reader.sql()
+    read = [(chrom, *record[:5]) for chrom in ("chr1", "chr2")
+            for record in reader.records(chrom)]
+    expected = [(r[0], r[1], r[2], r[3], str(r[4]), r[5])
+                for r in bed.iloc[:, :6].itertuples(index=False)]
+    assert sorted(read) == sorted(expected) and len(read) > 100
+
+
+def test_cli_refuses_bad_motifs_and_outputs(tmp_path, capsys):
     common = ("--bed", str(REGIONS), "--fasta", str(GENOME), "--target", "CTCF")
     checks = [
-        (("--motifs", "jaspar", "-o", str(tmp_path / "hits.bb")), "bedToBigBed"),
         (("--motifs", "jaspar", "--release", RELEASE, "--motif-ids", "MA9999.1",
           "-o", str(tmp_path / "a.bed")), "'MA9999.1'"),
         (("--motifs", str(REGIONS), "-o", str(tmp_path / "b.bed")), "MEME"),

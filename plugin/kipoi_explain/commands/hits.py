@@ -12,7 +12,7 @@ from ..results import Hits
 from .base import BINS_PARAM, REDUCE_PARAM, TARGET_PARAM, Command, CommandLine, Param
 from .kinds import COUNT, FLAG, FLOAT, INT, Kind, Names, Output, Text
 
-#: What the output's suffix may be; bigBed is refused with its reason (see BedOutput).
+#: What the output's suffix may be: BED, gzipped BED, bigBed.
 SUFFIXES = (".bed", ".bed.gz", ".bb", ".bigbed")
 
 
@@ -43,25 +43,19 @@ class PatternSource(Kind):
         return value
 
 
-class BedOutput(Output):
-    """A BED file of hits; a bigBed path is refused before any work, saying why."""
-
-    def parse(self, text):
-        if text.lower().endswith((".bb", ".bigbed")):
-            raise InputError(f"{text!r}: bigBed is not written: no library from a package "
-                             "registry writes bigBed (pyBigWig writes bigWig only); write a "
-                             ".bed and convert it with UCSC's bedToBigBed")
-        return super().parse(text)
-
-
 def main(session, args) -> int:
     from ..cli.arguments import options, sequences, target_label, wrote
-    from ..writers.hits import write_hits
+    from ..tracks import contig_lengths
+    from ..writers.hits import BIGBED_SUFFIXES, write_hits
 
     started = time.perf_counter()
-    result = session.run(HITS, sequences(args, session.info.input_length),
-                         **options(args, HITS))
-    written = write_hits(result, Path(args.output))
+    seqs = sequences(args, session.info.input_length)
+    result = session.run(HITS, seqs, **options(args, HITS))
+    # A bigBed needs each chrom's length: the genome's contigs, or the FASTA records'.
+    sizes = (contig_lengths(args.fasta) if args.bed else
+             dict.fromkeys(seqs.names, session.info.input_length)) \
+        if args.output.lower().endswith(BIGBED_SUFFIXES) else None
+    written = write_hits(result, Path(args.output), sizes)
     counts = result.table().motif.value_counts()
     ablated = "" if result.ablation is None else ", each ablated"
     print(f"{len(result)} hits of {len(counts)} of {len(result.motifs)} motifs in "
@@ -114,5 +108,5 @@ HITS = Command(
         "genome coordinates (--bed) or record name and offset (--sequences), and a .json of "
         "settings and thresholds beside it. With --ablate, each hit is replaced by "
         "dinucleotide shuffles of its sequence and the target's mean change is a column.",
-        params=(Param("output", BedOutput(SUFFIXES), "BED file of hits (.bed or .bed.gz)",
+        params=(Param("output", Output(SUFFIXES), "hits as BED (.bed, .bed.gz) or bigBed (.bb)",
                       flags=("-o", "--output"), required=True),)))
