@@ -167,14 +167,24 @@ def spacing_rule_model(spacing: int = 30, length: int = 120, n: int = 6000, seed
         torch.nn.Conv1d(4, 16, 15, padding=7), torch.nn.ReLU(), torch.nn.MaxPool1d(5),
         torch.nn.Conv1d(16, 16, 11, padding=5), torch.nn.ReLU(), torch.nn.AdaptiveMaxPool1d(1),
         torch.nn.Flatten(), torch.nn.Linear(16, 1))
-    optimiser = torch.optim.Adam(module.parameters(), lr=3e-3)
+    # Adam by hand: torch.optim imports torch._dynamo, which segfaults in a process where
+    # TensorFlow was loaded first (as other test modules do).
+    params = list(module.parameters())
+    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
     y = torch.tensor(labels)[:, None]
+    step = 0
     for _ in range(12):
         for batch in torch.randperm(n).split(128):
-            optimiser.zero_grad()
+            step += 1
+            module.zero_grad()
             torch.nn.functional.binary_cross_entropy_with_logits(module(x[batch]),
                                                                  y[batch]).backward()
-            optimiser.step()
+            with torch.no_grad():
+                for p, (m, v) in zip(params, moments):
+                    m.mul_(0.9).add_(p.grad, alpha=0.1)
+                    v.mul_(0.999).addcmul_(p.grad, p.grad, value=0.001)
+                    p -= 3e-3 * (m / (1 - 0.9 ** step)) / (
+                        (v / (1 - 0.999 ** step)).sqrt() + 1e-8)
     return kx.load_model(module.eval(), input_length=length)
 
 
