@@ -136,3 +136,26 @@ def test_keras_saliency_equals_gradient_tape(keras_cnn, x, target):
     np.testing.assert_allclose(result.scores, expected, rtol=RTOL, atol=ATOL)
     gxi = kx.explain(model, x, "grad_x_input", target=target)
     np.testing.assert_allclose(gxi.scores, expected * x, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("framework", ["pytorch", "keras"])
+@pytest.mark.parametrize("method", ["saliency", "grad_x_input"])
+def test_gradient_methods_take_predictions_from_their_own_pass(framework, method, x):
+    """One forward pass per block: the predictions come from the pass the gradient needs, and
+    equal a separate prediction."""
+    from conftest import make_keras_cnn, make_torch_cnn
+
+    network = make_torch_cnn() if framework == "pytorch" else make_keras_cnn()
+    model = kx.load_model(network, input_length=LENGTH) if framework == "pytorch" \
+        else kx.load_model(network)
+    expected = model.predict(x)
+    calls = []
+    predictor = model.predictor
+    original = predictor.forward
+    predictor.forward = lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs)
+    try:
+        result = kx.explain(model, x, method, target=0)
+    finally:
+        predictor.forward = original
+    assert calls == [], "no separate forward pass for the predictions"
+    np.testing.assert_allclose(result.predictions, expected, rtol=1e-6, atol=1e-7)

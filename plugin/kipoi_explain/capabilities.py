@@ -60,9 +60,11 @@ class InputGradients(ABC):
     @abstractmethod
     def input_gradient(self, x: np.ndarray, target, context: dict | None = None
                        ) -> tuple[np.ndarray, ...]:
-        """``(d target / d x, target value)`` for one block: ``(n, *sample shape)`` and
-        ``(n,)``; then the gradient with respect to each differentiable extra input, in the
-        order of the model's ``extra_inputs``."""
+        """``(d target / d x, outputs)`` for one block: ``(n, *sample shape)`` and the model's
+        outputs of the same forward pass, as :meth:`Predictor.forward` gives them (so that a
+        gradient method needs no second pass for the predictions); then the gradient with
+        respect to each differentiable extra input, in the order of the model's
+        ``extra_inputs``."""
 
 
 class DeepLiftRules(ABC):

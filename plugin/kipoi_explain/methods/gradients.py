@@ -19,15 +19,16 @@ def input_gradient(model, x, target=0, batch_size: int | None = None,
 
 
 def _gradients(model, x, target, batch_size, progress, desc):
-    """The gradient with respect to ``x`` and a dict of those with respect to the model's
-    differentiable extra inputs (empty for a model of one input)."""
+    """The gradient with respect to ``x``, a dict of those with respect to the model's
+    differentiable extra inputs (empty for a model of one input), and the predictions
+    ``(N, *output_shape)`` of the same forward passes."""
     def block(lo, hi):
-        grad, _, *extra = model.gradients.input_gradient(x[lo:hi], target,
-                                                         context=model.rows(slice(lo, hi)))
-        return (grad, *extra)
+        return model.gradients.input_gradient(x[lo:hi], target,
+                                              context=model.rows(slice(lo, hi)))
 
-    grad, *extra = run_batches(block, len(x), batch_size, progress, desc)
-    return grad, {spec.name: g for spec, g in zip(model.differentiable_extras(), extra)}
+    grad, outputs, *extra = run_batches(block, len(x), batch_size, progress, desc)
+    return (grad, {spec.name: g for spec, g in zip(model.differentiable_extras(), extra)},
+            outputs.reshape(len(x), *model.output_shape))
 
 
 def _times_inputs(model, grads: dict) -> dict | None:
@@ -46,22 +47,25 @@ def saliency(model, x, target, batch_size, progress, correct_gradients: bool = F
     absolute : bool
         Return ``|gradient|`` (Captum's ``Saliency`` default) instead of the signed gradient.
     """
-    grad, extra = _gradients(model, x, target, batch_size, progress, "saliency")
+    grad, extra, predictions = _gradients(model, x, target, batch_size, progress, "saliency")
     if correct_gradients:
         grad = correct(grad)
     magnitude = np.abs if absolute else np.asarray
     return MethodScores(magnitude(grad), hypothetical=grad,
-                        extra={name: magnitude(g) for name, g in extra.items()} or None)
+                        extra={name: magnitude(g) for name, g in extra.items()} or None,
+                        predictions=predictions)
 
 
 def grad_x_input(model, x, target, batch_size, progress,
                  correct_gradients: bool = False) -> MethodScores:
     """Gradient times input: the first-order contribution of each present base."""
-    grad, extra = _gradients(model, x, target, batch_size, progress, "grad_x_input")
+    grad, extra, predictions = _gradients(model, x, target, batch_size, progress,
+                                          "grad_x_input")
     if correct_gradients:
         grad = correct(grad)
     scores, hypothetical = contributions(grad, x, np.zeros_like(x))
-    return MethodScores(scores, hypothetical, extra=_times_inputs(model, extra))
+    return MethodScores(scores, hypothetical, extra=_times_inputs(model, extra),
+                        predictions=predictions)
 
 
 def smoothgrad(model, x, target, batch_size, progress, n_samples: int = 25, noise: float = 0.1,

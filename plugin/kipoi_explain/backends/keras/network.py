@@ -76,9 +76,10 @@ class KerasNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, Attent
         inputs = tf.convert_to_tensor(self.layout.to_model(x))
         with tf.GradientTape() as tape:
             tape.watch(inputs)
-            value = self._select(self._call(inputs), target)
+            outputs = self._call(inputs)
+            value = self._select(outputs, target)
         grad = tape.gradient(value, inputs)
-        return self.layout.from_model(grad.numpy()), value.numpy()
+        return self.layout.from_model(grad.numpy()), np.asarray(outputs)
 
     def deeplift_multipliers(self, x, ref, target, context=None):
         mult, f_x, f_ref = deeplift_multipliers(

@@ -181,13 +181,14 @@ class TorchNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, Attent
         with torch.enable_grad():
             extras = self._extra_tensors(context, requires_grad=True)
             wrt = [extras[spec.name] for spec in differentiable]
-            value = self._select(self.run(inputs, extras=extras), target)
-            grads = torch.autograd.grad(value.sum(), [inputs, *wrt], allow_unused=True)
+            outputs = self.run(inputs, extras=extras)
+            grads = torch.autograd.grad(self._select(outputs, target).sum(), [inputs, *wrt],
+                                        allow_unused=True)
         grads = [torch.zeros_like(t) if g is None else g for g, t in zip(grads, [inputs, *wrt])]
         extra_grads = [spec.from_model(g.cpu().numpy(), self.layout.channels_first)
                        for spec, g in zip(differentiable, grads[1:])]
-        return (self.layout.from_model(grads[0].cpu().numpy()), value.detach().cpu().numpy(),
-                *extra_grads)
+        return (self.layout.from_model(grads[0].cpu().numpy()),
+                outputs.detach().cpu().numpy(), *extra_grads)
 
     def deeplift_multipliers(self, x, ref, target, context=None):
         # The references see the same extra inputs as the inputs: the difference from
