@@ -237,8 +237,9 @@ class Net(nn.Module):
 
 
 @pytest.mark.parametrize("fn, op", [
-    (F.relu, "torch.nn.functional.relu"),
-    (torch.exp, "torch.exp"),
+    (lambda t: t.exp_(), "Tensor.exp_"),
+    (lambda t: torch.clamp(t, min=t.mean(1, keepdim=True)), "torch.clamp"),
+    (lambda t: torch.sigmoid(1.702 * t) * t, "a product of two input-dependent tensors"),
     (lambda t: t * t, "Tensor.mul (a product of two input-dependent tensors)"),
     (lambda t: t.max(dim=1, keepdim=True)[0] + t, "Tensor.max"),
     (lambda t: torch.where(t > 0, t, 0.0), "Tensor.gt"),
@@ -252,6 +253,66 @@ def test_functional_nonlinearity_raises(fn, op):
     with pytest.raises(UnsupportedOperation, match=r"in module 'body\.1' \(Body\)") as info:
         deeplift_multipliers(model, x, torch.zeros_like(x), lambda out: out[:, 0])
     assert op in str(info.value)
+
+
+ELEMENTWISE_CALLS = [
+    torch.exp, lambda t: t.exp(), F.gelu, lambda t: F.gelu(t, approximate="tanh"), F.softplus,
+    lambda t: torch.clamp(t, min=-0.3, max=0.4), lambda t: torch.pow(t, 2), torch.sigmoid,
+    lambda t: F.elu(t, alpha=0.5), lambda t: torch.log1p(t.abs()), F.relu,
+]
+
+
+@pytest.mark.parametrize("fn", ELEMENTWISE_CALLS)
+def test_functional_elementwise_calls_take_the_rescale_rule(fn):
+    """torch.exp, F.gelu, x.clamp(...) called in forward: completeness holds."""
+    torch.manual_seed(3)
+    model = Net(fn).double().eval()
+    x = onehot(3, seed=13)
+    ref = shuffled(x, seed=14)
+    mult, f_x, f_ref = deeplift_multipliers(model, x, ref, lambda out: out[:, 0])
+    assert_complete(mult, x, ref, f_x, f_ref, rtol=1e-9)
+
+
+@pytest.mark.parametrize("fn, module", [
+    (F.gelu, nn.GELU()), (torch.sigmoid, nn.Sigmoid()), (F.softplus, nn.Softplus()),
+    (torch.tanh, nn.Tanh()), (F.relu, nn.ReLU()),
+])
+def test_functional_call_equals_the_module_rule(fn, module):
+    torch.manual_seed(4)
+    functional = Net(fn).double().eval()
+    torch.manual_seed(4)
+    with_module = Net(module).double().eval()
+    x = onehot(3, seed=15)
+    ref = shuffled(x, seed=16)
+    a = deeplift_multipliers(functional, x, ref, lambda out: out[:, 1])[0]
+    b = deeplift_multipliers(with_module, x, ref, lambda out: out[:, 1])[0]
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_exp_multipliers_are_the_secant_slope_by_hand():
+    """conv -> exp -> linear: the multiplier of z = conv(x) is (e^z - e^z_ref) / (z - z_ref),
+    then back through the linear layers as plain gradients."""
+    class ExpNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.head = nn.Conv1d(4, 3, 5), nn.Linear(3 * (LENGTH - 4), 1)
+
+        def forward(self, x):
+            return self.head(torch.exp(self.conv(x)).flatten(1))
+
+    torch.manual_seed(5)
+    model = ExpNet().double().eval()
+    conv, head = model.conv, model.head
+    x = onehot(2, seed=17)
+    ref = shuffled(x, seed=18)
+    mult = deeplift_multipliers(model, x, ref, lambda out: out[:, 0])[0]
+    with torch.no_grad():
+        z, z_ref = conv(x), conv(ref)
+        secant = (torch.exp(z) - torch.exp(z_ref)) / (z - z_ref)
+    inputs = x.clone().requires_grad_(True)
+    linearised = head((secant * conv(inputs)).flatten(1))[:, 0].sum()
+    (expected,) = torch.autograd.grad(linearised, inputs)
+    torch.testing.assert_close(mult, expected, rtol=1e-10, atol=1e-12)
 
 
 def test_linear_functional_code_is_allowed():

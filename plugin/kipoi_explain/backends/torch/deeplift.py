@@ -4,7 +4,10 @@ The input and the reference batch are concatenated and run through the module
 in one forward pass, so every nonlinearity sees both halves. Each module with a
 DeepLIFT rule (elementwise activations, max pooling) has its local gradient
 replaced in the backward pass by the rule's multiplier, following Captum's
-``DeepLift``. Everything else the module computes must be linear or affine in
+``DeepLift``; so has an elementwise function called in ``forward`` on one
+input-dependent tensor (``torch.exp``, ``F.gelu``, ``x.clamp(0, 1)``, ...), with the
+same rescale rule: ``Δy / Δa`` (the local gradient where ``Δa`` is about 0), which
+keeps summation-to-delta through any elementwise map (Shrikumar et al. 2017). Everything else the module computes must be linear or affine in
 the input; a ``TorchFunctionMode`` guard checks every torch operation on an
 input-dependent tensor and raises :class:`UnsupportedOperation` for anything
 outside that whitelist, because plain gradients through an unhandled
@@ -36,6 +39,17 @@ _MAXPOOL = (
     nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d,
     nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d,
 )
+#: Elementwise functions called in ``forward`` (``torch.exp(x)``, ``x.exp()``,
+#: ``F.gelu(x)``) that take the rescale rule as their module counterparts do, when the
+#: tensor they transform is their only input-dependent argument: every other argument
+#: (clamp bounds, an exponent, GELU's approximation) is a constant of the elementwise map.
+_ELEMENTWISE_FUNCTIONS = frozenset({
+    "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "square",
+    "pow", "abs", "sigmoid", "tanh", "erf", "erfc", "sin", "cos", "reciprocal",
+    "clamp", "clip", "clamp_min", "clamp_max", "relu", "relu6", "leaky_relu", "elu", "selu",
+    "celu", "gelu", "silu", "mish", "softplus", "softsign", "hardtanh", "hardsigmoid",
+    "hardswish", "logsigmoid", "tanhshrink", "softshrink", "hardshrink", "threshold",
+})
 
 _HINT = (
     "use a module nonlinearity with a rule (nn.ReLU, nn.Sigmoid, nn.MaxPool1d, "
@@ -380,6 +394,16 @@ _TENSOR_ATTRIBUTES = frozenset({
 })
 
 
+def _is_elementwise_call(func, args, kwargs) -> bool:
+    """An out-of-place elementwise function of one input-dependent tensor, its first
+    argument."""
+    name = getattr(func, "__name__", "")
+    return (_op_key(func) in _ELEMENTWISE_FUNCTIONS and not name.endswith("_")
+            and not kwargs.get("inplace", False) and bool(args)
+            and isinstance(args[0], torch.Tensor) and args[0].requires_grad
+            and _dependent(list(args[1:]) + list(kwargs.values())) == 0)
+
+
 def _attribute(func):
     name = getattr(getattr(func, "__self__", None), "__name__", "?")
     return None if name in _TENSOR_ATTRIBUTES else f"reading attribute '{name}'"
@@ -488,8 +512,27 @@ class _Guard(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if self.state.rule_depth == 0 and _dependent(list(args) + list(kwargs.values())):
+            # output_fn sees the halves apart: no rule applies there.
+            if self.state.location != "output_fn" and _is_elementwise_call(func, args, kwargs):
+                return self._rescaled_call(func, args, kwargs)
             self._check(func, args, kwargs)
         return func(*args, **kwargs)
+
+    def _rescaled_call(self, func, args, kwargs):
+        """``func(a, ...)`` whose gradient is the rescale rule's multiplier, as a module
+        with a rule gets (see the hooks)."""
+        a, rest = args[0], args[1:]
+        if a.shape[0] != 2 * self.state.n:
+            raise UnsupportedOperation(
+                f"DeepLIFT needs the batch on dimension 0 of {_op_name(func)}'s input, got "
+                f"shape {tuple(a.shape)} for a batch of {self.state.n} {self.state.where()}")
+        delta_in = _delta(a)
+        if not (delta_in.abs() < EPS).any():
+            y = func(a.detach(), *rest, **kwargs)
+            return _ReplaceGrad.apply(a, [y], _rescaled(_delta(y) / delta_in), False)
+        a_local = a.detach().clone().requires_grad_(True)
+        y = func(a_local, *rest, **kwargs)
+        return _ReplaceGrad.apply(a, [y.detach().clone()], _rescale(a_local, y), False)
 
     def _check(self, func, args, kwargs):
         key = _op_key(func)
