@@ -161,3 +161,16 @@ def test_subclassed_model_raises():
     model(x)
     with pytest.raises(UnsupportedOperation, match="subclassed model"):
         keras_deeplift.deeplift_multipliers(model, x, np.zeros_like(x), lambda out: out[:, 0])
+
+
+def test_every_blocking_layer_is_named_in_one_error():
+    model = keras.Sequential([keras.Input((20, 4)), layers.Conv1D(3, 3, activation="softmax"),
+                              layers.LayerNormalization(), layers.Lambda(lambda t: t * t),
+                              layers.Flatten(), layers.Dense(1)])
+    x = onehot(2, seed=9, length=20, dtype=np.float32)
+    with pytest.raises(UnsupportedOperation) as info:
+        keras_deeplift.deeplift_multipliers(model, x, np.zeros_like(x), lambda out: out[:, 0])
+    message = str(info.value)
+    for expected in ("activation 'softmax' in layer", "(LayerNormalization)", "(Lambda)",
+                     "pre-softmax logits"):
+        assert expected in message, message

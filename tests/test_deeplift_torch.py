@@ -255,6 +255,40 @@ def test_functional_nonlinearity_raises(fn, op):
     assert op in str(info.value)
 
 
+def test_every_blocker_is_named_in_one_error():
+    """Softmax in one module, a max reduction and a product in another: one error names all
+    three, each where it is called."""
+    class Attention(nn.Module):
+        def forward(self, t):
+            return F.softmax(t, dim=1) * 2.0
+
+    class Pool(nn.Module):
+        def forward(self, t):
+            return t.amax(-1, keepdim=True) + t * t
+
+    class Blocked(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv1d(4, 4, 3)
+            self.attention, self.pool = Attention(), Pool()
+            self.head = nn.Linear(4 * (LENGTH - 2), 1)
+
+        def forward(self, x):
+            return self.head(self.pool(self.attention(self.conv(x))).flatten(1))
+
+    x = onehot(2, seed=19)
+    with pytest.raises(UnsupportedOperation) as info:
+        deeplift_multipliers(Blocked().double().eval(), x, torch.zeros_like(x),
+                             lambda out: out[:, 0])
+    message = str(info.value)
+    assert "\n" not in message
+    for expected in ("torch.nn.functional.softmax called in module 'attention' (Attention)",
+                     "Tensor.amax called in module 'pool' (Pool)",
+                     "Tensor.mul (a product of two input-dependent tensors) called in module "
+                     "'pool' (Pool)", "explain the pre-softmax logits instead"):
+        assert expected in message, message
+
+
 ELEMENTWISE_CALLS = [
     torch.exp, lambda t: t.exp(), F.gelu, lambda t: F.gelu(t, approximate="tanh"), F.softplus,
     lambda t: torch.clamp(t, min=-0.3, max=0.4), lambda t: torch.pow(t, 2), torch.sigmoid,

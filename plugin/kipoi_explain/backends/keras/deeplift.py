@@ -6,8 +6,9 @@ layers run as they are; elementwise activations (standalone or fused into a
 ``Conv``/``Dense`` layer) and max pooling are wrapped in ``tf.custom_gradient``
 functions whose gradient is the DeepLIFT multiplier, with the same rules as
 :mod:`kipoi_explain.backends.torch.deeplift`. Any layer that is neither on the
-linear whitelist nor covered by a rule raises :class:`UnsupportedOperation`:
-a plain gradient through it would silently break summation-to-delta.
+linear whitelist nor covered by a rule is named in one :class:`UnsupportedOperation`
+with every other such layer (the graph runs on to find them all): a plain gradient
+through it would silently break summation-to-delta.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from keras.src.models.functional import Functional
 from keras.src.ops import numpy as knp
 
 from ...errors import UnsupportedOperation
+from ..blockers import no_rule
 
 __all__ = ["UnsupportedOperation", "deeplift_multipliers", "EPS"]
 
@@ -111,9 +113,12 @@ def deeplift_multipliers(
         raise ValueError(f"x and ref shapes differ: {tuple(x.shape)} vs {tuple(ref.shape)}")
     n = x.shape[0]
     both = tf.concat([x, ref], axis=0)
+    runner = _Runner(n)
     with tf.GradientTape() as tape:
         tape.watch(both)
-        out = _Runner(n).run(model, both)
+        out = runner.run(model, both)
+        if runner.blockers:
+            raise UnsupportedOperation(no_rule(runner.blockers))
         f_x = output_fn(keras.tree.map_structure(lambda t: t[:n], out))
         f_ref = output_fn(keras.tree.map_structure(lambda t: t[n:], out))
     for f in (f_x, f_ref):
@@ -130,6 +135,9 @@ class _Runner:
 
     def __init__(self, n: int):
         self.n = n
+        #: Each layer without a rule -> what to do instead; the graph runs on to find them
+        #: all, and one error names every one.
+        self.blockers: dict[str, str] = {}
 
     def run(self, model, inputs):
         if isinstance(model, keras.Sequential) and model._functional is None:
@@ -156,23 +164,32 @@ class _Runner:
         if kind in _MAXPOOL:
             return lambda inputs, **kwargs: self._maxpool(
                 inputs, lambda a: op(a, **_inference(op, kwargs)), op)
-        if kind is layers.Activation:
-            _check_elementwise(op.activation, op)
+        if kind is layers.Activation and self._blocked_activation(op.activation, op):
+            return lambda *args, **kwargs: op(*args, **_inference(op, kwargs))
         if kind in _ELEMENTWISE_LAYERS or kind is layers.Activation:
             return lambda inputs, **kwargs: self._rescale(
                 inputs, lambda a: op(a, **_inference(op, kwargs)), op)
         what = "layer" if isinstance(op, layers.Layer) else "operation"
-        softmax = kind is layers.Softmax
-        raise UnsupportedOperation(
-            f"DeepLIFT has no rule for {what} '{op.name}' ({kind.__name__}); "
-            f"{_SOFTMAX_HINT if softmax else _HINT}"
-        )
+        self.blockers.setdefault(f"{what} '{op.name}' ({kind.__name__})",
+                                 _SOFTMAX_HINT if kind is layers.Softmax else _HINT)
+        return lambda *args, **kwargs: op(*args, **_inference(op, kwargs))
+
+    def _blocked_activation(self, activation, layer) -> bool:
+        """Whether ``layer``'s activation has no rule (then recorded as a blocker)."""
+        if activation in _ELEMENTWISE_ACTIVATIONS or activation is activations.linear:
+            return False
+        name = getattr(activation, "__name__", repr(activation))
+        softmax = activation in (activations.softmax, activations.log_softmax)
+        self.blockers.setdefault(f"activation '{name}' in layer '{layer.name}' "
+                                 f"({type(layer).__name__})", _SOFTMAX_HINT if softmax else _HINT)
+        return True
 
     def _fused(self, layer) -> Callable:
         activation = layer.activation
         if activation is activations.linear:
             return layer
-        _check_elementwise(activation, layer)
+        if self._blocked_activation(activation, layer):
+            return lambda *args, **kwargs: layer(*args, **_inference(layer, kwargs))
 
         def call(*args, **kwargs):
             # The activation is switched off for the linear part and applied
@@ -234,17 +251,6 @@ class _Runner:
             return _to_input_half(tf.where(tf.abs(delta_in) < EPS, local, via_both / delta_in))
 
         return _replace_gradient(a, y, backward)
-
-
-def _check_elementwise(activation, layer) -> None:
-    if activation in _ELEMENTWISE_ACTIVATIONS or activation is activations.linear:
-        return
-    name = getattr(activation, "__name__", repr(activation))
-    softmax = activation in (activations.softmax, activations.log_softmax)
-    raise UnsupportedOperation(
-        f"DeepLIFT has no rule for activation '{name}' in layer '{layer.name}' "
-        f"({type(layer).__name__}); {_SOFTMAX_HINT if softmax else _HINT}"
-    )
 
 
 def _inference(op, kwargs: dict) -> dict:

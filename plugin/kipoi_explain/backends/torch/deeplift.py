@@ -7,11 +7,12 @@ replaced in the backward pass by the rule's multiplier, following Captum's
 ``DeepLift``; so has an elementwise function called in ``forward`` on one
 input-dependent tensor (``torch.exp``, ``F.gelu``, ``x.clamp(0, 1)``, ...), with the
 same rescale rule: ``Δy / Δa`` (the local gradient where ``Δa`` is about 0), which
-keeps summation-to-delta through any elementwise map (Shrikumar et al. 2017). Everything else the module computes must be linear or affine in
-the input; a ``TorchFunctionMode`` guard checks every torch operation on an
-input-dependent tensor and raises :class:`UnsupportedOperation` for anything
-outside that whitelist, because plain gradients through an unhandled
-nonlinearity would silently break summation-to-delta.
+keeps summation-to-delta through any elementwise map (Shrikumar et al. 2017).
+Everything else the module computes must be linear or affine in the input; a
+``TorchFunctionMode`` guard checks every torch operation on an input-dependent
+tensor, and one :class:`UnsupportedOperation` names every operation outside that
+whitelist (the pass runs to its end to find them all), because plain gradients
+through an unhandled nonlinearity would silently break summation-to-delta.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from ...errors import UnsupportedOperation
+from ..blockers import no_rule
 
 __all__ = ["UnsupportedOperation", "deeplift_multipliers", "EPS"]
 
@@ -117,6 +119,8 @@ def deeplift_multipliers(
             out = module(both) if call is None else call(both)
             state.location = "output_fn"
             f_x, f_ref = output_fn(out[:n]), output_fn(out[n:])
+        if state.blockers:
+            raise UnsupportedOperation(no_rule(state.blockers))
         for f in (f_x, f_ref):
             if f.shape != (n,):
                 raise ValueError(f"output_fn must return shape ({n},), got {tuple(f.shape)}")
@@ -140,6 +144,8 @@ class _State:
         self.modules: list[tuple[str, str]] = []  # (path, class) call stack
         self.pending: list[tuple[torch.Tensor, torch.Tensor] | None] = []
         self.location = "forward"
+        #: Each operation without a rule, where it was called -> what to do instead.
+        self.blockers: dict[str, str] = {}
 
     def where(self) -> str:
         if self.location == "output_fn":
@@ -551,6 +557,5 @@ class _Guard(TorchFunctionMode):
             hint = "output_fn may only select, sum, average or scale outputs"
         else:
             hint = _SPECIFIC_HINTS.get(key, _HINT)
-        raise UnsupportedOperation(
-            f"DeepLIFT has no rule for {what} called {self.state.where()}; {hint}"
-        )
+        # Recorded, and the pass goes on: every blocker of the model is named in one error.
+        self.state.blockers.setdefault(f"{what} called {self.state.where()}", hint)
