@@ -290,3 +290,14 @@ def test_reference_cnn_trained_by_the_command(tmp_path):
         from kipoi_explain.evaluation.reference import named_reference
 
         named_reference("reference:tanh")
+
+
+def test_bad_arguments_are_refused_before_any_work():
+    with pytest.raises(InputError, match="methods: 'nonsense' unknown; expected some of"):
+        kx.evaluate(CNN, simulated=True, n=10, methods=["saliency", "nonsense"])
+    with pytest.raises(InputError, match="groups: speed unknown"):
+        kx.evaluate(CNN, simulated=True, n=10, groups=["truth", "speed"])
+    with pytest.raises(InputError, match="give no sequences or sites with it"):
+        kx.evaluate(CNN, str(EXAMPLE_DIR / "data" / "sequences.fa"), simulated=True)
+    with pytest.raises(InputError, match="needs sequences"):
+        kx.evaluate(CNN)

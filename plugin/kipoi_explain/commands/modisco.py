@@ -10,8 +10,8 @@ from ..motif.modisco import modisco
 from ..results import ModiscoResult
 from .base import (AMBIGUOUS_PARAM, BINS_PARAM, REDUCE_PARAM, TARGET_PARAM, Command,
                    CommandLine, Param, output_param)
-from .kinds import COUNT, FLOAT, INT, Database, Text
-from .motifs import DATABASE
+from .kinds import COUNT, FLOAT, INT, Text
+from .motifs import DATABASE, DATABASE_PARAMS, MAX_Q_PARAM
 
 MODISCO_GROUP = "TF-MoDISco (modisco-lite; defaults of its 'modisco motifs')"
 
@@ -67,13 +67,7 @@ MODISCO = Command(
             Param("trim_threshold", FLOAT, "a pattern is matched over the positions holding "
                                            "at least this fraction of its peak contribution",
                   group=DATABASE),
-            Param("database", Database(), "'jaspar' or a MEME-format motif file (not with "
-                                          "--remote: a server matches against JASPAR only)",
-                  group=DATABASE),
-            Param("release", help="JASPAR release shipped with pyjaspar (default: newest)",
-                  group=DATABASE),
-            Param("collection", help="JASPAR collection", group=DATABASE),
-            Param("tax_group", help="JASPAR taxonomic group", group=DATABASE),
+            *DATABASE_PARAMS,
             Param("n_matches", COUNT, "matches kept per pattern", group=DATABASE),
             Param("min_bits", FLOAT, "flanks with less information than this are not matched",
                   group=DATABASE),
@@ -86,6 +80,4 @@ MODISCO = Command(
         "a MEME file with TomTom. Writes OUTDIR/modisco_results.h5 (modisco-lite's own file, "
         "for its tools and 'hits'), patterns.meme, patterns.tsv (one row per pattern), logos/ "
         "(CWM, and frequencies above the best match) and report.html (self-contained).",
-        params=(output_param("output directory", folder=True),
-                Param("max_q", FLOAT, "q-value under which a match counts as significant",
-                      group=DATABASE, default=0.05))))
+        params=(output_param("output directory", folder=True), MAX_Q_PARAM)))

@@ -13,6 +13,17 @@ from .explain import EXPLAIN
 from .kinds import COUNT, FLOAT, TARGET, Database, Text
 
 DATABASE = "motif database"
+#: The motif database a command matches against, as ``motifs`` and ``modisco`` declare it.
+DATABASE_PARAMS = (
+    Param("database", Database(), "'jaspar' or a MEME-format motif file (not with --remote: a "
+                                  "server matches against JASPAR only)", group=DATABASE),
+    Param("release", help="JASPAR release shipped with pyjaspar (default: newest)",
+          group=DATABASE),
+    Param("collection", help="JASPAR collection", group=DATABASE),
+    Param("tax_group", help="JASPAR taxonomic group", group=DATABASE))
+#: A sub-command's significance cut for the matches it reports and draws.
+MAX_Q_PARAM = Param("max_q", FLOAT, "q-value under which a match counts as significant",
+                    group=DATABASE, default=0.05)
 
 
 def main(session, args) -> int:
@@ -75,13 +86,7 @@ MOTIFS = Command(
             Param("read_at", help="layer whose activations are thresholded (default: the "
                                   "first nonlinearity after the filters, batch norm included)",
                   metavar="LAYER"),
-            Param("database", Database(), "'jaspar' or a MEME-format motif file (not with "
-                                          "--remote: a server matches against JASPAR only)",
-                  group=DATABASE),
-            Param("release", help="JASPAR release shipped with pyjaspar (default: newest)",
-                  group=DATABASE),
-            Param("collection", help="JASPAR collection", group=DATABASE),
-            Param("tax_group", help="JASPAR taxonomic group", group=DATABASE),
+            *DATABASE_PARAMS,
             Param("n_matches", COUNT, "matches kept per motif", group=DATABASE),
             Param("min_bits", FLOAT, "flanks with less information than this are trimmed off "
                                      "the core that is matched", group=DATABASE),
@@ -99,9 +104,7 @@ MOTIFS = Command(
         "via pyjaspar) or a MEME file with TomTom, and write motifs.meme, matches.tsv and "
         "logos/. With --seqlets, also call high-attribution seqlets, annotate and group them "
         "by their best match.",
-        params=(output_param("output directory", folder=True),
-                Param("max_q", FLOAT, "q-value under which a match counts as significant",
-                      group=DATABASE, default=0.05),
+        params=(output_param("output directory", folder=True), MAX_Q_PARAM,
                 Param("seqlets", Text(tuple(METHODS)), "also call seqlets from attributions "
                       "of this method (e.g. deepshap)", group="seqlets", metavar="METHOD"),
                 Param("target", TARGET, "output explained for seqlets: index, name, list or "

@@ -15,7 +15,7 @@ import numpy as np
 from .. import layers
 from ..diagnostics.stats import bootstrap_interval, row_spearman
 from ..errors import InputError
-from ..methods import GRADIENT_METHODS, explain
+from ..methods import GRADIENT_METHODS, explain, methods_for
 from ..backends import load_model
 from ..results import Evaluation
 from ..sequences import as_sequences
@@ -92,6 +92,11 @@ def evaluate(model, seqs=None, methods=DEFAULT_METHODS, target=0, simulated: boo
     groups = [groups] if isinstance(groups, str) else list(groups)
     if not methods:
         raise InputError("methods: none given")
+    known = methods_for(model)
+    unknown = [m for m in methods if m not in known]
+    if unknown:
+        raise InputError(f"methods: {', '.join(map(repr, unknown))} unknown; expected some of "
+                         f"{', '.join(known)}")
     unknown = sorted(set(groups) - set(GROUPS))
     if unknown:
         raise InputError(f"groups: {', '.join(unknown)} unknown; expected some of "
