@@ -35,7 +35,7 @@ from kipoi_explain.errors import InputError
 KEYS = ("host", "port", "models", "fastas", "devices", "workers", "cancel_grace_s", "batching",
         "max_message_mb", "auth", "tls", "shutdown_grace_s", "log_level")
 WORKERS = ("process", "thread")
-MODEL_KEYS = ("path", "zoo", "name", "batch_size")
+MODEL_KEYS = ("path", "zoo", "name", "batch_size", "output_layout")
 
 
 @dataclass
@@ -189,7 +189,8 @@ def check(config: ServerConfig) -> None:
 
 
 def model_spec(base: Path, name: str, spec) -> dict:
-    """``NAME: PATH`` or ``NAME: {path | zoo + name, batch_size}`` as load_model arguments."""
+    """``NAME: PATH`` or ``NAME: {path | zoo + name, batch_size, output_layout}`` as load_model
+    arguments."""
     if isinstance(spec, str):
         spec = {"path": spec}
     if not isinstance(spec, dict):
@@ -200,6 +201,12 @@ def model_spec(base: Path, name: str, spec) -> dict:
         raise InputError(f"server config models.{name}: unknown key(s) {', '.join(unknown)}; "
                          f"expected {', '.join(MODEL_KEYS)}")
     options = {"batch_size": int(spec["batch_size"])} if "batch_size" in spec else {}
+    if "output_layout" in spec:
+        layout = spec["output_layout"]
+        if not isinstance(layout, (str, dict)):
+            raise InputError(f"server config models.{name}.output_layout: expected a layout "
+                             "such as 'tasks,bins', or a mapping of output names to layouts")
+        options["output_layout"] = layout
     if "zoo" in spec:
         if "name" not in spec:
             raise InputError(f"server config models.{name}: a zoo model needs name: (the "

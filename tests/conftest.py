@@ -11,6 +11,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugin"))
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+try:
+    # torch._dynamo must be imported before TensorFlow in one process, or importing it
+    # segfaults (in triton's import); the published architectures' packages import it through
+    # transformers (enformer-pytorch, borzoi-pytorch), after Keras tests have loaded TensorFlow.
+    import torch._dynamo  # noqa: E402, F401
+except ImportError:
+    pass
+
 LENGTH = 100
 
 
@@ -146,6 +154,18 @@ def diagnosis_context(model, x, target=0):
     from kipoi_explain.diagnostics.context import Context
 
     return Context(model, x, model.target(target), model.batch_size)
+
+
+#: A server's default max_batch_size: it caps each model's automatic block size at it.
+SERVER_BATCH = 256
+
+
+def served_locally(path):
+    """The Kipoi model at ``path`` loaded in this process in the blocks a server runs it in,
+    so that the settings a result records (and float32 sums) are the server's."""
+    import kipoi_explain as kx
+
+    return kx.load_model(str(path), batch_size=SERVER_BATCH)
 
 
 def serve(models=None, fastas=None, **settings):

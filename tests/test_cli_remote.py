@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pysam
 import pytest
-from conftest import EXAMPLE_DIR, serve
+from conftest import EXAMPLE_DIR, SERVER_BATCH, serve
 
 from kipoi_explain.cli import main
 from kipoi_explain.writers import read_hdf5
@@ -26,6 +26,10 @@ def cli(capsys, *args):
     status = main([str(a) for a in args])
     out, err = capsys.readouterr()
     return status, out, err
+
+
+#: A local run in the blocks a server uses, so that the settings both record are the same.
+SERVER_BLOCKS = ("--batch-size", str(SERVER_BATCH))
 
 
 def remote(server):
@@ -322,7 +326,7 @@ def test_attention_remote_writes_what_local_writes(interpret_server, inputs, tmp
     server, tiny, fasta = interpret_server
     files = {"SEQS": fasta, "BED": inputs / "regions.bed"}
     args = [files.get(a, a) for a in args]
-    assert cli(capsys, "attention", tiny, *args, "--no-progress",
+    assert cli(capsys, "attention", tiny, *args, "--no-progress", *SERVER_BLOCKS,
                "-o", tmp_path / "local" / "maps.h5")[0] == 0
     status, out, err = cli(capsys, "attention", "tiny", *args, *remote(server), "--no-progress",
                            "-o", tmp_path / "remote" / "maps.h5")
@@ -346,7 +350,7 @@ def test_entities_remote_writes_what_local_writes(interpret_server, tmp_path, ca
     server, tiny, fasta = interpret_server
     args = [fasta if a == "SEQS" else a for a in args]
     assert cli(capsys, "entities", GENNET if model == "gennet" else tiny, *args, "--no-progress",
-               "-o", tmp_path / "local" / "ranked.tsv")[0] == 0
+               *SERVER_BLOCKS, "-o", tmp_path / "local" / "ranked.tsv")[0] == 0
     status, out, err = cli(capsys, "entities", model, *args, *remote(server), "--no-progress",
                            "-o", tmp_path / "remote" / "ranked.tsv")
     assert status == 0, err
@@ -392,7 +396,7 @@ def test_interpretation_remote_errors_are_one_line(interpret_server, tmp_path, c
 def test_screen_remote_writes_what_local_writes(server, inputs, tmp_path, capsys, args):
     files = {"SEQS": inputs / "seqs.fa", "BED": inputs / "regions.bed"}
     args = [files.get(a, a) for a in args]
-    assert cli(capsys, "screen", MODEL, *args, "--no-progress",
+    assert cli(capsys, "screen", MODEL, *args, "--no-progress", *SERVER_BLOCKS,
                "-o", tmp_path / "local" / "s.tsv")[0] == 0
     status, out, err = cli(capsys, "screen", "cnn", *args, *remote(server), "--no-progress",
                            "-o", tmp_path / "remote" / "s.tsv")

@@ -13,7 +13,7 @@ import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 import kipoi_explain as kx
-from conftest import EXAMPLE_DIR
+from conftest import EXAMPLE_DIR, served_locally
 from kipoi_explain.errors import InputError
 from kipoi_explain.evaluation.truth import (position_scores, row_aupr, row_auroc, row_cosine,
                                             truth_from_bed)
@@ -230,7 +230,7 @@ def test_server_evaluates_as_the_library(client):
                "n_boot": 50, "positive": ["MA0139"], "negative": ["MA0106"],
                "n_motifs": [1, 2], "groups": ["truth", "faithfulness"]}
     remote = client.evaluate("cnn", **options)
-    local = kx.evaluate(CNN, **options)
+    local = kx.evaluate(served_locally(CNN), **options)
     assert remote.table == local.table
     assert remote.verdict["text"] == local.verdict["text"]
     with pytest.raises(Exception, match="sites"):

@@ -26,7 +26,7 @@ from kipoi_explain.v2 import explain_pb2_grpc as pb_grpc
 from kipoi_explain.variants import score_variants
 from kipoi_explain.variants.alleles import VariantRecord
 
-from conftest import EXAMPLE_DIR, other, serve
+from conftest import EXAMPLE_DIR, other, serve, served_locally
 
 MODEL_DIRS = {"cnn": EXAMPLE_DIR / "models" / "pytorch_cnn",
               "kcnn": EXAMPLE_DIR / "models" / "keras_cnn"}
@@ -42,7 +42,7 @@ TOL = {"rtol": 1e-5, "atol": 1e-5}
 @pytest.fixture(scope="module")
 def local():
     """The same Kipoi model directories the server serves, loaded in this process."""
-    return {name: kx.load_model(str(path)) for name, path in MODEL_DIRS.items()}
+    return {name: served_locally(path) for name, path in MODEL_DIRS.items()}
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from kipoi_explain.transparent import entity_map
 from kipoi_explain.v2 import explain_pb2 as pb
 
 from conftest import (EXAMPLE_DIR, kipoi_model_yaml, make_tiny_transformer, random_onehot,
-                      serve)
+                      serve, served_locally)
 from test_service import check_error, raw_stub
 
 GENNET = EXAMPLE_DIR / "models" / "gennet"
@@ -65,8 +65,8 @@ def server(tiny_dir):
 @pytest.fixture(scope="module")
 def local(tiny_dir):
     """The same model directories, loaded in this process."""
-    return {"tiny": kx.load_model(str(tiny_dir)), "gennet": kx.load_model(str(GENNET)),
-            "cnn": kx.load_model(str(CNN))}
+    return {name: served_locally(path)
+            for name, path in (("tiny", tiny_dir), ("gennet", GENNET), ("cnn", CNN))}
 
 
 @pytest.fixture(scope="module")
@@ -479,7 +479,7 @@ def test_keras_attention_equals_in_process(tmp_path, seqs):
     try:
         with Client(f"127.0.0.1:{running.port}", timeout=120) as remote:
             assert remote.models()[0]["attention_layers"] == ["mha"]
-            model = kx.load_model(str(tmp_path))
+            model = served_locally(tmp_path)
             for reduce, query in ((None, None), ("heads", 30)):
                 same_maps(remote.attention("kmha", seqs, reduce=reduce, query=query),
                           kx.attention(model, seqs, reduce=reduce, query=query))

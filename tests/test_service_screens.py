@@ -19,7 +19,7 @@ from kipoi_explain.results import plain
 from kipoi_explain.sequences.genome import read_bed
 from kipoi_explain.v2 import explain_pb2 as pb
 
-from conftest import EXAMPLE_DIR, random_onehot, serve
+from conftest import EXAMPLE_DIR, random_onehot, serve, served_locally
 from test_service import check_error, raw_stub
 
 CNN = EXAMPLE_DIR / "models" / "pytorch_cnn"
@@ -43,7 +43,7 @@ def server():
 
 @pytest.fixture(scope="module")
 def local():
-    return {"cnn": kx.load_model(str(CNN)), "gennet": kx.load_model(str(GENNET))}
+    return {"cnn": served_locally(CNN), "gennet": served_locally(GENNET)}
 
 
 @pytest.fixture(scope="module")

@@ -166,7 +166,8 @@ def _window_sum(module, onehot, rows, cols, task=None):
 @pytest.mark.parametrize("tasks", [0, 2])
 def test_saliency_of_map_window_is_autograd_of_window_sum(x, tasks):
     module = ContactMap(tasks)
-    model = kx.load_model(module, input_length=LENGTH)
+    model = kx.load_model(module, input_length=LENGTH,
+                          output_layout="rows,cols,tasks" if tasks else "rows,cols")
     rows, cols = (1, 3), (4, 7)
     target = 1 if tasks else 0
     result = kx.explain(model, x, "saliency", target=target, bins=(rows, cols))
@@ -180,7 +181,7 @@ def test_saliency_of_map_window_is_autograd_of_window_sum(x, tasks):
 
 def test_ism_of_map_window_is_naive_mutation_loop(x):
     module = ContactMap()
-    model = kx.load_model(module, input_length=LENGTH)
+    model = kx.load_model(module, input_length=LENGTH, output_layout="rows,cols")
     rows, cols = (0, 2), (5, 8)
     result = kx.explain(model, x, "ism", target=0, bins=(rows, cols))
 

@@ -155,3 +155,63 @@ def test_binned_torch_model_gradient_matches_selected_columns():
                                rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(spec.apply(model.predict(x)),
                                Profile()(inputs)[:, 1:3, 1].sum(1).detach().numpy(), rtol=1e-6)
+
+
+# ---- models of several outputs ------------------------------------------------------------
+def _heads():
+    from kipoi_explain.outputs import heads_for
+
+    # BPNet's profile (2 strands by 10 bins, channels first) and counts; Enformer-like species.
+    return heads_for([(None, (2, 10)), (None, (1,)), (None, (10, 3))],
+                     {"profile": ["plus", "minus"], "counts": None, "mouse": None},
+                     {"profile": "tasks,bins", "mouse": "bins,tasks"}, False, "m")
+
+
+def test_heads_take_names_layouts_and_columns_one_after_the_other():
+    from kipoi_explain.outputs import qualified_names
+
+    heads = _heads()
+    assert [(h.name, h.shape, h.offset, h.task_axis) for h in heads] == [
+        ("profile", (10, 2), 0, 0), ("counts", (1,), 20, 0), ("mouse", (10, 3), 21, 1)]
+    assert qualified_names(heads)[:3] == ("profile:plus", "profile:minus", "counts")
+
+
+def test_a_target_names_a_head_a_task_or_bins_inside_heads():
+    heads = _heads()
+    names = ("profile:plus", "profile:minus", "counts", "mouse:output_0", "mouse:output_1",
+             "mouse:output_2")
+    resolve = lambda target, bins=None: resolve_target(target, names, (51,), bins=bins,  # noqa
+                                                       heads=heads)
+    assert resolve("counts").columns == (20,)
+    # Bins first, tasks last inside a head: bin b of strand t is column 2 b + t.
+    assert resolve("profile:minus", (3, 5)).columns == (7, 9)
+    assert resolve("profile:minus", (3, 5)).names == ("profile:minus[3]", "profile:minus[4]")
+    assert resolve(["counts", "mouse:2"], (9, 10)).columns == (20, 21 + 9 * 3 + 2)
+    assert resolve("minus").columns == resolve("profile:minus").columns
+    assert resolve(2).columns == (20,)
+    assert len(resolve("all").columns) == 51
+    assert resolve(["profile", "mouse"], {"profile:plus": (0, 1), "mouse:output_1": (1, 2)}
+                   ).columns == (0,) + tuple(range(1, 20, 2)) + tuple(
+                       sorted({21 + 3 * b + t for b in range(10) for t in (0, 2)} | {25}))
+
+
+@pytest.mark.parametrize("target, bins, message", [
+    ("rat", None, r"no output of that name; the model's outputs are profile \(2 tasks"),
+    (["counts", "counts"], None, "'counts' selected more than once"),
+    ("counts", {"profile:plus": (0, 1)}, "profile:plus not among the selected outputs"),
+    ("profile", (5, 11), "output 'profile': target bins .* out of range"),
+])
+def test_a_wrong_target_of_heads_is_a_one_line_error(target, bins, message):
+    heads = _heads()
+    with pytest.raises(kx.InputError, match=message):
+        resolve_target(target, (), (51,), bins=bins, heads=heads)
+
+
+def test_a_task_name_two_heads_share_must_say_which():
+    from kipoi_explain.outputs import heads_for
+
+    heads = heads_for([("human", (3,)), ("mouse", (3,))], None, None, False, "m")
+    with pytest.raises(kx.InputError, match="human, mouse each have a task of that name; say "
+                                            "which, e.g. 'human:output_1'"):
+        resolve_target("output_1", (), (6,), heads=heads)
+    assert resolve_target("mouse:output_1", (), (6,), heads=heads).columns == (4,)

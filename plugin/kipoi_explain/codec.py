@@ -23,6 +23,7 @@ from .attention_maps.positions import TokenPositions
 from .commands.info import CommandInfo, ModelInfo, ParamInfo
 from .errors import InputError
 from .layouts import ConvLayer, ExtraInput, FeatureLayout, InputLayout, TokenLayout
+from .outputs import Head
 from .results import (AttentionMaps, Attribution, Diagnosis, EntityImportance, Evaluation,
                       Finding, Hits, Interval, Marginalization, ModiscoResult, Motif, MotifMatch,
                       MotifSet, Prediction, Screen, Spacing, VariantEffect, plain)
@@ -41,7 +42,7 @@ RECORD_TYPES = {cls.__name__: cls for cls in (
     MotifMatch, Motif, MotifSet, ModiscoResult, Finding, Diagnosis, Screen, Marginalization,
     Spacing, VariantEffect, VariantRecord, Hits, Evaluation,
     InputLayout, FeatureLayout, TokenLayout, ExtraInput, ConvLayer, ModelInfo, CommandInfo,
-    ParamInfo)}
+    ParamInfo, Head)}
 
 
 # ---- arrays ---------------------------------------------------------------------------------

@@ -18,6 +18,9 @@ from .capabilities import (AttentionAccess, DeepLiftRules, FastISM, FirstLayerFi
 from .engine import DEFAULT_BATCH_SIZE, run_batches
 from .errors import InputError, UnsupportedOperation
 from .layouts import ExtraInput, FeatureLayout, InputLayout, TokenLayout, probe_inputs
+from .outputs import Head
+from .outputs import describe as describe_heads
+from .outputs import split as split_heads
 from .targets import Target, resolve_target
 
 
@@ -53,6 +56,11 @@ class Model:
         Where it was loaded from (path, Kipoi type, ...), recorded with every result.
     extra_inputs : tuple of ExtraInput
         Inputs besides the main one, which every call needs (see :meth:`with_inputs`).
+    heads : tuple of Head
+        For a model returning several arrays, each of them (:mod:`kipoi_explain.outputs`);
+        its outputs are then the heads' columns one after the other: ``output_shape`` is
+        ``(columns,)`` and ``output_names`` every head's tasks as ``head:task``. Empty for a
+        model of one output.
     context : dict of str to numpy.ndarray, or None
         The extra inputs of the samples being explained, one row per sample (set by
         :meth:`with_inputs`).
@@ -74,6 +82,7 @@ class Model:
     batch_size: int = DEFAULT_BATCH_SIZE
     source: dict = field(default_factory=dict)
     extra_inputs: tuple[ExtraInput, ...] = ()
+    heads: tuple[Head, ...] = ()
     context: dict | None = field(default=None, repr=False)
 
     @property
@@ -169,15 +178,24 @@ class Model:
         """Resolve an output index / name / list / ``"all"`` against this model's outputs."""
         if isinstance(target, Target):
             return target
-        return resolve_target(target, self.output_names, self.output_shape, reduce, bins)
+        return resolve_target(target, self.output_names, self.output_shape, reduce, bins,
+                              self.heads)
 
     def predict(self, x, batch_size: int | None = None, progress: bool = False) -> np.ndarray:
-        """Predictions ``(N, *output_shape)`` for a batch in the public layout."""
+        """Predictions ``(N, *output_shape)`` for a batch in the public layout (of a model of
+        several outputs: its flat columns, which :meth:`split` gives back by head)."""
         x = self.check_input(x)
         out = run_batches(lambda lo, hi: self.predictor.forward(
             x[lo:hi], context=self.rows(slice(lo, hi))), len(x),
                           batch_size or self.batch_size, progress, "predict")
         return out.reshape(len(x), *self.output_shape)
+
+    def split(self, outputs: np.ndarray) -> dict[str, np.ndarray]:
+        """Outputs of a model of several, ``{head: (N, *head shape)}``; of a model of one,
+        ``{name: outputs}``."""
+        if not self.heads:
+            return {self.name: np.asarray(outputs)}
+        return split_heads(outputs, self.heads)
 
     def check_input(self, x) -> np.ndarray:
         """``x`` as float32 in the public layout; an :class:`InputError` saying what the model
@@ -224,6 +242,7 @@ class Model:
         return {"name": self.name, "framework": self.framework,
                 "input_length": self.input_length, "output_names": list(self.output_names),
                 "output_shape": list(self.output_shape), **self.layout.describe(),
+                **({"heads": describe_heads(self.heads)} if self.heads else {}),
                 "fingerprint": self.fingerprint(), **self.source}
 
 

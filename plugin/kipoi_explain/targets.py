@@ -25,6 +25,14 @@ count each pair of a symmetric map once, select a window above the diagonal (``r
 ``bins`` may also be a dict ``{task: window}`` (task by index or name) giving each task its own
 window: a task × bin set. Its tasks must be among those ``target`` selects; a selected task it
 does not name takes every bin.
+
+Models of several outputs
+-------------------------
+A model returning several arrays (:mod:`kipoi_explain.outputs`) has named heads, each laid out
+as above, whose columns follow one another. A target names a head (``"profile"``: all its
+tasks), a task inside one (``"human:CAGE_k562"``, or ``"human:3"`` by index), a task by its
+name alone where only one head has it, an index into every head's tasks in order, or a list of
+these; ``bins`` is read inside each selected head (a dict's tasks named ``head:task``).
 """
 from __future__ import annotations
 
@@ -67,7 +75,7 @@ class Target:
 
 
 def resolve_target(target, output_names: Sequence[str], output_shape: tuple[int, ...],
-                   reduce: str = "sum", bins=None) -> Target:
+                   reduce: str = "sum", bins=None, heads=()) -> Target:
     """Resolve a user's target against a model's outputs.
 
     Parameters
@@ -84,6 +92,9 @@ def resolve_target(target, output_names: Sequence[str], output_shape: tuple[int,
     bins : (int, int), ((int, int), (int, int)) or dict, optional
         Window of bins: ``(start, end)`` for a profile, ``((r0, r1), (c0, c1))`` for a contact
         map, or a dict task → window; default every bin.
+    heads : tuple of Head, optional
+        The heads of a model of several outputs (then ``output_names`` are their qualified
+        task names, and ``output_shape`` the flat column count).
 
     Raises
     ------
@@ -93,6 +104,8 @@ def resolve_target(target, output_names: Sequence[str], output_shape: tuple[int,
     """
     if reduce not in REDUCTIONS:
         raise InputError(f"reduce={reduce!r}: expected one of {', '.join(REDUCTIONS)}")
+    if heads:
+        return _across_heads(target, heads, reduce, bins)
     output_shape = tuple(int(s) for s in output_shape)
     grid, task_names = _layout(output_names, output_shape, bins)
     if not grid and bins is not None:
@@ -199,3 +212,92 @@ def _task_index(item, output_names: Sequence[str], n_tasks: int) -> int:
                          f"{', '.join(output_names)}")
     raise InputError(f"target {item!r}: expected an output index, an output name, a list of "
                      "them, or 'all'")
+
+
+def _across_heads(target, heads, reduce: str, bins) -> Target:
+    """A target over the heads of a model of several outputs (see the module notes)."""
+    qualified = [(head, task) for head in heads for task in range(len(head.task_names))]
+    by_name = {head.qualified(head.task_names[t]): (head, t) for head, t in qualified}
+    if target is None or (isinstance(target, str) and target == "all"):
+        items = [head.name for head in heads]
+    else:
+        items = list(target) if isinstance(target, (list, tuple)) else [target]
+        if not items:
+            raise InputError("target: empty list; expected an output index, name, or 'all'")
+    chosen: dict[str, list[int]] = {}
+    for item in items:
+        for head, task in _head_tasks(item, heads, qualified, by_name):
+            if task in chosen.setdefault(head.name, []):
+                raise InputError(f"target: output {head.qualified(head.task_names[task])!r} "
+                                 "selected more than once")
+            chosen[head.name].append(task)
+    if isinstance(bins, dict):
+        stray = [str(key) for key in bins if not any(
+            str(key) == name or str(key).startswith(f"{name}:") for name in chosen)]
+        if stray:
+            raise InputError(f"target bins: {', '.join(stray)} not among the selected outputs "
+                             f"{', '.join(chosen)}; name tasks as 'head:task'")
+    columns, names = [], []
+    for head in heads:
+        if head.name not in chosen:
+            continue
+        window = _head_bins(bins, head)
+        try:
+            part = resolve_target(chosen[head.name], head.task_names, head.shape, reduce, window)
+        except InputError as err:
+            raise InputError(f"output {head.name!r}: {err}") from None
+        columns += [head.offset + c for c in part.columns]
+        names += [head.qualified(n) if "[" not in n else
+                  head.qualified(n.split("[")[0]) + n[n.index("["):] for n in part.names]
+    return Target(tuple(columns), tuple(names), reduce)
+
+
+def _head_tasks(item, heads, qualified, by_name) -> list:
+    """``(head, task index)`` pairs one target item selects."""
+    if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+        if not 0 <= item < len(qualified):
+            raise InputError(f"target {item}: output index out of range; the model has "
+                             f"{len(qualified)} output(s), indices 0..{len(qualified) - 1}")
+        return [qualified[int(item)]]
+    if not isinstance(item, str):
+        raise InputError(f"target {item!r}: expected an output index, an output name, a list "
+                         "of them, or 'all'")
+    head_names = {head.name: head for head in heads}
+    if item in by_name:
+        return [by_name[item]]
+    if item in head_names:
+        head = head_names[item]
+        return [(head, t) for t in range(len(head.task_names))]
+    if ":" in item and item.split(":", 1)[0] in head_names:
+        head, task = head_names[item.split(":", 1)[0]], item.split(":", 1)[1]
+        return [(head, _task_index(task, head.task_names, len(head.task_names)))]
+    if item.isdigit():
+        return _head_tasks(int(item), heads, qualified, by_name)
+    owners = [(head, head.task_names.index(item)) for head in heads if item in head.task_names]
+    if len(owners) == 1:
+        return owners
+    if owners:
+        raise InputError(f"target {item!r}: outputs {', '.join(h.name for h, _ in owners)} "
+                         f"each have a task of that name; say which, e.g. "
+                         f"'{owners[0][0].name}:{item}'")
+    raise InputError(f"target {item!r}: no output of that name; the model's outputs are "
+                     f"{', '.join(_head_summary(h) for h in heads)}")
+
+
+def _head_summary(head) -> str:
+    return head.name if len(head.task_names) == 1 else \
+        f"{head.name} ({len(head.task_names)} tasks: {head.name}:{head.task_names[0]}, ...)"
+
+
+def _head_bins(bins, head):
+    """The part of ``bins`` that applies to ``head``: a dict's ``head:task`` keys, by task."""
+    if not isinstance(bins, dict):
+        return bins if len(head.shape) > 1 else None
+    mine = {}
+    for key, window in bins.items():
+        text = str(key)
+        if text == head.name and len(head.task_names) == 1:
+            mine[0] = window
+        elif text.startswith(f"{head.name}:"):
+            mine[text.split(":", 1)[1]] = window
+    return mine or None

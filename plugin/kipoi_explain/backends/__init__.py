@@ -33,15 +33,18 @@ def load_model(source, **options) -> Model:
         A :class:`Model` is returned unchanged.
     **options
         ``zoo`` (Kipoi zoo checkout), ``device`` (PyTorch: "cpu", "cuda", "auto"),
-        ``batch_size`` (rows per block, or ``"auto"`` for PyTorch models: sized to the device's
-        free memory), ``precision`` (PyTorch: ``"float32"``, or ``"mixed"`` for bfloat16
+        ``batch_size`` (rows per block; by default, or ``"auto"``, PyTorch and Keras models
+        size their blocks to the device's free memory and their activations), ``precision`` (PyTorch: ``"float32"``, or ``"mixed"`` for bfloat16
         autocast), ``input_length`` (needed for a bare torch module or a callable of
         DNA), ``output_names``, ``layout`` (:class:`~kipoi_explain.InputLayout`, to override
         what is inferred; a callable defaults to one-hot ``(N, L, 4)`` A, C, G, T; give
         ``FeatureLayout((F,))`` for features, ``TokenLayout(length, vocabulary)`` for token
         ids), ``name``; for a torch module of several inputs, ``extra_inputs`` (a sequence
         of :class:`~kipoi_explain.ExtraInput`), ``input_names`` and ``keyword_inputs`` (see
-        :func:`~kipoi_explain.backends.torch.torch_model`).
+        :func:`~kipoi_explain.backends.torch.torch_model`); ``output_layout`` (which axis of
+        each output holds the tasks, e.g. ``"tasks,bins"``, or a dict by output name: see
+        :mod:`~kipoi_explain.outputs`). ``output_names`` is a dict ``{output: [tasks]}`` or
+        a list of output names for a model returning several arrays.
 
     Returns
     -------
@@ -61,29 +64,32 @@ def load_model(source, **options) -> Model:
 
         return torch_model(source, **_only(options, "input_length", "output_names", "layout",
                                            "name", "device", "batch_size", "extra_inputs",
-                                           "input_names", "keyword_inputs", "precision"))
+                                           "input_names", "keyword_inputs", "precision",
+                                           "output_layout"))
     if _is_instance(source, "keras", "Model"):
         from .keras import keras_model
 
         return keras_model(source, **_only(options, "output_names", "layout", "name",
-                                           "batch_size"))
+                                           "batch_size", "output_layout"))
     if isinstance(source, (str, os.PathLike)):
         zoo = options.pop("zoo", None)
         if zoo is not None:
             from .kipoi import kipoi_model
 
             return kipoi_model(zoo=zoo, name=str(source),
-                               **_only(options, "device", "batch_size", "precision"))
+                               **_only(options, "device", "batch_size", "precision",
+                                       "output_layout"))
         path = Path(source)
         if path.is_dir():
             from .kipoi import kipoi_model
 
-            return kipoi_model(str(path), **_only(options, "device", "batch_size", "precision"))
+            return kipoi_model(str(path), **_only(options, "device", "batch_size", "precision",
+                                                  "output_layout"))
         if path.suffix in KERAS_SUFFIXES:
             from .keras import keras_model
 
             return keras_model(str(path), **_only(options, "output_names", "layout", "name",
-                                                  "batch_size"))
+                                                  "batch_size", "output_layout"))
         raise InputError(f"model {str(source)!r}: not a Kipoi model directory nor a "
                          f"{'/'.join(KERAS_SUFFIXES)} file (for a zoo model give zoo=CHECKOUT)")
     if callable(source):

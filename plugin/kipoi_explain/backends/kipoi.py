@@ -19,6 +19,7 @@ import os
 from ..errors import InputError
 from ..layouts import EXTRA_KINDS, ExtraInput, FeatureLayout, InputLayout, TokenLayout
 from ..model import Model
+from ..outputs import to_library_layout
 from ..requirements import require_package
 from .files import check_weights_file, load_error
 
@@ -29,8 +30,12 @@ SUPPORTED_TYPES = {"kipoi.model.PyTorchModel": "pytorch", "pytorch": "pytorch",
 
 def kipoi_model(path: str | None = None, zoo: str | None = None, name: str | None = None,
                 device: str | None = None, batch_size: int | str | None = None,
-                precision: str = "float32") -> Model:
+                precision: str = "float32", output_layout=None) -> Model:
     """Load a Kipoi model directory, or model ``name`` of a local zoo checkout ``zoo``.
+
+    Which axis of each target holds the tasks is read from ``outputs.yaml`` beside
+    model.yaml (:data:`OUTPUTS_FILE`) where the schema's labels do not settle it;
+    ``output_layout`` overrides it.
 
     Raises
     ------
@@ -64,12 +69,16 @@ def kipoi_model(path: str | None = None, zoo: str | None = None, name: str | Non
         raise InputError(f"{where}: model type {descr.defined_as or descr.type} is not supported "
                          f"yet; supported: {', '.join(sorted(set(SUPPORTED_TYPES)))}")
     layout, input_length, extras, names, keyword = _inputs(descr, model_dir, where)
-    output_shape, output_names = _outputs(descr, where)
+    declared_shapes, output_names, declared_layout = _outputs(descr, model_dir, where)
+    output_layout = output_layout if output_layout is not None else declared_layout
     info = {"type": "kipoi", "kipoi_class": descr.defined_as or descr.type, "path": model_dir,
             "doc": descr.info.doc}
-    if kind != "pytorch" and (batch_size == "auto" or precision != "float32"):
-        raise InputError(f"{where}: batch_size='auto' and precision='mixed' apply to PyTorch "
-                         f"models only; this is a {kind} model")
+    if kind != "pytorch" and precision != "float32":
+        raise InputError(f"{where}: precision='mixed' applies to PyTorch models only; this is "
+                         f"a {kind} model")
+    if kind == "sklearn" and batch_size == "auto":
+        raise InputError(f"{where}: batch_size='auto' sizes blocks to a network's activations; "
+                         "give a number of rows for a scikit-learn model")
     if extras and kind != "pytorch":
         raise InputError(f"{where}: models with several inputs are supported for PyTorch "
                          f"only yet; this is a {kind} model")
@@ -77,18 +86,35 @@ def kipoi_model(path: str | None = None, zoo: str | None = None, name: str | Non
     backend = _backend(kind)
     loaded = _load(kipoi, ref, source, descr, model_dir, where)
     if kind == "pytorch":
-        model = backend(loaded.model, input_length, output_names or None, layout, name, device,
-                        batch_size, info, extras, names, keyword, precision)
+        model = backend(loaded.model, input_length, output_names, layout, name, device,
+                        batch_size, info, extras, names, keyword, precision, output_layout)
     elif kind == "keras":
-        model = backend(loaded.model, output_names or None, layout, name, batch_size, info)
+        model = backend(loaded.model, output_names, layout, name, batch_size, info,
+                        output_layout)
     else:
-        model = backend(loaded.predict_on_batch, input_length, output_names or None, layout,
+        if len(declared_shapes) > 1:
+            raise InputError(f"{where}: a {kind} model of several output arrays is not "
+                             "supported; PyTorch and Keras models are")
+        model = backend(loaded.predict_on_batch, input_length, output_names, layout,
                         name, batch_size, flatten=isinstance(layout, InputLayout),
                         state=loaded.model, source=info)
-    if tuple(model.output_shape) != output_shape:
-        raise InputError(f"{where}: model.yaml declares target shape {output_shape}, the model "
-                         f"returns {model.output_shape}")
+    _check_shapes(model, declared_shapes, where)
     return model
+
+
+def _check_shapes(model: Model, declared: dict, where: str) -> None:
+    """The shapes the model returns, against those model.yaml declares (in the model's own
+    axis order: each is compared once its task axis is moved last)."""
+    if model.heads and len(model.heads) != len(declared):
+        raise InputError(f"{where}: model.yaml declares {len(declared)} target arrays, the "
+                         f"model returns {len(model.heads)}")
+    axes = getattr(model.predictor, "task_axes", None) or (None,)
+    returned = [h.shape for h in model.heads] or [tuple(model.output_shape)]
+    for (name, shape), axis, got in zip(declared.items(), axes, returned):
+        if (to_library_layout(shape, axis) or (1,)) != got:
+            label = f" {name!r}" if model.heads else ""
+            raise InputError(f"{where}: model.yaml declares target{label} of shape {shape}, the "
+                             f"model returns {got} (tasks last)")
 
 
 def _check_yaml(path: str, where: str) -> None:
@@ -283,9 +309,45 @@ def _special_type(schema) -> str | None:
     return getattr(special, "value", special)
 
 
-def _outputs(descr, where: str) -> tuple[tuple[int, ...], list[str]]:
+#: Optional file beside model.yaml saying which axis of each target holds the tasks, where
+#: the schema cannot: ``{target name: {layout: "tasks,bins"}}`` (see
+#: :mod:`kipoi_explain.outputs`).
+OUTPUTS_FILE = "outputs.yaml"
+
+
+def _outputs(descr, model_dir: str, where: str) -> tuple[dict, object, object]:
+    """The targets' declared shapes by name (in the model's own axis order), the output names
+    to load the model with (task labels; by target for several) and the output layout."""
     schema = descr.schema.targets
-    if not hasattr(schema, "shape"):
-        raise InputError(f"{where}: models with several output arrays are not supported yet")
-    labels = list(schema.column_labels or [])
-    return tuple(schema.shape) or (1,), labels
+    several = not hasattr(schema, "shape")
+    fields = (list(schema.items()) if isinstance(schema, dict) else
+              [(f.name, f) for f in schema]) if several else [(schema.name or "targets", schema)]
+    if several and any(not name for name, _ in fields):
+        raise InputError(f"{where}: every target of a model of several needs a name in the "
+                         "schema")
+    shapes = {name: tuple(field.shape) for name, field in fields}
+    layouts = _declared_layouts(model_dir, list(shapes), where)
+    if several:
+        labels = {name: list(field.column_labels) if field.column_labels else None
+                  for name, field in fields}
+        return shapes, labels, layouts or None
+    return shapes, list(schema.column_labels or []) or None, next(iter(layouts.values()), None)
+
+
+def _declared_layouts(model_dir: str, targets: list, where: str) -> dict:
+    path = os.path.join(model_dir, OUTPUTS_FILE)
+    if not os.path.isfile(path):
+        return {}
+    import yaml
+
+    with open(path) as handle:
+        content = yaml.safe_load(handle) or {}
+    if not isinstance(content, dict) or not all(isinstance(v, dict) and "layout" in v
+                                                for v in content.values()):
+        raise InputError(f"{where}: {OUTPUTS_FILE}: expected a mapping of target names to "
+                         "{layout: ...}, e.g. {profile: {layout: 'tasks,bins'}}")
+    unknown = sorted(str(k) for k in content if k not in targets)
+    if unknown:
+        raise InputError(f"{where}: {OUTPUTS_FILE} names target(s) {', '.join(unknown)} the "
+                         f"schema does not have; it has {', '.join(map(str, targets))}")
+    return {str(name): str(entry["layout"]) for name, entry in content.items()}

@@ -20,9 +20,15 @@ def add_model_arguments(parser):
                                       "of a model the server serves")
     parser.add_argument("--zoo", help="local checkout of the Kipoi model zoo holding MODEL")
     parser.add_argument("--batch-size", type=_batch_size,
-                        help="model rows per batch, or 'auto' (PyTorch: sized to the device's "
-                             "free memory; default: the model's)")
+                        help="model rows per batch (default: auto, sized to the device's free "
+                             "memory and the network's activations; scikit-learn models: 128)")
     parser.add_argument("--device", help="PyTorch device: cpu, cuda, cuda:1, auto")
+    parser.add_argument("--output-layout", type=_output_layout, metavar="LAYOUT",
+                        help="which axis of the model's output holds the tasks, e.g. "
+                             "tasks,bins (channels first) or bins,tasks; per output of a "
+                             "model of several: OUTPUT=LAYOUT;OUTPUT=LAYOUT (default: from "
+                             "the model's outputs.yaml, its task names, or Keras' channels "
+                             "last)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     remote = parser.add_argument_group(
         "remote server",
@@ -52,6 +58,16 @@ def _batch_size(text: str) -> int | str:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: expected a number of rows or 'auto'") \
             from None
+
+
+def _output_layout(text: str) -> str | dict:
+    if "=" not in text:
+        return text
+    pairs = [part.split("=", 1) for part in text.split(";") if part.strip()]
+    if any(len(pair) != 2 or not pair[0].strip() for pair in pairs):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected LAYOUT or "
+                                         "OUTPUT=LAYOUT;OUTPUT=LAYOUT")
+    return {name.strip(): layout.strip() for name, layout in pairs}
 
 
 #: The options that make a run a job (:mod:`kipoi_explain.jobs`), by their ``args`` names.

@@ -65,7 +65,8 @@ class LocalSession(Session):
         activation = named_reference(args.model)
         if activation is None:
             self.model = load_model(args.model, zoo=args.zoo, device=args.device,
-                                    batch_size=args.batch_size)
+                                    batch_size=args.batch_size,
+                                    output_layout=args.output_layout)
         else:
             # Trained on the task the command simulates (evaluate's options, where given).
             task = {name: getattr(args, name) for name in ("positive", "negative", "n_motifs",

@@ -14,6 +14,8 @@ from ..entity_map import declared_map, input_names
 from ..errors import InputError
 from ..layouts import ExtraInput, FeatureLayout, InputLayout, TokenLayout
 from ..methods import available_methods
+from ..outputs import Head
+from ..outputs import describe as describe_heads
 from ..samples import TOKENS, input_kind
 
 
@@ -41,6 +43,9 @@ class ModelInfo:
         Levels of the model's ``entities.yaml``, from the input towards the output.
     fingerprint : str
         Hash of the weights, as in every result's model description.
+    heads : list of Head
+        The outputs of a model returning several arrays (:mod:`kipoi_explain.outputs`);
+        empty for a model of one.
     """
 
     name: str
@@ -55,6 +60,7 @@ class ModelInfo:
     attention_layers: list[str] = field(default_factory=list)
     entity_levels: list[str] = field(default_factory=list)
     fingerprint: str = ""
+    heads: list[Head] = field(default_factory=list)
 
     @property
     def input(self) -> str:
@@ -84,6 +90,7 @@ class ModelInfo:
                 "extra_inputs": [{"name": e.name, "shape": list(e.shape), "kind": e.kind}
                                  for e in self.extra_inputs],
                 "vocabulary": self.vocabulary or [],
+                "heads": describe_heads(self.heads),
                 "pad": self.layout.pad if self.input == TOKENS else 0}
 
 
@@ -100,7 +107,7 @@ def model_info(model, name: str | None = None, fingerprint: str | None = None) -
         list(model.output_names), list(model.output_shape), list(model.extra_inputs),
         input_names(model, mapping), available_methods(model), attention_layers(model),
         [level.name for level in mapping.levels] if mapping else [],
-        fingerprint or model.fingerprint())
+        fingerprint or model.fingerprint(), list(model.heads))
 
 
 @dataclass

@@ -11,8 +11,8 @@ from ..errors import InputError
 from ..methods import METHODS
 from ..results import VariantEffect
 from ..variants import MERGES, score_variants
-from .base import (REVERSE_COMPLEMENT_PARAM, SAMPLE_INDEX_PARAM, Command, CommandLine, Param,
-                   output_param)
+from .base import (BINS_PARAM, REVERSE_COMPLEMENT_PARAM, SAMPLE_INDEX_PARAM, Command,
+                   CommandLine, Param, output_param)
 from .method_params import METHOD_PARAMS
 from .kinds import COUNT, FASTA, INT, TARGET, ContigMap, Database, Int, Output, Text
 
@@ -35,7 +35,8 @@ def main(session, args) -> int:
     fasta = _fasta(args)
     info = session.info
     target = SCORE_VARIANTS.defaults()["target"] if args.target is None else args.target
-    outputs = resolve_target(target, info.output_names, tuple(info.output_shape)).names
+    outputs = resolve_target(target, info.output_names, tuple(info.output_shape),
+                             bins=args.bins, heads=tuple(info.heads)).names
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
         effects = session.run(SCORE_VARIANTS, args.vcf, fasta=fasta,
@@ -106,6 +107,7 @@ SCORE_VARIANTS = Command(
             Param("method", Text(tuple(METHODS)), "attribution method"),
             Param("target", TARGET, "outputs to score: index, name, comma-separated list or "
                                     "'all'"),
+            BINS_PARAM,
             Param("chunk_size", COUNT, "alleles per chunk", limit="max_sequences"),
             REVERSE_COMPLEMENT_PARAM,
             Param("merge", Text(MERGES), "strand merge with --reverse-complement"),

@@ -27,7 +27,7 @@ MERGES = ("mean", "absmax")
 __all__ = ["MERGES", "OK", "STATUSES", "score_variants"]
 
 
-def score_variants(model, vcf, fasta, method: str | None = None, target="all",
+def score_variants(model, vcf, fasta, method: str | None = None, target="all", bins=None,
                    chunk_size: int = 256, reverse_complement: bool = False,
                    merge: str = "mean", contig_map=None, radius: int = 10, motifs=None,
                    null: int = 0, null_seed: int = 0, batch_size: int | None = None,
@@ -44,7 +44,11 @@ def score_variants(model, vcf, fasta, method: str | None = None, target="all",
     method : str, optional
         Attribution method (see :func:`~kipoi_explain.explain`) for ref and alt windows.
     target : int, str, list or "all"
-        Outputs to score (each gets its own scores); attributions explain their sum.
+        Outputs to score (each gets its own scores); attributions explain their sum. For a
+        model of several outputs, an output's name (``"counts"``) or ``"output:task"``.
+    bins : tuple or dict, optional
+        Window of bins of a binned output to score (see :mod:`kipoi_explain.targets`); each
+        bin is scored apart, as each output is.
     chunk_size : int
         Alleles read, predicted and yielded together.
     reverse_complement : bool
@@ -86,7 +90,7 @@ def score_variants(model, vcf, fasta, method: str | None = None, target="all",
     if chunk_size < 1:
         raise InputError(f"chunk_size={chunk_size}: expected a positive integer")
     work = prepare(model, what="variant scoring", accepts=(DNA,), required=False,
-                   target=target, batch_size=batch_size, progress=progress)
+                   target=target, bins=bins, batch_size=batch_size, progress=progress)
     model, spec, batch_size = work.model, work.target, work.batch_size
     if model.input_length is None:
         raise InputError(f"model {model.name!r} declares no input length to centre windows on")

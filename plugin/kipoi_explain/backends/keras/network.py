@@ -11,9 +11,11 @@ import tensorflow as tf
 
 from ...capabilities import (AttentionAccess, DeepLiftRules, FirstLayerFilters, InputGradients,
                              LayerAccess, Predictor)
+from ...engine import auto_batch_size, available_memory
 from ...errors import InputError, UnsupportedOperation
-from ...layouts import ConvLayer, FeatureLayout, InputLayout, output_names_for, probe
+from ...layouts import ConvLayer, FeatureLayout, InputLayout, probe
 from ...model import Model
+from ...outputs import named_arrays, read_outputs
 from ...targets import Target
 from ..files import check_weights_file, load_error
 from . import attention as keras_attention
@@ -50,6 +52,10 @@ class KerasNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, Attent
         self.input_length = input_length
         self._heads: dict = {}
         self._tails: dict = {}
+        #: As TorchNetwork's: the task axis of each output array, and whether there are
+        #: several (set by :meth:`read_outputs`).
+        self._task_axes: tuple[int | None, ...] | None = None
+        self._several = False
 
     @staticmethod
     def _select(out, target: Target):
@@ -58,11 +64,56 @@ class KerasNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, Attent
 
     def _call(self, inputs, model=None):
         """Run ``model`` (the whole model by default) in inference mode on one batch."""
-        out = (self.keras_model if model is None else model)(inputs, training=False)
-        if isinstance(out, (list, tuple, dict)):
-            raise InputError(f"model {self.name!r} has several outputs; models with several "
-                             "output tensors are not supported yet")
-        return out
+        return self.library_layout((self.keras_model if model is None else model)(
+            inputs, training=False))
+
+    def library_layout(self, out):
+        """The model's output with each task axis last; several arrays flattened per row and
+        put one after the other."""
+        arrays = [value for _, value in named_arrays(out, f"model {self.name!r}")]
+        if self._task_axes is None:
+            return arrays[0]
+        moved = [t if axis is None or axis == len(t.shape) - 2 else
+                 tf.experimental.numpy.moveaxis(t, axis + 1, -1)
+                 for t, axis in zip(arrays, self._task_axes)]
+        if not self._several:
+            return moved[0]
+        return tf.concat([tf.reshape(t, (tf.shape(t)[0], -1)) for t in moved], axis=1)
+
+    @property
+    def task_axes(self) -> tuple[int | None, ...] | None:
+        """Per output array, the axis of one sequence's output that holds the tasks."""
+        return self._task_axes
+
+    def read_outputs(self, output_names, output_layout) -> tuple:
+        """``(heads, shape, names)`` of the model's outputs, as
+        :meth:`~kipoi_explain.backends.torch.TorchNetwork.read_outputs` gives them: Keras
+        layers are channels last, so an undeclared output's last axis holds the tasks."""
+        declared = self.keras_model.output_shape
+        if isinstance(declared, dict):
+            shapes = [(str(key), tuple(shape[1:])) for key, shape in declared.items()]
+        elif declared and isinstance(declared[0], (list, tuple)):
+            # Named after the output layers, unless output_names names them.
+            layer_names = list(getattr(self.keras_model, "output_names", None) or [])
+            shapes = [(layer_names[i] if output_names is None and i < len(layer_names) else None,
+                       tuple(shape[1:])) for i, shape in enumerate(declared)]
+        else:
+            shapes = [(None, tuple(declared[1:]))]
+        outputs = read_outputs(shapes, output_names, output_layout, True, self.name)
+        self._task_axes, self._several = outputs.task_axes, bool(outputs.heads)
+        return outputs.heads, outputs.shape, outputs.names
+
+    def activation_bytes(self) -> tuple[int, int]:
+        """Memory one input row takes in a gradient call, from the layers' declared output
+        shapes (every output kept for the backward pass, and its gradient), and the largest
+        layer output of one row."""
+        sizes = []
+        for layer in self.keras_model.layers:
+            outputs = layer.output if isinstance(layer.output, (list, tuple)) else [layer.output]
+            for tensor in outputs:
+                shape = [int(s) for s in tuple(tensor.shape)[1:] if s is not None]
+                sizes.append(4 * int(np.prod(shape, dtype=np.int64)))
+        return 2 * sum(sizes), max(sizes, default=0)
 
     # ---- predictor ------------------------------------------------------------------------
     def forward(self, x, context=None):
@@ -84,7 +135,7 @@ class KerasNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, Attent
     def deeplift_multipliers(self, x, ref, target, context=None):
         mult, f_x, f_ref = deeplift_multipliers(
             self.keras_model, self.layout.to_model(x), self.layout.to_model(ref),
-            lambda out: self._select(out, target))
+            lambda out: self._select(self.library_layout(out), target))
         return self.layout.from_model(np.asarray(mult)), np.asarray(f_x), np.asarray(f_ref)
 
     # ---- layers ---------------------------------------------------------------------------
@@ -103,14 +154,12 @@ class KerasNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, Attent
         """Sub-model from ``name``'s output to the model's output."""
         if name not in self._tails:
             hidden, outputs = self.keras_model.get_layer(name).output, self.keras_model.outputs
-            if len(outputs) != 1:
-                raise InputError(f"model {self.name!r} has several outputs; models with several "
-                                 "output tensors are not supported yet")
-            if hidden is outputs[0]:
+            if len(outputs) == 1 and hidden is outputs[0]:
                 self._tails[name] = lambda inputs, training: inputs
             else:
                 try:
-                    self._tails[name] = keras.Model(hidden, outputs[0])
+                    self._tails[name] = keras.Model(
+                        hidden, outputs[0] if len(outputs) == 1 else outputs)
                 except ValueError as err:
                     raise UnsupportedOperation(
                         f"layer {name!r}: the model's output does not depend on the input "
@@ -296,12 +345,14 @@ def _nonlinearity(layer) -> str | None:
 
 
 def keras_model(model, output_names=None, layout: InputLayout | None = None,
-                name: str | None = None, batch_size: int | None = None,
-                source: dict | None = None) -> Model:
+                name: str | None = None, batch_size: int | str | None = None,
+                source: dict | None = None, output_layout=None) -> Model:
     """Wrap a Keras 3 model, or load one from a ``.keras`` / ``.h5`` file.
 
     The input length and layout are read from the model's input shape: ``(L, 4)`` is bases last
-    (Keras' convention), ``(4, L)`` bases first.
+    (Keras' convention), ``(4, L)`` bases first. A model of several outputs has one head per
+    output (:mod:`kipoi_explain.outputs`), named by its dict key or output layer; each output's
+    last axis holds its tasks unless ``output_layout`` says otherwise.
     """
     if isinstance(model, (str, os.PathLike)):
         path = str(model)
@@ -330,11 +381,15 @@ def keras_model(model, output_names=None, layout: InputLayout | None = None,
         input_length = None
     else:
         input_length = shape[2] if layout.channels_first else shape[1]
-    output_shape = tuple(model.output_shape[1:]) or (1,)
     name = name or model.name
     network = KerasNetwork(model, layout, name, input_length)
-    return Model(name, "keras", layout, input_length,
-                 output_names_for(output_names, output_shape), output_shape,
+    heads, output_shape, output_names = network.read_outputs(output_names, output_layout)
+    if batch_size in (None, "auto"):
+        # As for PyTorch models: sized to the memory free (TensorFlow runs Keras on the CPU
+        # here; a GPU's memory is not asked for).
+        per_row, largest = network.activation_bytes()
+        batch_size = auto_batch_size(per_row, available_memory(), largest_per_row=largest)
+    return Model(name, "keras", layout, input_length, output_names, output_shape,
                  predictor=network, gradients=network, deeplift=network, layers=network,
-                 attention=network, filters=network, batch_size=batch_size or 128,
-                 source=source or {"type": "keras.Model"})
+                 attention=network, filters=network, batch_size=batch_size,
+                 source=source or {"type": "keras.Model"}, heads=heads)

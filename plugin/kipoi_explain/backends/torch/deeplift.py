@@ -1,22 +1,46 @@
-"""DeepLIFT (rescale rule) multipliers for PyTorch modules.
+"""DeepLIFT multipliers for PyTorch modules: the rescale rule, and exact rules for the blocks
+of today's published architectures.
 
-The input and the reference batch are concatenated and run through the module
-in one forward pass, so every nonlinearity sees both halves. Each module with a
-DeepLIFT rule (elementwise activations, max pooling) has its local gradient
-replaced in the backward pass by the rule's multiplier, following Captum's
-``DeepLift``; so has an elementwise function called in ``forward`` on one
-input-dependent tensor (``torch.exp``, ``F.gelu``, ``x.clamp(0, 1)``, ...), with the
-same rescale rule: ``Δy / Δa`` (the local gradient where ``Δa`` is about 0), which
-keeps summation-to-delta through any elementwise map (Shrikumar et al. 2017).
+The input and the reference batch are concatenated and run through the module in one forward
+pass, so every nonlinearity sees both halves. Each operation with a rule has its local gradient
+replaced in the backward pass by the rule's multiplier; only the input half's upstream gradient
+is read (as Captum's ``DeepLift`` does). The rules, each keeping summation-to-delta
+(``sum((x - ref) * multipliers) == f(x) - f(ref)``) exactly:
+
+- **Rescale** (Shrikumar et al. 2017) for every elementwise map ``y = g(a)``: ``Δy / Δa``, the
+  local gradient where ``Δa`` is about 0. It applies to elementwise modules (``nn.ReLU``,
+  ``nn.GELU``, ...), to elementwise functions called in ``forward`` on one input-dependent
+  tensor (``torch.exp``, ``F.gelu``, ``x.clamp(0, 1)``, in place too: ``x.clip_(...)``), and
+  to any module without parameters or children that is elementwise, whatever its formulation
+  (enformer-pytorch's ``sigmoid(1.702 x) * x`` GELU): a module is taken as elementwise when its
+  output, for a random permutation of its input's entries, is the same permutation of its
+  output.
+- **Products of two input-dependent tensors** (``a * b``, ``a @ b``, ``torch.einsum`` of two
+  operands: attention's query·key and attention·value): the two-player Shapley split of SHAP's
+  DeepExplainer (Lundberg & Lee 2017). For ``y = f(a, b)`` bilinear,
+  ``Δy = f(Δa, b̄) + f(ā, Δb)`` exactly, with ``ā = (a + a_ref) / 2``: the multiplier of ``a``
+  is the gradient of ``f(a, b̄)``, of ``b`` that of ``f(ā, b)``. A division by an
+  input-dependent tensor is a product with its reciprocal, which takes the rescale rule.
+- **Softmax** along a dimension, as SHAP's DeepExplainer decomposes it: ``e = exp(z - c)`` with
+  ``c`` the largest logit of the row over the input and its reference (one constant for both,
+  so ``Δc = 0``), ``y = e * (1 / sum(e))``: rescale, a linear sum, rescale, a product.
+  ``log_softmax`` and ``logsumexp`` are ``z - c - log(sum(e))`` and ``c + log(sum(e))``.
+- **Layer normalisation**: ``c = x - mean(x)`` (linear), ``r = 1 / sqrt(mean(c²) + eps)`` (two
+  rescales around a linear mean), ``y = c * r`` (a product), then the affine weight and bias;
+  ``rms_norm`` without the centring.
+- **Max** (max pooling, ``torch.max``/``amax`` along a dimension): Captum's rule, the output
+  difference split at the cross-maximum and routed to the input's and the reference's argmax.
+
 Everything else the module computes must be linear or affine in the input; a
-``TorchFunctionMode`` guard checks every torch operation on an input-dependent
-tensor, and one :class:`UnsupportedOperation` names every operation outside that
-whitelist (the pass runs to its end to find them all), because plain gradients
-through an unhandled nonlinearity would silently break summation-to-delta.
+``TorchFunctionMode`` guard checks every torch operation on an input-dependent tensor, and one
+:class:`UnsupportedOperation` names every operation outside these rules and the linear
+whitelist (the pass runs to its end to find them all), because plain gradients through an
+unhandled nonlinearity would silently break summation-to-delta.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Callable
 
 import torch
@@ -142,6 +166,7 @@ class _State:
         self.n = n
         self.rule_depth = 0  # > 0 while inside a module that has a rule
         self.modules: list[tuple[str, str]] = []  # (path, class) call stack
+        self.rules: list[str | None] = []  # the rule of each module on that stack
         self.pending: list[tuple[torch.Tensor, torch.Tensor] | None] = []
         self.location = "forward"
         #: Each operation without a rule, where it was called -> what to do instead.
@@ -156,15 +181,64 @@ class _State:
         return f"in module '{path or '<root>'}' ({cls})"
 
 
-def _has_rule(module: nn.Module) -> bool:
+ELEMENTWISE, MAX = "elementwise", "max"
+
+
+def _rule(module: nn.Module, args, state: _State) -> str | None:
+    """The rule a module call takes as a whole: ``elementwise``, ``max`` or None (its
+    operations are checked one by one)."""
     # Exact types: a subclass may override forward with something else.
-    return type(module) in _ELEMENTWISE or type(module) in _MAXPOOL
+    if type(module) in _ELEMENTWISE:
+        return ELEMENTWISE
+    if type(module) in _MAXPOOL:
+        return MAX
+    if _behaves_elementwise(module, args, state):
+        return ELEMENTWISE
+    return None
+
+
+def _behaves_elementwise(module: nn.Module, args, state: _State) -> bool:
+    """A module without parameters, buffers or children, of one tensor, whose output is
+    permuted as a random permutation of its input's entries is: an elementwise map (a
+    normalisation, softmax or pooling is not, whatever it is called)."""
+    if len(args) != 1 or not isinstance(args[0], torch.Tensor) or not args[0].requires_grad \
+            or list(module.children()) or list(module.parameters()) or list(module.buffers()):
+        return False
+    if module not in _TESTED:
+        state.rule_depth += 1  # the test's own operations are no part of the pass
+        try:
+            _TESTED[module] = _permutes_with_input(module, args[0].detach())
+        finally:
+            state.rule_depth -= 1
+    return _TESTED[module]
+
+
+#: Whether a module (without parameters, buffers or children: its behaviour cannot change)
+#: tested elementwise, kept for the module's life.
+_TESTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _permutes_with_input(module: nn.Module, a: torch.Tensor) -> bool:
+    """Whether ``module`` maps a random permutation of ``a``'s entries to the same
+    permutation of its output."""
+    order = torch.randperm(a.numel(), generator=torch.Generator().manual_seed(0)).to(a.device)
+    try:
+        with torch.no_grad():
+            # Copies: the module may change its input in place (Basenji2's softplus).
+            y = module.forward(a.clone())
+            y_permuted = module.forward(a.flatten()[order].view_as(a).clone())
+    except Exception:  # noqa: BLE001 - a module that cannot take its input permuted
+        return False
+    return isinstance(y, torch.Tensor) and y.shape == a.shape and bool(torch.allclose(
+        y.flatten()[order].view_as(a), y_permuted, rtol=1e-5, atol=1e-6))
 
 
 def _pre_hook(state: _State, name: str):
     def hook(module, args):
         state.modules.append((name, type(module).__name__))
-        if not _has_rule(module):
+        rule = None if state.rule_depth else _rule(module, args, state)
+        state.rules.append(rule)
+        if rule is None:
             return None
         state.rule_depth += 1
         if len(args) != 1 or not isinstance(args[0], torch.Tensor):
@@ -197,15 +271,16 @@ def _pre_hook(state: _State, name: str):
         # writes the result back into `a`, as the original module would.
         a_local = a.detach().clone().requires_grad_(True)
         state.pending.append((a, a_local, None))
-        return (a_local.clone() if inplace else a_local,)
+        return (a_local.clone(),)
 
     return hook
 
 
 def _post_hook(state: _State):
     def hook(module, args, out):
+        rule = state.rules.pop()
         try:
-            if not _has_rule(module):
+            if rule is None:
                 return None
             pending = state.pending.pop()
             if pending is None:
@@ -219,14 +294,13 @@ def _post_hook(state: _State):
             if a_local is None:
                 backward = _rescaled(_delta(out) / delta_in)
             else:
-                rule = _rescale if type(module) in _ELEMENTWISE else _maxpool
-                backward = rule(a_local, out)
+                backward = (_rescale if rule == ELEMENTWISE else _maxpool)(a_local, out)
             # The rule's local graph reads ``out`` in the backward pass: the network gets a
             # copy, which it may change in place.
             y = out.detach() if a_local is None else out.detach().clone()
             return _ReplaceGrad.apply(a, [y], backward, getattr(module, "inplace", False))
         finally:
-            if _has_rule(module):
+            if rule is not None:
                 state.rule_depth -= 1
             state.modules.pop()
 
@@ -401,13 +475,16 @@ _TENSOR_ATTRIBUTES = frozenset({
 
 
 def _is_elementwise_call(func, args, kwargs) -> bool:
-    """An out-of-place elementwise function of one input-dependent tensor, its first
-    argument."""
-    name = getattr(func, "__name__", "")
-    return (_op_key(func) in _ELEMENTWISE_FUNCTIONS and not name.endswith("_")
-            and not kwargs.get("inplace", False) and bool(args)
-            and isinstance(args[0], torch.Tensor) and args[0].requires_grad
+    """An elementwise function of one input-dependent tensor, its first argument (in place
+    as ``x.clip_(...)``, or not)."""
+    return (_op_key(func) in _ELEMENTWISE_FUNCTIONS and not kwargs.get("inplace", False)
+            and bool(args) and isinstance(args[0], torch.Tensor) and args[0].requires_grad
             and _dependent(list(args[1:]) + list(kwargs.values())) == 0)
+
+
+def _in_place(func) -> bool:
+    name = getattr(func, "__name__", "")
+    return name.startswith("__i") or (name.endswith("_") and not name.startswith("_"))
 
 
 def _attribute(func):
@@ -480,9 +557,10 @@ _DUNDER = {
     "__neg__": "neg", "__pos__": "positive",
 }
 
-_SPECIFIC_HINTS = {
-    "softmax": "explain the pre-softmax logits instead",
-    "log_softmax": "explain the pre-softmax logits instead",
+#: Hints for operations whose fix is more specific than :data:`_HINT`.
+_SPECIFIC_HINTS: dict[str, str] = {
+    "softmax": "its rule needs a single dimension",
+    "log_softmax": "its rule needs a single dimension",
 }
 
 
@@ -508,8 +586,21 @@ def _op_name(func) -> str:
     return f"torch.{name}"
 
 
+#: Products taking the two-player rule when two of their operands depend on the input.
+_BILINEAR = frozenset({"mul", "multiply", "matmul", "mm", "bmm", "einsum"})
+_DIVISIONS = frozenset({"div", "divide", "true_divide"})
+_SOFTMAXES = frozenset({"softmax", "log_softmax", "logsumexp"})
+_NORMS = frozenset({"layer_norm", "rms_norm"})
+_MAXIMA = frozenset({"max", "amax"})
+
+
 class _Guard(TorchFunctionMode):
-    """Raises on any op that could make plain gradients differ from DeepLIFT."""
+    """Applies the rules to the operations that have one, and records every other operation
+    that could make plain gradients differ from DeepLIFT.
+
+    Inside ``__torch_function__`` the mode is off, so the rules compute with plain torch
+    operations and call each other directly.
+    """
 
     def __init__(self, state: _State):
         super().__init__()
@@ -519,27 +610,169 @@ class _Guard(TorchFunctionMode):
         kwargs = kwargs or {}
         if self.state.rule_depth == 0 and _dependent(list(args) + list(kwargs.values())):
             # output_fn sees the halves apart: no rule applies there.
-            if self.state.location != "output_fn" and _is_elementwise_call(func, args, kwargs):
-                return self._rescaled_call(func, args, kwargs)
+            if self.state.location != "output_fn":
+                ruled = self._with_rule(func, args, kwargs)
+                if ruled is not NotImplemented:
+                    return ruled
             self._check(func, args, kwargs)
         return func(*args, **kwargs)
 
-    def _rescaled_call(self, func, args, kwargs):
-        """``func(a, ...)`` whose gradient is the rescale rule's multiplier, as a module
-        with a rule gets (see the hooks)."""
-        a, rest = args[0], args[1:]
-        if a.shape[0] != 2 * self.state.n:
+    def _with_rule(self, func, args, kwargs):
+        """``func(*args, **kwargs)`` through its rule, or NotImplemented where none applies."""
+        key = _op_key(func)
+        if _is_elementwise_call(func, args, kwargs):
+            return self._rescaled_call(func, args, kwargs)
+        if key in _BILINEAR:
+            return self._product(func, args, kwargs)
+        if key in _DIVISIONS and _arg(args, kwargs, 2, "rounding_mode") is None \
+                and _dependent(_arg(args, kwargs, 1, "other")):
+            return self._divide(func, args[0], _arg(args, kwargs, 1, "other"))
+        if key == "rdiv" and _dependent(args[0]):
+            # Tensor.__rtruediv__(self, other) computes other / self.
+            return self._divide(func, args[1], args[0])
+        if key in _SOFTMAXES:
+            return self._softmax(key, func, args, kwargs)
+        if key in _NORMS:
+            return self._norm(key, func, args, kwargs)
+        dim = _arg(args, kwargs, 1, "dim")
+        if key in _MAXIMA and (isinstance(dim, int) or isinstance(dim, (tuple, list)) and all(
+                isinstance(d, int) for d in dim)):
+            # A reduction along dimensions (torch.max(a, b) of two tensors is no reduction).
+            return self._max(func, args, kwargs)
+        return NotImplemented
+
+    def _halves(self, t: torch.Tensor, func) -> None:
+        if t.shape[0] != 2 * self.state.n:
             raise UnsupportedOperation(
                 f"DeepLIFT needs the batch on dimension 0 of {_op_name(func)}'s input, got "
-                f"shape {tuple(a.shape)} for a batch of {self.state.n} {self.state.where()}")
+                f"shape {tuple(t.shape)} for a batch of {self.state.n} {self.state.where()}")
+
+    # ---- rescale ---------------------------------------------------------------------------
+    def _rescaled_call(self, func, args, kwargs):
+        """``func(a, ...)`` of one input-dependent tensor ``a`` (in place or not), its gradient
+        the rescale rule's multiplier, as a module with a rule gets it (see the hooks)."""
+        a, rest = args[0], args[1:]
+        self._halves(a, func)
+        inplace = _in_place(func)
         delta_in = _delta(a)
-        if not (delta_in.abs() < EPS).any():
+        if not inplace and not (delta_in.abs() < EPS).any():
             y = func(a.detach(), *rest, **kwargs)
             return _ReplaceGrad.apply(a, [y], _rescaled(_delta(y) / delta_in), False)
         a_local = a.detach().clone().requires_grad_(True)
-        y = func(a_local, *rest, **kwargs)
-        return _ReplaceGrad.apply(a, [y.detach().clone()], _rescale(a_local, y), False)
+        y = func(a_local.clone() if inplace else a_local, *rest, **kwargs)
+        return _ReplaceGrad.apply(a, [y.detach().clone()], _rescale(a_local, y), inplace)
 
+    def _elementwise(self, fn, a: torch.Tensor) -> torch.Tensor:
+        """``fn(a)`` by the rescale rule, for the decompositions below."""
+        return self._rescaled_call(fn, (a,), {}) if a.requires_grad else fn(a)
+
+    # ---- products --------------------------------------------------------------------------
+    def _product(self, func, args, kwargs):
+        """The two-player rule: value ``f(a, b)``, gradient that of ``f(a, b̄) + f(ā, b)``."""
+        einsum = _op_key(func) == "einsum"
+        operands = list(args[1] if einsum and len(args) == 2 and isinstance(
+            args[1], (list, tuple)) else args[1:] if einsum else args[:2])
+        dependent = [i for i, t in enumerate(operands)
+                     if isinstance(t, torch.Tensor) and t.requires_grad]
+        if len(dependent) < 2:
+            return NotImplemented  # linear in its one input-dependent operand
+        if len(dependent) > 2 or _in_place(func) or (not einsum and (len(args) > 2 or kwargs)):
+            self._record(func, "a product of more than two input-dependent tensors"
+                         if len(dependent) > 2 else "an in-place product of two input-dependent "
+                         "tensors" if _in_place(func) else "unexpected arguments")
+            return func(*args, **kwargs)
+        i, j = dependent
+        for t in (operands[i], operands[j]):
+            self._halves(t, func)
+
+        def call(values):
+            if einsum:
+                return torch.einsum(args[0], *values)
+            return func(*values)
+
+        mean_i, mean_j = _mean_of_halves(operands[i]), _mean_of_halves(operands[j])
+        with_mean_j, with_mean_i = list(operands), list(operands)
+        with_mean_j[j], with_mean_i[i] = mean_j, mean_i
+        surrogate = call(with_mean_j) + call(with_mean_i)
+        value = call([t.detach() if isinstance(t, torch.Tensor) else t for t in operands])
+        return surrogate + (value - surrogate).detach()
+
+    def _divide(self, func, numerator, denominator):
+        reciprocal = self._elementwise(torch.reciprocal, denominator)
+        if isinstance(numerator, torch.Tensor) and numerator.requires_grad:
+            return self._product(torch.mul, (numerator, reciprocal), {})
+        return numerator * reciprocal
+
+    # ---- softmax, log_softmax, logsumexp ------------------------------------------------------
+    def _softmax(self, key, func, args, kwargs):
+        x = args[0]
+        dim = _arg(args, kwargs, 1, "dim")
+        if dim is None or (isinstance(dim, (tuple, list)) and len(dim) != 1):
+            self._record(func, "no single dimension given")
+            return func(*args, **kwargs)
+        dim = dim[0] if isinstance(dim, (tuple, list)) else dim
+        dtype = kwargs.get("dtype") or (args[2] if len(args) > 2 and key != "logsumexp"
+                                        else None)
+        if isinstance(dtype, torch.dtype):
+            x = x.to(dtype)
+        if dim % x.dim() == 0:
+            self._record(func, "a reduction over the batch dimension")
+            return func(*args, **kwargs)
+        self._halves(x, func)
+        # One shift for the input and its reference: a constant of the map, so Δ(x - c) = Δx.
+        c = _max_of_halves(x.detach().amax(dim, keepdim=True))
+        shifted = x - c
+        e = self._elementwise(torch.exp, shifted)
+        total = e.sum(dim, keepdim=True)
+        if key == "softmax":
+            return self._product(torch.mul, (e, self._elementwise(torch.reciprocal, total)), {})
+        log_total = self._elementwise(torch.log, total)
+        if key == "log_softmax":
+            return shifted - log_total
+        keepdim = bool(_arg(args, kwargs, 2, "keepdim"))
+        out = c + log_total
+        return out if keepdim else out.squeeze(dim)
+
+    # ---- normalisations ------------------------------------------------------------------------
+    def _norm(self, key, func, args, kwargs):
+        x = args[0]
+        shape = _arg(args, kwargs, 1, "normalized_shape")
+        weight, bias = _arg(args, kwargs, 2, "weight"), _arg(args, kwargs, 3, "bias")
+        eps = _arg(args, kwargs, 4 if key == "layer_norm" else 3, "eps")
+        if key == "rms_norm":
+            bias = None
+            eps = torch.finfo(x.dtype).eps if eps is None else eps
+        elif eps is None:
+            eps = 1e-5
+        if _dependent([weight, bias]):
+            self._record(func, "input-dependent weight or bias")
+            return func(*args, **kwargs)
+        self._halves(x, func)
+        dims = tuple(range(-len(tuple(shape)), 0))
+        centred = x - x.mean(dims, keepdim=True) if key == "layer_norm" else x
+        square = self._elementwise(torch.square, centred)
+        scale = self._elementwise(lambda v: torch.rsqrt(v + eps), square.mean(dims, keepdim=True))
+        y = self._product(torch.mul, (centred, scale), {})
+        if weight is not None:
+            y = y * weight
+        return y if bias is None else y + bias
+
+    # ---- max along a dimension -------------------------------------------------------------
+    def _max(self, func, args, kwargs):
+        a, dim = args[0], _arg(args, kwargs, 1, "dim")
+        dims = dim if isinstance(dim, (tuple, list)) else [dim]
+        if any(isinstance(d, int) and d % max(a.dim(), 1) == 0 for d in dims):
+            self._record(func, "a reduction over the batch dimension")
+            return func(*args, **kwargs)
+        self._halves(a, func)
+        a_local = a.detach().clone().requires_grad_(True)
+        result = func(a_local, *args[1:], **kwargs)
+        # amax gives a tensor, max along a dimension (values, indices).
+        values = result if isinstance(result, torch.Tensor) else result.values
+        y = _ReplaceGrad.apply(a, [values.detach().clone()], _maxpool(a_local, values), False)
+        return y if isinstance(result, torch.Tensor) else type(result)((y, result.indices))
+
+    # ---- everything else -----------------------------------------------------------------------
     def _check(self, func, args, kwargs):
         key = _op_key(func)
         if key in _LINEAR:
@@ -550,12 +783,31 @@ class _Guard(TorchFunctionMode):
             reason = _CONDITIONAL[key](args, kwargs)
         else:
             reason = ""
-        if reason is None:
-            return
+        if reason is not None:
+            self._record(func, reason)
+
+    def _record(self, func, reason: str) -> None:
         what = _op_name(func) + (f" ({reason})" if reason else "")
         if self.state.location == "output_fn":
             hint = "output_fn may only select, sum, average or scale outputs"
         else:
-            hint = _SPECIFIC_HINTS.get(key, _HINT)
+            hint = _SPECIFIC_HINTS.get(_op_key(func), _HINT)
         # Recorded, and the pass goes on: every blocker of the model is named in one error.
         self.state.blockers.setdefault(f"{what} called {self.state.where()}", hint)
+
+
+def _mean_of_halves(t):
+    """``t`` with both halves set to the mean of its input and reference halves (detached):
+    the ``ā`` of the product rule."""
+    if not isinstance(t, torch.Tensor) or not t.requires_grad:
+        return t
+    a, ref = t.detach().chunk(2)
+    mean = (a + ref) / 2
+    return torch.cat([mean, mean])
+
+
+def _max_of_halves(t: torch.Tensor) -> torch.Tensor:
+    """The larger of the input's and its reference's values, for both halves."""
+    a, ref = t.chunk(2)
+    top = torch.maximum(a, ref)
+    return torch.cat([top, top])

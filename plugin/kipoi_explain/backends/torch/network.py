@@ -10,8 +10,9 @@ from ...capabilities import (AttentionAccess, DeepLiftRules, FastISM, FirstLayer
                              InputGradients, LayerAccess, Predictor)
 from ...engine import auto_batch_size, available_memory
 from ...errors import InputError, UnsupportedOperation
-from ...layouts import ConvLayer, FeatureLayout, InputLayout, output_names_for, probe, probe_inputs
+from ...layouts import ConvLayer, FeatureLayout, InputLayout, probe, probe_inputs
 from ...model import Model, missing_inputs
+from ...outputs import named_arrays, read_outputs
 from ...targets import Target
 from . import attention as torch_attention
 from .deeplift import deeplift_multipliers
@@ -80,6 +81,11 @@ class TorchNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, Attent
         self.module.to(self.device)
         self._modules = {name: mod for name, mod in self.module.named_modules() if name}
         self._order: list[str] = []
+        #: Per array the module returns, the per-sequence axis holding the tasks (moved last);
+        #: and whether there are several, flattened into one row of columns. Set by
+        #: :meth:`read_outputs` once the outputs are known.
+        self._task_axes: tuple[int | None, ...] | None = None
+        self._several = False
 
     # ---- running the module ---------------------------------------------------------------
     def to_tensor(self, x: np.ndarray, requires_grad: bool = False) -> torch.Tensor:
@@ -119,17 +125,53 @@ class TorchNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, Attent
         with torch.autocast(self.device.type, dtype=torch.bfloat16,
                             enabled=self.precision == "mixed"):
             out = self.module(**inputs) if isinstance(inputs, dict) else self.module(*inputs)
-        return self._check_output(out).float()
+        return self.library_layout(out).float()
 
     def _probe(self, n: int) -> tuple[torch.Tensor, dict | None]:
         x, context = probe_inputs(self.layout, self.input_length, self.extra_inputs, n)
         return self.to_tensor(x), context
 
-    def _check_output(self, out):
-        if not isinstance(out, torch.Tensor):
-            raise InputError(f"model {self.name!r} returned {type(out).__name__}; models with "
-                             "several output tensors are not supported yet")
-        return out
+    def _arrays(self, out) -> list[tuple[str | None, torch.Tensor]]:
+        arrays = named_arrays(out, f"model {self.name!r}")
+        for name, value in arrays:
+            if not isinstance(value, torch.Tensor):
+                raise InputError(f"model {self.name!r} returned {type(value).__name__}"
+                                 + (f" as output {name!r}" if name else "")
+                                 + "; expected tensors (one, or a tuple, list or dict of them)")
+        return arrays
+
+    def library_layout(self, out) -> torch.Tensor:
+        """The module's output with each task axis last; several arrays flattened per row
+        and put one after the other."""
+        arrays = [value for _, value in self._arrays(out)]
+        if self._task_axes is None:
+            return arrays[0]
+        if len(arrays) != len(self._task_axes):
+            raise InputError(f"model {self.name!r} returned {len(arrays)} arrays; it returned "
+                             f"{len(self._task_axes)} when loaded")
+        moved = [t if axis is None or axis == t.dim() - 2 else t.movedim(axis + 1, -1)
+                 for t, axis in zip(arrays, self._task_axes)]
+        if not self._several:
+            return moved[0]
+        return torch.cat([t.reshape(t.shape[0], -1) for t in moved], dim=1)
+
+    @property
+    def task_axes(self) -> tuple[int | None, ...] | None:
+        """Per output array, the axis of one sequence's output that holds the tasks."""
+        return self._task_axes
+
+    def read_outputs(self, output_names, output_layout) -> tuple:
+        """Learn the module's outputs from one probe pass: ``(heads, shape, names)`` -- the
+        heads of a module returning several arrays (else empty), the per-sequence shape in
+        the library's layout and the task names (see :mod:`kipoi_explain.outputs`)."""
+        main, context = self._probe(1)
+        with torch.no_grad():
+            inputs = self._inputs(main, self._extra_tensors(context))
+            out = self.module(**inputs) if isinstance(inputs, dict) else self.module(*inputs)
+        shapes = [(name, tuple(value.shape[1:])) for name, value in self._arrays(out)]
+        outputs = read_outputs(shapes, output_names, output_layout, False, self.name)
+        self._task_axes, self._several = outputs.task_axes, bool(outputs.heads)
+        return outputs.heads, outputs.shape, outputs.names
 
     def activation_bytes(self) -> tuple[int, int]:
         """Memory one input row takes in a gradient call: every module's output (kept for the
@@ -196,7 +238,7 @@ class TorchNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, Attent
         extras = {name: torch.cat([t, t]) for name, t in self._extra_tensors(context).items()}
         mult, f_x, f_ref = deeplift_multipliers(
             self.module, self.to_tensor(x), self.to_tensor(ref),
-            lambda out: self._select(self._check_output(out), target),
+            lambda out: self._select(out, target),
             call=lambda both: self.run(both, extras=extras))
         return (self.layout.from_model(mult.detach().cpu().numpy()),
                 f_x.detach().cpu().numpy(), f_ref.detach().cpu().numpy())
@@ -448,13 +490,18 @@ def torch_model(module, input_length: int | None = None, output_names=None,
                 layout: InputLayout | FeatureLayout | None = None, name: str | None = None,
                 device: str | None = None, batch_size: int | str | None = None,
                 source: dict | None = None, extra_inputs=(), input_names=(),
-                keyword_inputs: bool = False, precision: str = "float32") -> Model:
+                keyword_inputs: bool = False, precision: str = "float32",
+                output_layout=None) -> Model:
     """Wrap a ``torch.nn.Module``.
 
     ``layout`` defaults to channels first ``(N, 4, L)``, the PyTorch convention; a
     :class:`FeatureLayout` declares an input that is no DNA, a :class:`TokenLayout` token ids.
     The output shape and, if not given, the output names (``output_0``, ...) are read from one
-    forward pass.
+    forward pass. A module returning a tuple, list or dict of tensors has one head per tensor
+    (:mod:`kipoi_explain.outputs`): ``output_names`` then names the heads (a list) or their
+    tasks (a dict by head). An output of several axes per sequence needs ``output_layout``
+    (``"tasks,bins"``, ``"bins,tasks"``; a dict by head) unless its task names settle which
+    axis holds the tasks: PyTorch has no convention to read it by.
 
     A module of several inputs takes the main one and ``extra_inputs``
     (:class:`~kipoi_explain.layouts.ExtraInput`), positionally in the order of
@@ -477,18 +524,17 @@ def torch_model(module, input_length: int | None = None, output_names=None,
     name = name or type(module).__name__
     network = TorchNetwork(module, layout, name, input_length, extra_inputs, input_names,
                            keyword_inputs, device, precision)
-    x, context = probe_inputs(layout, input_length, extra_inputs, 1)
-    output_shape = tuple(network.forward(x, context).shape[1:]) or (1,)
-    auto = batch_size == "auto"
-    if auto:
+    heads, output_shape, output_names = network.read_outputs(output_names, output_layout)
+    if batch_size in (None, "auto"):
+        # Sized to the device's free memory unless the caller sets a number: the fast block
+        # size is the default, not an option a user must know.
         per_row, largest = network.activation_bytes()
         on_gpu = network.device.type == "cuda"
         batch_size = auto_batch_size(
             per_row, int(torch.cuda.mem_get_info(network.device)[0]) if on_gpu
             else available_memory(), largest_per_row=None if on_gpu else largest)
-    return Model(name, "pytorch", layout, input_length,
-                 output_names_for(output_names, output_shape), output_shape,
+    return Model(name, "pytorch", layout, input_length, output_names, output_shape,
                  predictor=network, gradients=network, deeplift=network, layers=network,
                  attention=network, filters=network, fast_ism=network,
-                 batch_size=batch_size or 128, source=source or {"type": "torch.nn.Module"},
-                 extra_inputs=extra_inputs)
+                 batch_size=batch_size, source=source or {"type": "torch.nn.Module"},
+                 extra_inputs=extra_inputs, heads=heads)
