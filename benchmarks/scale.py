@@ -66,7 +66,7 @@ def job(vcf: Path, out: Path, work: Path, options: list, env=None, engine=()) ->
     stdout, stderr = process.stdout.read(), process.stderr.read()
     if status:
         raise SystemExit(f"{' '.join(command)} failed:\n{stderr[-3000:]}")
-    found = re.search(r"(\d+) records in, (\d+) records out .* in ([\d.]+) s", stdout)
+    found = re.search(r"(\d+) VCF records read, (\d+) written .* in ([\d.]+) s", stdout)
     markers = [json.loads(p.read_text()) for p in (work / "shards").glob("*.done")]
     # While shards run: from the first shard's start to the last one's end.
     span = max(m["finished"] for m in markers) - \

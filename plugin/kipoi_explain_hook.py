@@ -6,6 +6,7 @@ heavy, and only appends the entry once ``kipoi.plugin`` itself is imported.
 """
 import importlib.abc
 import importlib.util
+import os
 import sys
 
 ENTRY = {"plugin": "kipoi_explain", "cli": True,
@@ -36,7 +37,21 @@ class _Finder(importlib.abc.MetaPathFinder):
         return spec
 
 
+def quiet_kipoi_explain(argv) -> None:
+    """``kipoi explain ...`` (but with ``--verbose``): Kipoi warns that ``pkg_resources`` is
+    deprecated as it is imported, before the plugin runs; that one warning is filtered here.
+    The plugin silences the rest (:mod:`kipoi_explain.cli.quiet`)."""
+    if (len(argv) > 1 and argv[1] == "explain" and "--verbose" not in argv
+            and os.path.basename(argv[0]) in ("kipoi", "kipoi.exe", "kipoi-script.py")):
+        import warnings
+
+        warnings.filterwarnings("ignore", message=r"pkg_resources is deprecated",
+                                category=UserWarning)
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
 def install() -> None:
+    quiet_kipoi_explain(getattr(sys, "argv", ()))
     if "kipoi.plugin" in sys.modules:
         register(sys.modules["kipoi.plugin"])
     elif not any(isinstance(f, _Finder) for f in sys.meta_path):

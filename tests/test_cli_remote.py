@@ -168,7 +168,7 @@ def test_score_vcf_remote_streams_every_record(server, inputs, tmp_path, capsys)
                            "--remote-fasta", "genome", "-o", out_remote / "o.vcf.gz",
                            "--tsv", out_remote / "o.tsv", "--attributions", out_remote / "a.h5")
     assert status == 0, err
-    assert "7 records in, 7 records out as 8 alleles" in out
+    assert "7 VCF records read, 7 written as 8 alleles, one output record per ALT" in out
     local, there = vcf_records(out_local / "o.vcf.gz"), vcf_records(out_remote / "o.vcf.gz")
     assert [r[:6] for r in there] == [r[:6] for r in local]
     # The input is not sorted: the output is, by the header's contigs, then position.

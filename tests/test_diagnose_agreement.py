@@ -18,8 +18,9 @@ def noise(model, x, target, batch_size, progress):
 def test_example_methods_agree(framework, example_regions):
     ctx = diagnosis_context(example_model(framework), example_regions[:16])
     findings, measured = method_agreement(ctx)
-    assert measured["methods"] == ["grad_x_input", "integrated_gradients", "deeplift", "ism"]
-    assert len(findings) == 6 and not [f.message for f in findings if f.flagged]
+    assert measured["methods"] == ["grad_x_input", "integrated_gradients", "deeplift",
+                                   "deepshap", "ism"]
+    assert len(findings) == 10 and not [f.message for f in findings if f.flagged]
     median = np.asarray(measured["median"])
     assert np.allclose(median, median.T) and np.allclose(np.diag(median), 1.0)
 

@@ -6,8 +6,8 @@ import pytest
 from conftest import make_torch_cnn, random_onehot
 
 import kipoi_explain as kx
-from kipoi_explain.diagnostics.attention_conditioning import (attention_conditioning, attention_map,
-                                                           key_conditioning)
+from kipoi_explain.diagnostics.attention_conditioning import (attention_conditioning,
+                                                           attention_map, key_conditioning)
 from kipoi_explain.diagnostics.context import Context
 from kipoi_explain.results import Diagnosis
 

@@ -105,7 +105,7 @@ def job(vcf, tmp_path_factory):
 
 def test_job_writes_what_a_plain_run_writes(plain, job):
     folder, stdout = job
-    assert "120 records in, 120 records out as 120 alleles" in stdout
+    assert "120 VCF records read, 120 written as 120 alleles" in stdout
     mine, theirs = values(folder / "o.vcf.gz"), values(plain)
     assert [m[:4] for m in mine] == [t[:4] for t in theirs]
     assert {m[3] for m in mine} == {"OK", "REF_MISMATCH", "CONTIG_NOT_IN_FASTA"}
@@ -232,7 +232,7 @@ def test_job_array_fills_one_work_directory_then_merges(vcf, job, tmp_path):
     assert not (tmp_path / "o.vcf.gz").exists()
     status, stdout, err = run("merge", work, "--no-progress")
     assert status == 0, err
-    assert "120 records in, 120 records out" in stdout
+    assert "120 VCF records read, 120 written" in stdout
     assert body(tmp_path / "o.vcf.gz") == body(folder / "o.vcf.gz")
     assert (tmp_path / "o.tsv").is_file()
 

@@ -74,7 +74,7 @@ def test_two_ray_workers_write_what_the_local_engine_writes(cluster, local, vcf,
                  "--ray-address", address, "--workers", 2, *SCORE)
     out, err = job.communicate(timeout=600)
     assert job.returncode == 0, err
-    assert "120 records in, 120 records out" in out
+    assert "120 VCF records read, 120 written" in out
     assert body(tmp_path / "o.vcf.gz") == body(local)
     pids = worker_pids(tmp_path / "work")
     assert len(pids) == 2 and os.getpid() not in pids                # two worker processes
@@ -96,7 +96,7 @@ def test_a_worker_killed_mid_job_is_replaced(cluster, local, vcf, tmp_path):
     out, err = job.communicate(timeout=600)
     assert job.returncode == 0, err
     assert done_at_kill < 15
-    assert "120 records in, 120 records out" in out
+    assert "120 VCF records read, 120 written" in out
     assert body(tmp_path / "o.vcf.gz") == body(local)
     pids = worker_pids(work)
     assert victim in pids and len(pids) == 3                       # the replacement worker

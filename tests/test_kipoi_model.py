@@ -64,8 +64,21 @@ def test_unsupported_kipoi_type_is_named(tmp_path):
 
 
 def test_unknown_path_and_option():
-    with pytest.raises(kx.InputError, match="not a Kipoi model directory"):
+    with pytest.raises(kx.InputError, match="not a Kipoi model directory") as raised:
         kx.load_model("no/such/model")
+    # Both ways of naming a zoo checkout: Python's keyword and the command line's flag.
+    assert "zoo=CHECKOUT" in str(raised.value) and "--zoo CHECKOUT" in str(raised.value)
+
+
+def test_cli_names_its_zoo_flag(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "kipoi_explain", "predict", "no/such/model",
+                           "--fasta", "x.fa", "-o", str(tmp_path / "p.h5")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "--zoo CHECKOUT" in proc.stderr
     with pytest.raises(kx.InputError, match="input_length"):
         kx.load_model(EXAMPLES / "models" / "pytorch_cnn", input_length=3)
 

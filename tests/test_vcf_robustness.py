@@ -56,7 +56,7 @@ def real_world(tmp_path_factory, genome):
 def test_every_record_htslib_reads_comes_out_with_a_status(real_world):
     proc, out = real_world
     assert proc.returncode == 0, proc.stderr
-    assert "5 records in, 5 records out as 309 alleles" in proc.stdout
+    assert "5 VCF records read, 5 written as 309 alleles" in proc.stdout
     assert "Traceback" not in proc.stderr
     found = records(out)
     assert len(found) == 309

@@ -107,7 +107,7 @@ def order_from_description(description):
 def test_cli_output_parses_with_cyvcf2(cli_run, in_process):
     proc, out = cli_run
     assert proc.returncode == 0, proc.stderr
-    assert "8 records in, 8 records out" in proc.stdout
+    assert "8 VCF records read, 8 written as 10 alleles" in proc.stdout
     assert not (out / "scored.vcf.gz.partial").exists()
     assert "in.vcf is not sorted; the output was sorted in memory" in proc.stdout
     vcf, records = read_cyvcf2(out / "scored.vcf.gz")
@@ -207,6 +207,25 @@ def test_cli_tsv_one_row_per_record(cli_run, in_process):
         assert (row["attr_local"] == "") == (effect.status != "OK")
 
 
+def test_ref_mismatch_names_the_fasta_bases(cli_run, in_process, genome):
+    # The status stays REF_MISMATCH; the TSV, the VCF and the effect say what the FASTA holds.
+    found = genome["chr1"][3999]
+    detail = f"FASTA has {found} at chr1:4000"
+    mismatch = next(e for e in in_process if e.id == "rsMismatch")
+    assert (mismatch.status, mismatch.detail) == ("REF_MISMATCH", detail)
+    assert all(e.detail is None for e in in_process if e.status != "REF_MISMATCH")
+    _, out = cli_run
+    with open(out / "scored.tsv") as handle:
+        rows = {r["id"]: r for r in csv.DictReader(handle, delimiter="\t")}
+    assert (rows["rsMismatch"]["status"], rows["rsMismatch"]["status_detail"]) == \
+        ("REF_MISMATCH", detail)
+    assert rows["rs1"]["status_detail"] == ""
+    _, records = read_cyvcf2(out / "scored.vcf.gz")
+    record = next(r for r in records if r.ID == "rsMismatch")
+    assert (record.INFO.get("KX_STATUS"), record.INFO.get("KX_FASTA_REF")) == \
+        ("REF_MISMATCH", found)
+
+
 def test_cli_attributions_hdf5(cli_run, in_process):
     _, out = cli_run
     ok = [e for e in in_process if e.status == "OK"]
@@ -252,7 +271,7 @@ def test_spec_example_through_cli(tmp_path, spec_fasta):
     proc = cli("score-vcf", MODEL, "--vcf", SPEC_VCF, "--fasta", fasta, "-o", out,
                "--no-progress")
     assert proc.returncode == 0, proc.stderr
-    assert "5 records in, 5 records out" in proc.stdout
+    assert "5 VCF records read, 5 written" in proc.stdout
     _, records = read_cyvcf2(out)
     assert [(r.POS, r.REF, r.ALT, r.FILTER, r.INFO.get("KX_STATUS")) for r in records] == [
         (14370, "G", ["A"], None, "OK"), (17330, "T", ["A"], "q10", "OK"),

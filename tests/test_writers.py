@@ -56,3 +56,57 @@ def test_plot_draws_requested_sequences(result, tmp_path):
     assert three.size[1] > 2 * one.size[1]
     # Not a blank canvas: the logo and heat map put many colours on it.
     assert len(np.unique(np.asarray(one.convert("RGB")).reshape(-1, 3), axis=0)) > 20
+
+
+def _kept_figures(monkeypatch):
+    """Figures a writer draws, kept open instead of closed once saved."""
+    import matplotlib.pyplot as plt
+
+    kept = []
+    monkeypatch.setattr(plt, "close", kept.append)
+    return kept
+
+
+def test_plot_title_summarises_many_outputs(result, tmp_path, monkeypatch):
+    import dataclasses
+
+    import matplotlib.pyplot as plt
+
+    from kipoi_explain.targets import Target
+    from kipoi_explain.writers.plot import target_label
+
+    # Short lists stay as they are; ten bins of one output (the Puffin stand-in) are summarised.
+    assert target_label(Target((0, 1), ("a", "b"))) == "a+b"
+    plus = tuple(f"plus[{i}]" for i in range(10))
+    assert target_label(Target(tuple(range(10)), plus)) == "plus[0..9] (10 outputs, sum)"
+    mixed = tuple(f"t{i}" for i in range(6))
+    assert target_label(Target(tuple(range(6)), mixed, "mean")) == "t0+...+t5 (6 outputs, mean)"
+    # Through the plot: the title names the summary, not ten terms.
+    many = dataclasses.replace(result, target={"columns": [1] * 10, "names": list(plus),
+                                               "reduce": "sum"})
+    kept = _kept_figures(monkeypatch)
+    plot_attribution(many, tmp_path / "many.png", max_sequences=1)
+    title = kept[0].axes[0].get_title()
+    assert "target plus[0..9] (10 outputs, sum) = " in title and "plus[1]" not in title
+    plt.close("all")
+
+
+def test_plot_position_ticks_are_integers(result, tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from kipoi_explain.writers.logos import motif_logo
+
+    kept = _kept_figures(monkeypatch)
+    plot_attribution(result, tmp_path / "p.png", max_sequences=1)
+    # A short motif is where a default locator puts ticks at halves.
+    motif = kx.motif.build_motif("conv1/filter_0", np.full((3, 4), 0.25) + np.eye(3, 4) * 0.5,
+                                 n_sites=5)
+    motif_logo(motif, tmp_path / "logo.png")
+    assert len(kept) == 2
+    for fig in kept:
+        for ax in fig.axes:
+            if ax.get_label() == "<colorbar>":
+                continue
+            ticks = ax.get_xticks()
+            assert len(ticks) and np.all(ticks == np.round(ticks)), ticks
+    plt.close("all")

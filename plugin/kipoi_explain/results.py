@@ -471,6 +471,9 @@ class VariantEffect:
         created). None if no motif has a site there.
     record : object
         The pysam record the allele came from (for writers that copy its fields).
+    detail : str or None
+        What the status found, where it says more than the status: for ``REF_MISMATCH`` the
+        bases the FASTA holds there (``"FASTA has ACG at chr1:4000"``).
     """
 
     chrom: str
@@ -488,6 +491,7 @@ class VariantEffect:
     attribution: dict | None = field(default=None, metadata={"arrays": True})
     motif: dict | None = None
     record: object = field(default=None, repr=False, metadata={"wire": False})
+    detail: str | None = None
 
     @property
     def key(self) -> str:
@@ -542,7 +546,9 @@ class Finding:
 
     @property
     def flagged(self) -> bool:
-        return self.severity != "info"
+        """Warnings and errors, and measured findings that recommend an action."""
+        return self.severity != "info" or (self.value is not None and advises(
+            self.recommendation))
 
     def as_dict(self) -> dict:
         return {"check": self.check, "severity": self.severity, "value": plain(self.value),
@@ -553,7 +559,8 @@ class Finding:
 
 @dataclass
 class Diagnosis:
-    """Findings of :func:`kipoi_explain.diagnostics` about one model, and what they were measured on.
+    """Findings of :func:`kipoi_explain.diagnostics` about one model, and what they were
+    measured on.
 
     Attributes
     ----------
@@ -566,25 +573,37 @@ class Diagnosis:
         the report's plots draw.
     settings : dict
         Checks run, target, sequences used, seed and thresholds, so the run can be repeated.
+    verdict : dict
+        Which attribution methods to trust for this model and why, derived from the findings
+        (see :func:`kipoi_explain.diagnostics.verdict.verdict`); ``text`` says it in words.
     """
 
     model: dict
     findings: list[Finding]
     measurements: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
+    verdict: dict = field(default_factory=dict)
 
     #: Version of the JSON layout written by :meth:`as_dict`; changes only incompatibly.
     SCHEMA_VERSION = 1
 
     def flagged(self, check: str | None = None) -> list[Finding]:
-        """Warnings and errors, of one check or of all."""
+        """Flagged findings (see :attr:`Finding.flagged`), of one check or of all."""
         return [f for f in self.findings if f.flagged and check in (None, f.check)]
 
     def as_dict(self) -> dict:
-        return {"schema_version": self.SCHEMA_VERSION, "model": plain(self.model),
-                "settings": plain(self.settings),
-                "findings": [f.as_dict() for f in self.findings],
-                "measurements": plain(self.measurements)}
+        document = {"schema_version": self.SCHEMA_VERSION, "model": plain(self.model),
+                    "settings": plain(self.settings),
+                    "findings": [f.as_dict() for f in self.findings],
+                    "measurements": plain(self.measurements)}
+        if self.verdict:
+            document["verdict"] = plain(self.verdict)
+        return document
+
+
+def advises(recommendation: str) -> bool:
+    """Whether a finding's recommendation asks for an action (not empty, not "none needed")."""
+    return bool(recommendation) and not recommendation.startswith("none needed")
 
 
 def plain(value):

@@ -32,19 +32,19 @@ def load_model(source, **options) -> Model:
         :mod:`~kipoi_explain.backends.predict_function`).
         A :class:`Model` is returned unchanged.
     **options
-        ``zoo`` (Kipoi zoo checkout), ``device`` (PyTorch: "cpu", "cuda", "auto"),
-        ``batch_size`` (rows per block; by default, or ``"auto"``, PyTorch and Keras models
-        size their blocks to the device's free memory and their activations), ``precision`` (PyTorch: ``"float32"``, or ``"mixed"`` for bfloat16
-        autocast), ``input_length`` (needed for a bare torch module or a callable of
-        DNA), ``output_names``, ``layout`` (:class:`~kipoi_explain.InputLayout`, to override
-        what is inferred; a callable defaults to one-hot ``(N, L, 4)`` A, C, G, T; give
-        ``FeatureLayout((F,))`` for features, ``TokenLayout(length, vocabulary)`` for token
-        ids), ``name``; for a torch module of several inputs, ``extra_inputs`` (a sequence
-        of :class:`~kipoi_explain.ExtraInput`), ``input_names`` and ``keyword_inputs`` (see
-        :func:`~kipoi_explain.backends.torch.torch_model`); ``output_layout`` (which axis of
-        each output holds the tasks, e.g. ``"tasks,bins"``, or a dict by output name: see
-        :mod:`~kipoi_explain.outputs`). ``output_names`` is a dict ``{output: [tasks]}`` or
-        a list of output names for a model returning several arrays.
+        ``zoo`` (Kipoi zoo checkout), ``device`` (PyTorch: "cpu", "cuda", "auto"), ``batch_size``
+        (rows per block; by default, or ``"auto"``, PyTorch and Keras models size their blocks to
+        the device's free memory and their activations), ``precision`` (PyTorch: ``"float32"``, or
+        ``"mixed"`` for bfloat16 autocast), ``input_length`` (needed for a bare torch module or a
+        callable of DNA), ``output_names``, ``layout`` (:class:`~kipoi_explain.InputLayout`, to
+        override what is inferred; a callable defaults to one-hot ``(N, L, 4)`` A, C, G, T; give
+        ``FeatureLayout((F,))`` for features, ``TokenLayout(length, vocabulary)`` for token ids),
+        ``name``; for a torch module of several inputs, ``extra_inputs`` (a sequence of
+        :class:`~kipoi_explain.ExtraInput`), ``input_names`` and ``keyword_inputs`` (see
+        :func:`~kipoi_explain.backends.torch.torch_model`); ``output_layout`` (which axis of each
+        output holds the tasks, e.g. ``"tasks,bins"``, or a dict by output name: see
+        :mod:`~kipoi_explain.outputs`). ``output_names`` is a dict ``{output: [tasks]}`` or a list
+        of output names for a model returning several arrays.
 
     Returns
     -------
@@ -91,7 +91,8 @@ def load_model(source, **options) -> Model:
             return keras_model(str(path), **_only(options, "output_names", "layout", "name",
                                                   "batch_size", "output_layout"))
         raise InputError(f"model {str(source)!r}: not a Kipoi model directory nor a "
-                         f"{'/'.join(KERAS_SUFFIXES)} file (for a zoo model give zoo=CHECKOUT)")
+                         f"{'/'.join(KERAS_SUFFIXES)} file (for a zoo model give zoo=CHECKOUT, "
+                         "on the command line --zoo CHECKOUT)")
     if callable(source):
         from .predict_function import callable_model
 

@@ -30,6 +30,7 @@ def add_model_arguments(parser):
                              "the model's outputs.yaml, its task names, or Keras' channels "
                              "last)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_verbose_argument(parser)
     remote = parser.add_argument_group(
         "remote server",
         "With --remote the command runs on a kipoi-explain-server: the input files named "
@@ -48,6 +49,13 @@ def add_model_arguments(parser):
                         help="deadline of each call to the server (for score-vcf, of the whole "
                              "VCF); default: none")
     return remote
+
+
+def add_verbose_argument(parser) -> None:
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show the frameworks' own logs and warnings (TensorFlow's "
+                             "C++ logs, Kipoi's and Keras' deprecation notices), hidden by "
+                             "default")
 
 
 def _batch_size(text: str) -> int | str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from pathlib import Path
@@ -12,8 +13,10 @@ from ..commands import COMMANDS
 from ..commands.base import Command, CommandLine
 from ..commands.kinds import Flag, Text
 from ..errors import InputError, JobFailed, MissingDependency, RemoteError, UnsupportedOperation
+from ..options import keyword_defaults
 from .arguments import (add_input_arguments, add_job_arguments, add_model_arguments,
-                        add_sequence_arguments)
+                        add_sequence_arguments, add_verbose_argument)
+from .quiet import silence
 from .session import JobSession, open_session
 
 #: The sub-commands, by name: each command's command line(s).
@@ -23,9 +26,15 @@ SUBCOMMANDS = {line.name: (command, line) for command in COMMANDS.values()
 MERGE = "merge"
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: The program's name in usage lines and error messages.
+PROG = "kipoi-explain"
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """The parser; ``prog`` is how the program was called (``kipoi`` for ``kipoi explain``, of
+    which ``explain`` is then read as the sub-command)."""
     parser = argparse.ArgumentParser(
-        prog="kipoi-explain",
+        prog=prog,
         description="Explain trained DNA sequence models (Kipoi, PyTorch, Keras): attribution "
                     "maps, in-silico mutagenesis, DeepLIFT/DeepSHAP, filter and seqlet "
                     "motifs, variant effects, diagnoses of which explanations to trust, "
@@ -33,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "models.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.set_defaults(subcommands=subparsers.choices)
     for command, line in SUBCOMMANDS.values():
         _add_subcommand(subparsers, command, line)
     merge = subparsers.add_parser(
@@ -43,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "not done.")
     merge.add_argument("work_dir", metavar="WORK_DIR")
     merge.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_verbose_argument(merge)
     return parser
 
 
@@ -65,8 +76,7 @@ def _add_subcommand(subparsers, command: Command, cli: CommandLine) -> None:
         if param.group is not None and param.group not in groups:
             groups[param.group] = parser.add_argument_group(param.group)
         where = groups.get(param.group, parser)
-        default = defaults.get(param.name) if param in command.params else param.default
-        shown = f" (default: {default})" if default not in (None, False, ()) else ""
+        shown = _default_help(command, param, defaults)
         options = {"dest": param.name, "help": param.help + shown, "default": param.default}
         if isinstance(param.kind, Flag):
             options["action"] = "store_true"
@@ -79,16 +89,60 @@ def _add_subcommand(subparsers, command: Command, cli: CommandLine) -> None:
         where.add_argument(*param.cli_flags, **options)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _default_help(command: Command, param, defaults: dict) -> str:
+    """`` (default: X)`` for an option's help: the library function's default, a sub-command's
+    own option's, or, for an option the function passes on to the attribution methods, the
+    defaults of the methods that take it."""
+    if param in command.params and param.name not in defaults:
+        values = list(_method_defaults().get(param.name, {}).items())
+    else:
+        values = [(defaults.get(param.name) if param in command.params else param.default, ())]
+    values = [(value, methods) for value, methods in values
+              if not (value is None or value is False or isinstance(value, tuple) and not value)]
+    if not values:
+        return ""
+    if len(values) == 1:
+        return f" (default: {values[0][0]})"
+    return " (default: " + "; ".join(f"{value} with {', '.join(methods)}"
+                                     for value, methods in values) + ")"
+
+
+@functools.lru_cache(maxsize=None)
+def _method_defaults() -> dict:
+    """Each method option's defaults: option -> {default: names of the methods with it}."""
+    from ..methods import METHODS
+    from ..methods.tokens import TOKEN_METHODS
+
+    found: dict = {}
+    for methods in (METHODS, TOKEN_METHODS):
+        for method, function in methods.items():
+            label = method if methods is METHODS else f"{method} (tokens)"
+            for name, value in keyword_defaults(function).items():
+                try:
+                    hash(value)
+                except TypeError:
+                    continue
+                names = found.setdefault(name, {}).setdefault(value, [])
+                if label not in names:
+                    names.append(label)
+    return found
+
+
+def main(argv: list[str] | None = None, prog: str = PROG, quiet: bool = False) -> int:
     """Run the CLI; returns the exit status: 0 ok, 2 bad input, unsupported model or missing
     package (with ``--remote``: a request the server refused, e.g. INVALID_ARGUMENT,
     NOT_FOUND, UNAUTHENTICATED), 3 a server that failed or could not be reached (UNAVAILABLE,
     INTERNAL, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ...). ``diagnose --fail-on`` exits with
-    1."""
+    1. ``prog``: how the program was called, for usage and error lines; ``quiet`` (the
+    command-line entry points): unless ``--verbose``, keep TensorFlow's and Kipoi's noise
+    off stderr (:mod:`.quiet`)."""
     from ..jobs import PartialJob
 
     argv = list(sys.argv[1:] if argv is None else map(str, argv))
-    args = build_parser().parse_args(argv)
+    args = _parse(build_parser(prog), argv)
+    if quiet and not args.verbose:
+        silence()
+    name = f"{prog} {args.command}"
     try:
         if args.command == MERGE:
             return _merge(args)
@@ -97,13 +151,13 @@ def main(argv: list[str] | None = None) -> int:
         with open_session(args) as session:
             return args.line.main(session, args)
     except PartialJob as done:
-        print(f"kipoi-explain {args.command}: {done}")
+        print(f"{name}: {done}")
         return 0
     except (InputError, UnsupportedOperation, MissingDependency) as err:
-        print(f"kipoi-explain {args.command}: error: {err}", file=sys.stderr)
+        print(f"{name}: error: {err}", file=sys.stderr)
         return 2
     except JobFailed as err:
-        print(f"kipoi-explain {args.command}: error: {err}", file=sys.stderr)
+        print(f"{name}: error: {err}", file=sys.stderr)
         return 3
     except Exception as err:
         # A failed call to a --remote server; grpc is loaded only when one is used.
@@ -111,8 +165,18 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(err, RemoteError) and not (grpc and isinstance(err, grpc.RpcError)):
             raise
         err = err if isinstance(err, RemoteError) else RemoteError.from_rpc(err)
-        print(f"kipoi-explain {args.command}: error: {err}", file=sys.stderr)
+        print(f"{name}: error: {err}", file=sys.stderr)
         return err.exit_status
+
+
+def _parse(parser, argv: list[str]):
+    """The parsed arguments; unknown ones are the sub-command's error (``kipoi explain:
+    error: ...``, not the top parser's ``kipoi: error: ...``)."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        parser = args.subcommands.get(args.command, parser)
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 def _merge(args) -> int:
@@ -157,9 +221,10 @@ def cli_main(command: str, raw_args: list[str]) -> None:
     ``kipoi explain attention ARGS`` (any other sub-command) runs ``kipoi-explain attention
     ARGS``."""
     if raw_args and raw_args[0] in (*SUBCOMMANDS, MERGE) and raw_args[0] != command:
-        sys.exit(main(raw_args))
-    sys.exit(main([command, *raw_args]))
+        sys.exit(main(raw_args, prog=f"kipoi {command}", quiet=True))
+    sys.exit(main([command, *raw_args], prog="kipoi", quiet=True))
 
 
 def console() -> None:
-    sys.exit(main())
+    """``kipoi-explain`` and ``python -m kipoi_explain``."""
+    sys.exit(main(quiet=True))

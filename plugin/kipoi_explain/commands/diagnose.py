@@ -38,6 +38,8 @@ def main(session, args) -> int:
           f"{len(flagged)} flagged finding(s) ({time.perf_counter() - started:.1f} s)")
     for finding in flagged:
         print(f"  {finding.severity.upper():<7} {finding.check:<22} {finding.message}")
+    if result.verdict.get("text"):
+        print(f"verdict: {result.verdict['text']}")
     wrote(written)
     return 1 if any(f.severity in FAIL_ON[args.fail_on] for f in flagged) else 0
 

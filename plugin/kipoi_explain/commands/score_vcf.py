@@ -68,9 +68,11 @@ def main(session, args) -> int:
             raise InputError(f"{n_records - len(records)} of {n_records} records of "
                              f"{args.vcf!r} were not accounted for; no output written")
     alleles = sum(statuses.values())
-    print(f"{n_records} records in, {len(records)} records out as {alleles} alleles "
-          f"({', '.join(f'{n} {s}' for s, n in statuses.most_common())}) in "
-          f"{time.perf_counter() - started:.1f} s")
+    # The output has one record per ALT: say so, or a split multi-allelic record reads as a
+    # record lost or gained (7 records in, 8 lines out).
+    print(f"{n_records} VCF records read, {len(records)} written as {alleles} alleles, one "
+          f"output record per ALT ({', '.join(f'{n} {s}' for s, n in statuses.most_common())})"
+          f" in {time.perf_counter() - started:.1f} s")
     if not vcf_writer.sorted_input:
         print(f"  note: {args.vcf} is not sorted; the output was sorted in memory")
     if is_plain_gzip(args.vcf):

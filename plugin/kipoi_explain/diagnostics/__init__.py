@@ -22,6 +22,7 @@ from .gradient_saturation import gradient_saturation
 from .method_agreement import method_agreement
 from .randomization_sanity import randomization_sanity
 from .redundancy import redundancy
+from .verdict import verdict
 
 CHECKS = {
     "filter_scaling": filter_scaling,
@@ -116,6 +117,7 @@ def diagnose(model, seqs, checks=None, target=0, *, free_model=None, labels=None
                     if k not in ("free_model", "labels")} for check in checks}
     return Diagnosis(
         model=model.describe(), findings=findings, measurements=measurements,
+        verdict=verdict([f.as_dict() for f in findings], checks),
         settings={"checks": checks, "target": ctx.target.as_dict(), "n_sequences": len(ctx.x),
                   "n_attribution": min(n_attribution, len(ctx.x)), "seed": seed,
                   "batch_size": ctx.batch_size, "options": used, "version": __version__,

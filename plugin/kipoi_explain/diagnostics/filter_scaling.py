@@ -60,7 +60,8 @@ def filter_scaling(ctx, max_saturation: float = 0.5, max_norm_z: float = 5.0):
                 f"reflect the weights' scale (norms up to {norm[flagged].max():.3g} against a "
                 f"median of {np.median(norm):.3g})",
                 f"{len(flagged)} of {len(norm)} filters of {layer.name} have a weight-derived "
-                "PWM dominated by scale (saturated softmax or outlying weight norm)", details))
+                "PWM dominated by scale (saturated softmax or outlying weight norm; largest "
+                f"saturation {saturation[worst]:.2f})", details))
         else:
             findings.append(Finding(
                 CHECK, "info", float(saturation.max()), max_saturation, where,

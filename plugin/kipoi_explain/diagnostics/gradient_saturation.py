@@ -92,7 +92,8 @@ def _unit_states(ctx) -> dict:
             if kind == "relu":
                 return (a > 0).any(axis=1), np.zeros(len(a))
             slope = a * (1 - a) / 0.25 if kind == "sigmoid" else 1 - a ** 2
-            return np.zeros((len(a), a.shape[-1]), bool), (slope < FLAT_DERIVATIVE).mean(axis=(1, 2))
+            flat = (slope < FLAT_DERIVATIVE).mean(axis=(1, 2))
+            return np.zeros((len(a), a.shape[-1]), bool), flat
 
         fired, flat = run_batches(block, len(ctx.x), ctx.batch_size)
         state = {"kind": kind, "output_layer": name == output, "n_units": int(fired.shape[1])}
@@ -116,8 +117,8 @@ def _unit_findings(units: dict, max_dead: float, max_saturated: float) -> list[F
                 {"layer": name, "units": dead},
                 (f"units {index_list(dead)} pass no gradient on these sequences: attributions "
                  f"cannot see what reaches them; {REMEDY}") if flagged else "none needed",
-                f"{len(dead)} of {state['n_units']} units of {name} ({state['kind']}) never "
-                "fire on these sequences"))
+                f"{len(dead)} of {state['n_units']} units of {name} ({state['kind']}, "
+                f"{share:.0%}) never fire on these sequences"))
         elif "saturated_share" in state:
             share = state["saturated_share"]
             flagged = share > max_saturated
@@ -191,8 +192,10 @@ def _coverage_finding(coverage: np.ndarray, min_coverage: float, max_share: floa
         {"sequences": understated},
         (f"on {share:.0%} of the sequences the gradient accounts for less than "
          f"{min_coverage:.0%} of the prediction's change; {REMEDY}") if flagged else "none needed",
-        f"median first-order coverage of f(x) - f(shuffled x): "
-        f"{summary(coverage)['median'] if valid.any() else float('nan'):.2f}",
+        f"the gradient accounts for less than {min_coverage:.0%} of f(x) - f(shuffled x) on "
+        f"{share:.0%} of the sequences ({len(understated)} of {int(valid.sum())}; median "
+        f"first-order coverage "
+        f"{summary(coverage)['median'] if valid.any() else float('nan'):.2f})",
         {"coverage": summary(coverage), "understated_sequences": len(understated),
          "scored_sequences": int(valid.sum())})
 

@@ -10,7 +10,8 @@ from .stats import row_spearman, summary
 CHECK = "method_agreement"
 
 
-def method_agreement(ctx, methods=("grad_x_input", "integrated_gradients", "deeplift", "ism"),
+def method_agreement(ctx, methods=("grad_x_input", "integrated_gradients", "deeplift",
+                                         "deepshap", "ism"),
                      min_agreement: float = 0.3):
     """Per-sequence Spearman correlation of position importance between every pair of methods.
 

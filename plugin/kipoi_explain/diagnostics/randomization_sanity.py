@@ -18,7 +18,8 @@ from .stats import row_spearman, summary
 CHECK = "randomization_sanity"
 
 
-def randomization_sanity(ctx, methods=("grad_x_input", "integrated_gradients", "deeplift"),
+def randomization_sanity(ctx, methods=("grad_x_input", "integrated_gradients", "deeplift",
+                                              "deepshap"),
                          max_correlation: float = 0.5):
     """Rank correlation of each method's maps before and after cascading weight randomization.
 

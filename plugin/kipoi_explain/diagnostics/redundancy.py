@@ -116,8 +116,9 @@ def _findings(layer, corr, results, min_correlation, min_effect, max_share) -> l
         if effect >= min_effect and ratio is not None and ratio <= max_share:
             findings.append(Finding(
                 CHECK, "warning", ratio, max_share, {"layer": layer, "units": group["units"]},
-                f"ablation underestimates units {index_list(group['units'])}: ablate (or attribute "
-                "to) them as a group; single-unit ablation rankings of this layer miss them",
+                f"ablation underestimates units {index_list(group['units'])}: ablate (or "
+                "attribute to) them as a group; single-unit ablation rankings of this layer "
+                "miss them",
                 f"units {index_list(group['units'])} of {layer} correlate >= {min_correlation}; "
                 f"ablated together they move the target {effect:.2f} SD, the most important "
                 f"alone only {ratio:.0%} of that",

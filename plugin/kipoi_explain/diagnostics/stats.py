@@ -8,7 +8,8 @@ from scipy.stats import rankdata
 
 
 def row_spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman correlation of each row of ``a`` with the same row of ``b`` (``(N, M)`` -> ``(N,)``).
+    """Spearman correlation of each row of ``a`` with the same row of ``b``
+    (``(N, M)`` -> ``(N,)``).
 
     A row that is constant in either array has no defined correlation: NaN.
     """

@@ -134,7 +134,7 @@ def _score_chunk(model, genome, chunk: list[Allele], spec, method, rc: bool, mer
     for allele in chunk:
         effect = VariantEffect(allele.chrom, allele.pos, allele.id, allele.ref, allele.alt,
                                allele.record_index, allele.alt_index, allele.status, spec.names,
-                               record=allele.record)
+                               record=allele.record, detail=allele.detail)
         i = by_allele.get(id(allele))
         if i is not None:
             effect.scores = {name: values[i] for name, values in scores.items()}

@@ -62,6 +62,9 @@ class Allele:
     alt: str | None
     fasta_chrom: str | None = None
     status: str = OK
+    #: What the status found, where it says more than the status (REF_MISMATCH: the bases
+    #: the FASTA holds there).
+    detail: str | None = None
 
     @property
     def key(self) -> str:
@@ -250,8 +253,9 @@ def _check(allele: Allele, fasta, contigs: set, mapping: dict | None, length: in
         return "OUTSIDE_CONTIG"
     if max(len(allele.ref), len(allele.alt)) > length:
         return "ALLELE_TOO_LONG"
-    if fasta[name][allele.pos - 1:allele.pos - 1 + len(allele.ref)].upper() != \
-            allele.ref.upper():
+    found = str(fasta[name][allele.pos - 1:allele.pos - 1 + len(allele.ref)]).upper()
+    if found != allele.ref.upper():
+        allele.detail = f"FASTA has {found} at {name}:{allele.pos}"
         return "REF_MISMATCH"
     lo, hi = reference_span(allele.pos, allele.ref, allele.alt, length)
     if lo < 0 or hi > contig_length:

@@ -134,6 +134,8 @@ def _blocks(document: dict, dpi: int) -> list[tuple]:
               ("counts", [(check, {s: sum(f["check"] == check and f["severity"] == s
                                           for f in findings) for s in SEVERITIES})
                           for check in checks])]
+    if document.get("verdict"):
+        blocks.append(("verdict", document["verdict"]))
     for check in checks:
         blocks += [("section", check), ("text", ABOUT.get(check, ""))]
         own = sorted((f for f in findings if f["check"] == check),
@@ -242,12 +244,37 @@ def _markdown(blocks: list[tuple], plots: Path) -> str:
             lines += [_md(content[0]), ""]
         elif kind == "finding":
             lines += _md_finding(content[0])
+        elif kind == "verdict":
+            lines += _md_verdict(content[0])
         elif kind == "figure":
             name, caption, png_bytes = content
             plots.mkdir(parents=True, exist_ok=True)
             (plots / f"{name}.png").write_bytes(png_bytes)
             lines += [f"![{_md(caption)}]({quote(f'{plots.name}/{name}.png')})", ""]
     return "\n".join(lines)
+
+
+def _verdict_rows(verdict: dict) -> list[tuple[str, str, list[str]]]:
+    """``(heading, method, reasons)`` per method the verdict names."""
+    rows = [("trust", e["method"], e["why"]) for e in verdict.get("trust", [])]
+    rows += [("avoid", e["method"], e["why"]) for e in verdict.get("avoid", [])]
+    return rows + [("not checked", e["method"], [e["why"]])
+                   for e in verdict.get("not_checked", [])]
+
+
+def _md_verdict(verdict: dict) -> list[str]:
+    lines = ["## Verdict", "", _md(verdict.get("text", "")), ""]
+    lines += [f"- **{heading}** `{method}`: {_md('; '.join(why))}"
+              for heading, method, why in _verdict_rows(verdict)]
+    return lines + [""]
+
+
+def _html_verdict(verdict: dict) -> str:
+    items = "".join(f"<li><b>{escape(heading)}</b> <code>{escape(method)}</code>: "
+                    f"{escape('; '.join(why))}</li>"
+                    for heading, method, why in _verdict_rows(verdict))
+    return (f'<h2 id="verdict">Verdict</h2><p>{escape(verdict.get("text", ""))}</p>'
+            f"<ul>{items}</ul>")
 
 
 def _md_finding(finding: dict) -> list[str]:
@@ -298,6 +325,8 @@ def _html(blocks: list[tuple], title: str) -> str:
             body.append(f"<p>{escape(content[0])}</p>")
         elif kind == "finding":
             body.append(_html_finding(content[0]))
+        elif kind == "verdict":
+            body.append(_html_verdict(content[0]))
         elif kind == "figure":
             _, caption, png_bytes = content
             body.append(f"<figure>{image(png_bytes, caption)}</figure>")

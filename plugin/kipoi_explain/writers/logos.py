@@ -16,6 +16,7 @@ from .figures import pyplot
 def _logo(ax, pfm: np.ndarray, start: int = 0) -> None:
     import logomaker
     import pandas as pd
+    from matplotlib.ticker import MaxNLocator
 
     frame = pd.DataFrame(np.asarray(pfm, dtype=np.float64), columns=list(ALPHABET),
                          index=np.arange(start, start + len(pfm)))
@@ -25,6 +26,8 @@ def _logo(ax, pfm: np.ndarray, start: int = 0) -> None:
         logomaker.Logo(logomaker.transform_matrix(frame, from_type="probability",
                                                   to_type="information"), ax=ax)
     ax.set_ylim(0, 2)
+    # Positions are whole bases: no fractional ticks however few positions there are.
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("bits")
 
 

@@ -2,6 +2,7 @@
 heat map of the scores of all four bases."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ def plot_attribution(result: Attribution, path, indices=None, max_sequences: int
     plt = pyplot()
     import logomaker
     import pandas as pd
+    from matplotlib.ticker import MaxNLocator
 
     target, values, indices = _drawn(result, indices, max_sequences)
     importance = result.position_importance()
@@ -53,11 +55,12 @@ def plot_attribution(result: Attribution, path, indices=None, max_sequences: int
         logo_ax.set_ylabel("contribution")
         where = f" ({result.intervals[i]})" if result.intervals else ""
         logo_ax.set_title(f"{result.names[i]}{where} - {result.method}, target "
-                          f"{'+'.join(target.names)} = {values[i]:.3g}", fontsize=10)
+                          f"{target_label(target)} = {values[i]:.3g}", fontsize=10)
         bound = float(np.abs(result.scores[i]).max()) or 1.0
         image = heat_ax.imshow(result.scores[i].T, aspect="auto", cmap="RdBu_r",
                                vmin=-bound, vmax=bound, interpolation="nearest")
         heat_ax.set_yticks(range(4), list(ALPHABET))
+        heat_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         heat_ax.set_xlabel("position")
         fig.colorbar(image, ax=[logo_ax, heat_ax], pad=0.01, fraction=0.03, label="score")
     path = Path(path)
@@ -95,12 +98,27 @@ def plot_scores(result: Attribution, path, indices=None, max_sequences: int = 4,
             image = ax.imshow(scores.reshape(width, -1).T, aspect="auto", cmap="RdBu_r",
                               vmin=-bound, vmax=bound, interpolation="nearest")
             fig.colorbar(image, ax=ax, pad=0.01, fraction=0.03, label="score")
-        ax.set_title(f"{result.names[i]} - {result.method}, target {'+'.join(target.names)} = "
+        ax.set_title(f"{result.names[i]} - {result.method}, target {target_label(target)} = "
                      f"{values[i]:.3g}", fontsize=10)
     path = Path(path)
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
+
+
+def target_label(target: Target, most: int = 4) -> str:
+    """The target as a title names it: its outputs joined by ``+`` when there are at most
+    ``most``; else a summary, ``plus[0..9] (10 outputs, sum)`` when they are bins of one
+    output, ``a+...+z (10 outputs, sum)`` when not."""
+    names = list(target.names)
+    if len(names) <= most:
+        return "+".join(names)
+    parts = [re.fullmatch(r"(.+)\[([^\]]+)\]", name) for name in names]
+    if all(parts) and len({part[1] for part in parts}) == 1:
+        span = f"{parts[0][1]}[{parts[0][2]}..{parts[-1][2]}]"
+    else:
+        span = f"{names[0]}+...+{names[-1]}"
+    return f"{span} ({len(names)} outputs, {target.reduce})"
 
 
 def _drawn(result: Attribution, indices, max_sequences: int):

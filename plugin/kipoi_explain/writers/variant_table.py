@@ -26,7 +26,7 @@ class VariantTableWriter:
                             + [f"{name}:{key}" for name in self.output_names
                                for key in self.keys]
                             + ["attr_local", "attr_total", "motif_id", "motif_name",
-                               "motif_delta"])
+                               "motif_delta", "status_detail"])
 
     def write(self, effect: VariantEffect) -> None:
         scores = [f"{effect.scores[key][i]:.6g}" if effect.scores else ""
@@ -36,7 +36,8 @@ class VariantTableWriter:
         motif = [effect.motif["id"], effect.motif["name"], f"{effect.motif['delta']:.4g}"] \
             if effect.motif else ["", "", ""]
         self._rows.writerow([effect.chrom, effect.pos, effect.id or ".", effect.ref,
-                             effect.alt or ".", effect.status, *scores, *attribution, *motif])
+                             effect.alt or ".", effect.status, *scores, *attribution, *motif,
+                             effect.detail or ""])
 
     def __enter__(self):
         return self

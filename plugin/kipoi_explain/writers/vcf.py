@@ -74,6 +74,9 @@ class VariantVCFWriter:
                             f"among {null} matched background SNVs, one value per model output")
         header.info.add("KX_STATUS", 1, "String",
                         "kipoi-explain: OK, or why the allele was not scored")
+        header.info.add("KX_FASTA_REF", 1, "String",
+                        "kipoi-explain: with KX_STATUS=REF_MISMATCH, the bases the reference "
+                        "FASTA holds at REF's position")
         if method is not None:
             header.info.add("KX_ATTR_LOCAL", 1, "Float", f"kipoi-explain: change of {method} "
                             "importance near the variant (alt on reference coordinates - ref)")
@@ -109,6 +112,8 @@ class VariantVCFWriter:
         alleles = (effect.ref, effect.alt if effect.alt is not None else ".")
         info, dropped = _split_info(effect)
         info["KX_STATUS"] = effect.status
+        if effect.status == "REF_MISMATCH" and effect.detail:
+            info["KX_FASTA_REF"] = effect.detail.split()[2]      # "FASTA has ACG at chr1:4000"
         if effect.status == OK:
             for key, field in SCORES.items():
                 info[field] = tuple(float(v) for v in effect.scores[key])
