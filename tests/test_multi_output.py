@@ -13,7 +13,7 @@ import kipoi_explain as kx
 from kipoi_explain.variants import score_variants
 from kipoi_explain.writers.hdf5 import read_hdf5
 
-from conftest import kipoi_model_yaml, other, serve
+from conftest import make_torch_model, other, serve
 
 torch = pytest.importorskip("torch")
 
@@ -45,26 +45,15 @@ class TwoHeads(nn.Module):
 def two_heads_dir(directory: Path, labels: bool = True) -> Path:
     """A Kipoi model directory of :data:`TWO_HEADS` whose schema declares both targets; with
     ``labels`` the profile's strands are named (which settles its track axis)."""
-    import importlib.util
-
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "model.py").write_text(TWO_HEADS)
-    spec = yaml.safe_load(kipoi_model_yaml(
-        "kipoi.model.PyTorchModel", {"module_file": "model.py", "module_class": "TwoHeads",
-                                     "weights": "weights.pt"},
-        (4, LENGTH), 0, ["unused"], "A profile and a count, for tests."))
+    make_torch_model(directory, TWO_HEADS, "TwoHeads", (4, LENGTH), ["unused"],
+                     "A profile and a count, for tests.")
+    spec = yaml.safe_load((directory / "model.yaml").read_text())
     profile = {"name": "profile", "shape": f"(2, {LENGTH})", "doc": "Stranded profile."}
     if labels:
         profile["column_labels"] = ["plus", "minus"]
     spec["schema"]["targets"] = [profile, {"name": "counts", "shape": "(1,)",
                                            "doc": "Total count."}]
     (directory / "model.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    loader = importlib.util.spec_from_file_location(f"kx_two_heads_{labels}",
-                                                    directory / "model.py")
-    module = importlib.util.module_from_spec(loader)
-    loader.loader.exec_module(module)
-    torch.manual_seed(0)
-    torch.save(module.TwoHeads().eval().state_dict(), directory / "weights.pt")
     return directory
 
 

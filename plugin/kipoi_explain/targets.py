@@ -247,8 +247,10 @@ def _across_heads(target, heads, reduce: str, bins) -> Target:
         except InputError as err:
             raise InputError(f"output {head.name!r}: {err}") from None
         columns += [head.offset + c for c in part.columns]
-        names += [head.qualified(n) if "[" not in n else
-                  head.qualified(n.split("[")[0]) + n[n.index("["):] for n in part.names]
+        # "task[bin]" within the head -> "head:task[bin]".
+        for name in part.names:
+            task, bracket, cell = name.partition("[")
+            names.append(head.qualified(task) + bracket + cell)
     return Target(tuple(columns), tuple(names), reduce)
 
 

@@ -15,7 +15,7 @@ from ...engine import auto_batch_size, available_memory
 from ...errors import InputError, UnsupportedOperation
 from ...layouts import ConvLayer, FeatureLayout, InputLayout, probe
 from ...model import Model
-from ...outputs import named_arrays, read_outputs
+from ...outputs import Outputs, named_arrays, read_outputs
 from ...targets import Target
 from ..files import check_weights_file, load_error
 from . import attention as keras_attention
@@ -52,10 +52,8 @@ class KerasNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, Attent
         self.input_length = input_length
         self._heads: dict = {}
         self._tails: dict = {}
-        #: As TorchNetwork's: the task axis of each output array, and whether there are
-        #: several (set by :meth:`read_outputs`).
-        self._task_axes: tuple[int | None, ...] | None = None
-        self._several = False
+        #: As TorchNetwork's: what the model returns, set by :meth:`read_outputs`.
+        self._outputs: Outputs | None = None
 
     @staticmethod
     def _select(out, target: Target):
@@ -71,19 +69,19 @@ class KerasNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, Attent
         """The model's output with each task axis last; several arrays flattened per row and
         put one after the other."""
         arrays = [value for _, value in named_arrays(out, f"model {self.name!r}")]
-        if self._task_axes is None:
+        if self._outputs is None:
             return arrays[0]
         moved = [t if axis is None or axis == len(t.shape) - 2 else
                  tf.experimental.numpy.moveaxis(t, axis + 1, -1)
-                 for t, axis in zip(arrays, self._task_axes)]
-        if not self._several:
+                 for t, axis in zip(arrays, self._outputs.task_axes)]
+        if not self._outputs.heads:
             return moved[0]
         return tf.concat([tf.reshape(t, (tf.shape(t)[0], -1)) for t in moved], axis=1)
 
     @property
     def task_axes(self) -> tuple[int | None, ...] | None:
         """Per output array, the axis of one sequence's output that holds the tasks."""
-        return self._task_axes
+        return None if self._outputs is None else self._outputs.task_axes
 
     def read_outputs(self, output_names, output_layout) -> tuple:
         """``(heads, shape, names)`` of the model's outputs, as
@@ -99,9 +97,8 @@ class KerasNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, Attent
                        tuple(shape[1:])) for i, shape in enumerate(declared)]
         else:
             shapes = [(None, tuple(declared[1:]))]
-        outputs = read_outputs(shapes, output_names, output_layout, True, self.name)
-        self._task_axes, self._several = outputs.task_axes, bool(outputs.heads)
-        return outputs.heads, outputs.shape, outputs.names
+        self._outputs = read_outputs(shapes, output_names, output_layout, True, self.name)
+        return self._outputs.heads, self._outputs.shape, self._outputs.names
 
     def activation_bytes(self) -> tuple[int, int]:
         """Memory one input row takes in a gradient call, from the layers' declared output

@@ -626,10 +626,10 @@ class _Guard(TorchFunctionMode):
             return self._product(func, args, kwargs)
         if key in _DIVISIONS and _arg(args, kwargs, 2, "rounding_mode") is None \
                 and _dependent(_arg(args, kwargs, 1, "other")):
-            return self._divide(func, args[0], _arg(args, kwargs, 1, "other"))
+            return self._divide(args[0], _arg(args, kwargs, 1, "other"))
         if key == "rdiv" and _dependent(args[0]):
             # Tensor.__rtruediv__(self, other) computes other / self.
-            return self._divide(func, args[1], args[0])
+            return self._divide(args[1], args[0])
         if key in _SOFTMAXES:
             return self._softmax(key, func, args, kwargs)
         if key in _NORMS:
@@ -676,10 +676,16 @@ class _Guard(TorchFunctionMode):
                      if isinstance(t, torch.Tensor) and t.requires_grad]
         if len(dependent) < 2:
             return NotImplemented  # linear in its one input-dependent operand
-        if len(dependent) > 2 or _in_place(func) or (not einsum and (len(args) > 2 or kwargs)):
-            self._record(func, "a product of more than two input-dependent tensors"
-                         if len(dependent) > 2 else "an in-place product of two input-dependent "
-                         "tensors" if _in_place(func) else "unexpected arguments")
+        if len(dependent) > 2:
+            reason = "a product of more than two input-dependent tensors"
+        elif _in_place(func):
+            reason = "an in-place product of two input-dependent tensors"
+        elif not einsum and (len(args) > 2 or kwargs):
+            reason = "unexpected arguments"
+        else:
+            reason = None
+        if reason is not None:
+            self._record(func, reason)
             return func(*args, **kwargs)
         i, j = dependent
         for t in (operands[i], operands[j]):
@@ -697,7 +703,7 @@ class _Guard(TorchFunctionMode):
         value = call([t.detach() if isinstance(t, torch.Tensor) else t for t in operands])
         return surrogate + (value - surrogate).detach()
 
-    def _divide(self, func, numerator, denominator):
+    def _divide(self, numerator, denominator):
         reciprocal = self._elementwise(torch.reciprocal, denominator)
         if isinstance(numerator, torch.Tensor) and numerator.requires_grad:
             return self._product(torch.mul, (numerator, reciprocal), {})
@@ -796,11 +802,9 @@ class _Guard(TorchFunctionMode):
         self.state.blockers.setdefault(f"{what} called {self.state.where()}", hint)
 
 
-def _mean_of_halves(t):
+def _mean_of_halves(t: torch.Tensor) -> torch.Tensor:
     """``t`` with both halves set to the mean of its input and reference halves (detached):
     the ``ā`` of the product rule."""
-    if not isinstance(t, torch.Tensor) or not t.requires_grad:
-        return t
     a, ref = t.detach().chunk(2)
     mean = (a + ref) / 2
     return torch.cat([mean, mean])

@@ -12,7 +12,7 @@ from ...engine import auto_batch_size, available_memory
 from ...errors import InputError, UnsupportedOperation
 from ...layouts import ConvLayer, FeatureLayout, InputLayout, probe, probe_inputs
 from ...model import Model, missing_inputs
-from ...outputs import named_arrays, read_outputs
+from ...outputs import Outputs, named_arrays, read_outputs
 from ...targets import Target
 from . import attention as torch_attention
 from .deeplift import deeplift_multipliers
@@ -81,11 +81,9 @@ class TorchNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, Attent
         self.module.to(self.device)
         self._modules = {name: mod for name, mod in self.module.named_modules() if name}
         self._order: list[str] = []
-        #: Per array the module returns, the per-sequence axis holding the tasks (moved last);
-        #: and whether there are several, flattened into one row of columns. Set by
-        #: :meth:`read_outputs` once the outputs are known.
-        self._task_axes: tuple[int | None, ...] | None = None
-        self._several = False
+        #: What the module returns (heads, each array's task axis), set by
+        #: :meth:`read_outputs` once known.
+        self._outputs: Outputs | None = None
 
     # ---- running the module ---------------------------------------------------------------
     def to_tensor(self, x: np.ndarray, requires_grad: bool = False) -> torch.Tensor:
@@ -124,8 +122,12 @@ class TorchNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, Attent
         inputs = self._inputs(main, extras)
         with torch.autocast(self.device.type, dtype=torch.bfloat16,
                             enabled=self.precision == "mixed"):
-            out = self.module(**inputs) if isinstance(inputs, dict) else self.module(*inputs)
+            out = self._call(inputs)
         return self.library_layout(out).float()
+
+    def _call(self, inputs):
+        """The module's own output for its inputs (a list, or a dict by keyword)."""
+        return self.module(**inputs) if isinstance(inputs, dict) else self.module(*inputs)
 
     def _probe(self, n: int) -> tuple[torch.Tensor, dict | None]:
         x, context = probe_inputs(self.layout, self.input_length, self.extra_inputs, n)
@@ -144,21 +146,22 @@ class TorchNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, Attent
         """The module's output with each task axis last; several arrays flattened per row
         and put one after the other."""
         arrays = [value for _, value in self._arrays(out)]
-        if self._task_axes is None:
+        if self._outputs is None:
             return arrays[0]
-        if len(arrays) != len(self._task_axes):
+        axes = self._outputs.task_axes
+        if len(arrays) != len(axes):
             raise InputError(f"model {self.name!r} returned {len(arrays)} arrays; it returned "
-                             f"{len(self._task_axes)} when loaded")
+                             f"{len(axes)} when loaded")
         moved = [t if axis is None or axis == t.dim() - 2 else t.movedim(axis + 1, -1)
-                 for t, axis in zip(arrays, self._task_axes)]
-        if not self._several:
+                 for t, axis in zip(arrays, axes)]
+        if not self._outputs.heads:
             return moved[0]
         return torch.cat([t.reshape(t.shape[0], -1) for t in moved], dim=1)
 
     @property
     def task_axes(self) -> tuple[int | None, ...] | None:
         """Per output array, the axis of one sequence's output that holds the tasks."""
-        return self._task_axes
+        return None if self._outputs is None else self._outputs.task_axes
 
     def read_outputs(self, output_names, output_layout) -> tuple:
         """Learn the module's outputs from one probe pass: ``(heads, shape, names)`` -- the
@@ -166,12 +169,10 @@ class TorchNetwork(Predictor, InputGradients, DeepLiftRules, LayerAccess, Attent
         the library's layout and the task names (see :mod:`kipoi_explain.outputs`)."""
         main, context = self._probe(1)
         with torch.no_grad():
-            inputs = self._inputs(main, self._extra_tensors(context))
-            out = self.module(**inputs) if isinstance(inputs, dict) else self.module(*inputs)
+            out = self._call(self._inputs(main, self._extra_tensors(context)))
         shapes = [(name, tuple(value.shape[1:])) for name, value in self._arrays(out)]
-        outputs = read_outputs(shapes, output_names, output_layout, False, self.name)
-        self._task_axes, self._several = outputs.task_axes, bool(outputs.heads)
-        return outputs.heads, outputs.shape, outputs.names
+        self._outputs = read_outputs(shapes, output_names, output_layout, False, self.name)
+        return self._outputs.heads, self._outputs.shape, self._outputs.names
 
     def activation_bytes(self) -> tuple[int, int]:
         """Memory one input row takes in a gradient call: every module's output (kept for the
