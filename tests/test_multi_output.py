@@ -108,6 +108,9 @@ def test_an_undeclared_track_axis_is_refused_until_outputs_yaml_declares_it(tmp_
     with pytest.raises(kx.InputError, match="outputs.yaml names target.*profiles.*it has "
                                             "profile, counts"):
         kx.load_model(str(directory))
+    (directory / "outputs.yaml").write_text("profile: {layout: 'tasks,bins'\n")
+    with pytest.raises(kx.InputError, match=r"outputs\.yaml, line 2: .*expected ',' or '}'"):
+        kx.load_model(str(directory))
 
 
 def test_a_head_window_is_explained_as_the_sum_of_its_bins(model, seqs):

@@ -169,6 +169,9 @@ def test_inputs_yaml_errors_name_the_input(tmp_path, token_dir):
     (broken / "inputs.yaml").write_text("ids: {kind: words}\n")
     with pytest.raises(InputError, match="input 'ids': kind 'words'"):
         kx.load_model(broken)
+    (broken / "inputs.yaml").write_text("ids: {kind: tokens\n")
+    with pytest.raises(InputError, match=r"inputs\.yaml, line 2: "):
+        kx.load_model(broken)
 
 
 def test_model_info_lists_extra_inputs_and_vocabulary(client):

@@ -128,10 +128,7 @@ def _check_yaml(path: str, where: str) -> None:
         with open(path) as handle:
             root = yaml.compose(handle)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f", line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise InputError(f"{where}: model.yaml{line}: {problem}") from None
+        raise _yaml_error(err, where, "model.yaml") from None
     if not isinstance(root, yaml.MappingNode):
         kind = "nothing" if root is None else f"a {root.id}"
         raise InputError(f"{where}: model.yaml holds {kind}; expected a mapping with "
@@ -140,6 +137,28 @@ def _check_yaml(path: str, where: str) -> None:
     if not keys & {"defined_as", "type"}:
         raise InputError(f"{where}: model.yaml has no defined_as (the model's class, e.g. "
                          "kipoi.model.PyTorchModel)")
+
+
+def _yaml_error(err, where: str, name: str) -> InputError:
+    """A file that is no YAML, in one line naming it and the line of the problem."""
+    mark = getattr(err, "problem_mark", None)
+    line = f", line {mark.line + 1}" if mark is not None else ""
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    return InputError(f"{where}: {name}{line}: {problem}")
+
+
+def _side_file(model_dir: str, name: str, where: str):
+    """The content of the optional YAML file ``name`` beside model.yaml ({} when absent)."""
+    import yaml
+
+    path = os.path.join(model_dir, name)
+    if not os.path.isfile(path):
+        return {}
+    try:
+        with open(path) as handle:
+            return yaml.safe_load(handle) or {}
+    except yaml.YAMLError as err:
+        raise _yaml_error(err, where, name) from None
 
 
 def _load(kipoi, ref, source, descr, model_dir: str, where: str):
@@ -219,13 +238,7 @@ def _inputs(descr, model_dir: str, where: str):
 
 
 def _declared_kinds(model_dir: str, where: str) -> dict:
-    path = os.path.join(model_dir, INPUTS_FILE)
-    if not os.path.isfile(path):
-        return {}
-    import yaml
-
-    with open(path) as handle:
-        content = yaml.safe_load(handle) or {}
+    content = _side_file(model_dir, INPUTS_FILE, where)
     if not isinstance(content, dict) or not all(isinstance(v, dict) for v in content.values()):
         raise InputError(f"{where}: {INPUTS_FILE}: expected a mapping of input names to "
                          "{kind: ..., ...}")
@@ -335,13 +348,7 @@ def _outputs(descr, model_dir: str, where: str) -> tuple[dict, object, object]:
 
 
 def _declared_layouts(model_dir: str, targets: list, where: str) -> dict:
-    path = os.path.join(model_dir, OUTPUTS_FILE)
-    if not os.path.isfile(path):
-        return {}
-    import yaml
-
-    with open(path) as handle:
-        content = yaml.safe_load(handle) or {}
+    content = _side_file(model_dir, OUTPUTS_FILE, where)
     if not isinstance(content, dict) or not all(isinstance(v, dict) and "layout" in v
                                                 for v in content.values()):
         raise InputError(f"{where}: {OUTPUTS_FILE}: expected a mapping of target names to "
