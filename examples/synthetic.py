@@ -27,6 +27,8 @@ ALPHABET = "ACGT"
 # Pinned rather than pyjaspar's default so that a newer pyjaspar cannot change
 # the data; versioned matrix IDs are identical across releases anyway.
 JASPAR_RELEASE = "JASPAR2024"
+#: Set to 1, every training script runs as with ``--quick`` (the README examples' test).
+QUICK_VARIABLE = "KIPOI_EXPLAIN_EXAMPLES_QUICK"
 
 
 @dataclass(frozen=True)
@@ -412,9 +414,15 @@ def use_keras_with_tensorflow() -> None:
 
 def parse_args(doc: str, quick_help: str, argv: list[str] | None = None) -> argparse.Namespace:
     """The command line every training script takes: ``--out`` (default: the examples folder)
-    and ``--quick``; ``doc`` is the script's docstring, whose first paragraph describes it."""
+    and ``--quick``; ``doc`` is the script's docstring, whose first paragraph describes it.
+
+    ``KIPOI_EXPLAIN_EXAMPLES_QUICK=1`` in the environment makes every run quick, so that the
+    documented commands (and the test that runs them) can regenerate everything in seconds.
+    """
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent,
                         help="output folder (default: the examples folder next to this script)")
-    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--quick", action="store_true",
+                        default=os.environ.get(QUICK_VARIABLE) == "1",
+                        help=f"{quick_help} (default with {QUICK_VARIABLE}=1)")
     return parser.parse_args(argv)

@@ -53,6 +53,7 @@ def imports(name: str, path: Path, known: set[str]) -> set[str]:
     return found
 
 
+@pytest.mark.slow
 def test_import_loads_no_framework_nor_grpc():
     """``import kipoi_explain``, the methods, the command declarations and the CLI load neither
     a deep-learning framework nor gRPC: those come with a model of theirs, or --remote."""

@@ -353,6 +353,7 @@ def keras_transformer(seed=0, causal=False):
     return net
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("causal", [False, True])
 def test_keras_multihead_attention_maps_equal_recomputation_from_kernels(causal, x):
     import keras

@@ -70,6 +70,7 @@ def _destroyed(x, names, spans, motif, seed=0):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["ism", "grad_x_input"])
 @pytest.mark.parametrize("source, partner", PAIRS)
 def test_destroying_a_motif_changes_importance_at_its_partner(model, positives, method,

@@ -22,6 +22,9 @@ from kipoi_explain.server.hosts import ModelHost, RequestAborted, WorkerFault
 from kipoi_explain.v2 import explain_pb2 as pb
 from kipoi_explain.v2 import explain_pb2_grpc as pb_grpc
 
+# Every test here talks to a server started for real: slow.
+pytestmark = pytest.mark.slow
+
 CNN = str(EXAMPLE_DIR / "models" / "pytorch_cnn")
 KCNN = str(EXAMPLE_DIR / "models" / "keras_cnn")
 LENGTH = 200

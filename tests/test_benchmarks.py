@@ -13,6 +13,7 @@ COMPARE = Path(__file__).resolve().parents[1] / "benchmarks" / "compare.py"
 TOLERANCE = 1e-4
 
 
+@pytest.mark.slow
 def test_quick_comparison_prints_one_table_of_equal_scores():
     proc = subprocess.run([sys.executable, str(COMPARE), "--quick"], capture_output=True,
                           text=True, timeout=300)
@@ -58,6 +59,7 @@ def test_quick_comparison_prints_one_table_of_equal_scores():
 FAST_ISM = Path(__file__).resolve().parents[1] / "benchmarks" / "fast_ism.py"
 
 
+@pytest.mark.slow
 def test_fast_ism_benchmark_prints_one_table_of_equal_scores():
     """``benchmarks/fast_ism.py --quick`` on the two zoo layouts and BPNet, 10 positions."""
     pytest.importorskip("bpnetlite")

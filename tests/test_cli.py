@@ -39,6 +39,7 @@ def bed_run(tmp_path_factory):
     return proc, out
 
 
+@pytest.mark.slow
 def test_explain_bed_writes_hdf5_and_png(bed_run):
     proc, out = bed_run
     assert proc.returncode == 0, proc.stderr
@@ -56,6 +57,7 @@ def test_cli_result_equals_library_result(bed_run):
     np.testing.assert_allclose(read_hdf5(out).scores, expected.scores, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.slow
 def test_modisco_format(tmp_path):
     proc = run("explain", MODEL, "--sequences", EXAMPLES / "data" / "sequences.fa", "--method",
                "deeplift", "--target", "0,HNF4A", "--format", "modisco", "--no-plot",
@@ -74,6 +76,7 @@ def test_modisco_format(tmp_path):
      "--n-steps"),
     (["--sequences", EXAMPLES / "data" / "sequences.fa", "--target", "NOPE"], "NOPE"),
 ])
+@pytest.mark.slow
 def test_bad_input_is_a_clear_error(tmp_path, args, message):
     proc = run("explain", MODEL, *args, "-o", tmp_path / "x.h5", script=None)
     assert proc.returncode == 2
@@ -81,6 +84,7 @@ def test_bad_input_is_a_clear_error(tmp_path, args, message):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_bed_record_on_missing_contig_is_named(tmp_path):
     bed = tmp_path / "bad.bed"
     bed.write_text("chr1\t1000\t1200\tok\nchrX\t10\t210\tmystery\n")
@@ -91,6 +95,7 @@ def test_bed_record_on_missing_contig_is_named(tmp_path):
     assert not (tmp_path / "x.h5").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not installed(), reason="kipoi-explain is not pip-installed")
 @pytest.mark.parametrize("script, args", [("kipoi-explain", ["explain"]),
                                           ("kipoi", ["explain"])])
@@ -102,6 +107,7 @@ def test_console_scripts_and_kipoi_plugin(tmp_path, script, args):
     assert read_hdf5(out).method == "saliency"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not installed(), reason="kipoi-explain is not pip-installed")
 def test_kipoi_plugin_runs_the_other_commands(tmp_path):
     out = tmp_path / "genes.tsv"
@@ -122,6 +128,7 @@ def motifs_run(tmp_path_factory):
     return proc, out
 
 
+@pytest.mark.slow
 def test_motifs_folder_names_the_planted_jaspar_motifs(motifs_run):
     import pandas as pd
     from memelite.io import read_meme
@@ -138,14 +145,17 @@ def test_motifs_folder_names_the_planted_jaspar_motifs(motifs_run):
     assert len(list((out / "logos").glob("*.png"))) == table.motif.nunique()
     seqlets = pd.read_csv(out / "seqlets.tsv", sep="\t")
     assert len(seqlets) > 0 and {"chrom", "genome_start", "genome_end"} <= set(seqlets.columns)
+    assert (out / "seqlets.png").stat().st_size > 10000 and "seqlets.png" in proc.stdout
 
 
+@pytest.mark.slow
 def test_motifs_weights_method_needs_no_sequences(tmp_path):
     proc = run("motifs", MODEL, "--method", "weights", "-o", tmp_path, script=None)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "matches.tsv").exists()
 
 
+@pytest.mark.slow
 def test_motifs_activation_needs_sequences(tmp_path):
     proc = run("motifs", MODEL, "-o", tmp_path, script=None)
     assert proc.returncode == 2 and "--bed" in proc.stderr

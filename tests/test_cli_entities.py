@@ -91,7 +91,9 @@ def test_summary_names_the_top_entities_and_the_files(gene_run, capsys):
     assert lines[0].startswith("ranked 25 gene entities (gene_act) of 'gennet' over 200 "
                                "samples with grad_x_activation (target case) in ")
     assert lines[1].split()[:2] == ["1", "GENE07"]
-    assert lines[6:] == [f"  wrote {out.parent / 'gxa.tsv'}", f"  wrote {out.parent / 'gxa.json'}"]
+    assert lines[6:8] == [f"  wrote {out.parent / 'gxa.tsv'}",
+                          f"  wrote {out.parent / 'gxa.json'}"]
+    assert lines[8].startswith("done in ") and len(lines) == 9
 
 
 @pytest.mark.parametrize("method, extra", [("grad_x_activation", []),

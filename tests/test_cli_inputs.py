@@ -47,6 +47,7 @@ def input_flags(files):
             "--extra-input", f"covariates={files['root'] / 'covariates.npy'}"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("remote", [False, True])
 def test_explain_with_extra_inputs_writes_their_scores(capsys, files, multi_dir, server,  # noqa: F811
                                                        tmp_path, remote):
@@ -79,6 +80,7 @@ def test_screen_with_extra_inputs(capsys, files, multi_dir, tmp_path):  # noqa: 
                                expected.effects.reshape(-1)[:6], rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("remote", [False, True])
 def test_explain_tokens_from_a_text_file(capsys, files, token_dir, server, tmp_path,  # noqa: F811
                                          remote):
@@ -126,7 +128,7 @@ def test_bins_and_reduce_reach_the_target(capsys, files, multi_dir, tmp_path):  
     result = read_hdf5(out)
     assert result.target == expected.target and len(result.target["names"]) == 5
     np.testing.assert_allclose(result.scores, expected.scores, rtol=1e-6, atol=1e-8)
-    assert "plus[0]+plus[1]+minus[3]+minus[4]+... (5 outputs)" in stdout
+    assert "plus[0]+...+minus[5] (5 outputs, mean)" in stdout
 
 
 def test_parse_bins():

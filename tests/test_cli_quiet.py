@@ -41,6 +41,7 @@ def explain_keras(tmp_path, *extra):
     return done
 
 
+@pytest.mark.slow
 @needs_tensorflow
 def test_keras_run_is_quiet_by_default(tmp_path):
     done = explain_keras(tmp_path)
@@ -50,6 +51,7 @@ def test_keras_run_is_quiet_by_default(tmp_path):
     assert "explained" in done.stdout
 
 
+@pytest.mark.slow
 @needs_tensorflow
 def test_verbose_is_accepted(tmp_path):
     done = explain_keras(tmp_path, "--verbose")
@@ -101,6 +103,7 @@ def test_plugin_names_itself_kipoi_explain(capsys, monkeypatch):
     assert "kipoi explain: error: unrecognized arguments: --bogus" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (BIN / "kipoi").is_file(), reason="no kipoi console script")
 def test_kipoi_console_script_is_quiet():
     done = run("explain", "--help", command=(str(BIN / "kipoi"),))

@@ -15,6 +15,9 @@ from conftest import EXAMPLE_DIR, SERVER_BATCH, serve
 from kipoi_explain.cli import main
 from kipoi_explain.writers import read_hdf5
 
+# Every test here talks to a server started for real: slow.
+pytestmark = pytest.mark.slow
+
 MODEL = EXAMPLE_DIR / "models" / "pytorch_cnn"
 FREE_MODEL = EXAMPLE_DIR / "models" / "keras_cnn"
 GENOME = EXAMPLE_DIR / "data" / "genome.fa"

@@ -214,6 +214,7 @@ def assert_complete(model, x, ref, target, rtol):
     return mult
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype, rtol", [("float32", 1e-4), ("float64", 1e-10)])
 def test_transformer_completeness(request, dtype, rtol):
     if dtype == "float64":
@@ -285,6 +286,7 @@ BLOCKS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:.*was passed an input with a mask:UserWarning")
 @pytest.mark.parametrize("name", list(BLOCKS))
 def test_block_completeness(float64, name):

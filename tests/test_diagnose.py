@@ -70,6 +70,7 @@ def run(*args):
                           capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_cli_writes_json_markdown_and_html(tmp_path):
     out = tmp_path / "report.json"
     proc = run("diagnose", MODEL, "--fasta", FASTA, "--bed", BED, "--checks",
@@ -91,6 +92,7 @@ def test_cli_writes_json_markdown_and_html(tmp_path):
         assert "Verdict" in text and "kipoi-explain evaluate" in text
 
 
+@pytest.mark.slow
 def test_cli_fail_on_and_errors(tmp_path):
     proc = run("diagnose", MODEL, "--fasta", FASTA, "--bed", BED, "--checks", "nonsense",
                "-o", tmp_path / "r.json")
@@ -100,6 +102,7 @@ def test_cli_fail_on_and_errors(tmp_path):
     assert proc.returncode == 2 and "--labels" in proc.stderr
 
 
+@pytest.mark.slow
 def test_cli_constraint_cost_compares_two_models_on_labels(tmp_path):
     """The example regions labelled by their planted motifs; the Keras example is the 'free'
     model the PyTorch one is compared with."""
@@ -223,6 +226,7 @@ def test_verdict_travels_through_the_codec(report):
     assert back.verdict == report.verdict and back.as_dict() == report.as_dict()
 
 
+@pytest.mark.slow
 def test_verdict_follows_the_schema_and_reaches_the_summaries(report, tmp_path):
     pytest.importorskip("jsonschema")
     from kipoi_explain.writers.diagnosis import validate, write_json, write_summary

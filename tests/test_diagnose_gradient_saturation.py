@@ -66,6 +66,7 @@ def test_dead_relus_are_flagged():
     assert list(np.flatnonzero(acts.max(axis=(0, 1)) <= 0)) == [1, 2, 3, 4, 5]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("framework", ["pytorch", "keras"])
 @pytest.mark.parametrize("target", [0, 1, 2])
 def test_example_models_are_not_flagged(framework, target, example_regions):

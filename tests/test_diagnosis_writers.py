@@ -251,6 +251,7 @@ def sections(markdown):
     return dict(zip(parts[1::2], parts[2::2]))
 
 
+@pytest.mark.slow
 def test_markdown_summary(diagnosis, tmp_path):
     path = write_summary(diagnosis, tmp_path / "report.md")
     text = path.read_text()
@@ -280,6 +281,7 @@ def test_markdown_summary(diagnosis, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md", "report_plots"]
 
 
+@pytest.mark.slow
 def test_html_summary_is_one_file(diagnosis, tmp_path):
     path = write_summary(diagnosis, tmp_path / "report.html")
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
@@ -312,6 +314,7 @@ def test_summaries_of_not_applicable_checks(not_applicable, tmp_path):
     assert html.count("data:image/png;base64,") == 2
 
 
+@pytest.mark.slow
 def test_summary_from_saved_json(diagnosis, tmp_path):
     document = json.loads(write_json(diagnosis, tmp_path / "r.json").read_text())
     (tmp_path / "a").mkdir()

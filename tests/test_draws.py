@@ -80,6 +80,7 @@ def test_variant_attributions_do_not_depend_on_chunks(tmp_path, genome):
         np.testing.assert_allclose(a.attribution["diff"], b.attribution["diff"], atol=1e-7)
 
 
+@pytest.mark.slow
 def test_a_server_takes_the_place_of_its_samples(client):
     """``sample_index`` is an option of the request: a part sent to a server is seeded as the
     whole would be."""

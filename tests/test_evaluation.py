@@ -31,6 +31,7 @@ def sim():
     return kx.simulate(600, seed=5)
 
 
+@pytest.mark.slow
 def test_simulation_plants_what_it_says(sim):
     assert sim.x.shape == (600, 200, 4) and sim.labels.sum() == 300
     np.testing.assert_array_equal(sim.x.sum(-1), 1)
@@ -46,6 +47,7 @@ def test_simulation_plants_what_it_says(sim):
     assert not sim.truth[300:].any()
 
 
+@pytest.mark.slow
 def test_planted_bases_follow_the_motif_and_truth_marks_informative_columns(sim):
     db = jaspar(sim.settings["release"], "CORE", None)
     sp1 = sim.sites[(sim.sites.motif_id == "MA0079.5") & (sim.sites.strand == "+")]
@@ -62,6 +64,7 @@ def test_planted_bases_follow_the_motif_and_truth_marks_informative_columns(sim)
                                        ic * (ic >= 0.1), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_simulation_is_seeded_and_refuses_what_cannot_be_drawn():
     a, b = kx.simulate(20, seed=1), kx.simulate(20, seed=1)
     np.testing.assert_array_equal(a.x, b.x)
@@ -112,6 +115,7 @@ def trained():
                        target="CTCF", n_references=8, n_boot=200, **CTCF_ONLY)
 
 
+@pytest.mark.slow
 def test_methods_find_the_planted_ctcf_on_the_trained_model(trained):
     frame = trained.frame()
     auroc = frame[frame.metric == "auroc"].set_index("method")["mean"]
@@ -176,6 +180,7 @@ def test_verdict_names_what_the_weaker_method_loses():
 
 # ---- 4. command, report, server --------------------------------------------------------------
 
+@pytest.mark.slow
 def test_command_writes_a_report_that_follows_its_schema(tmp_path):
     import jsonschema
 
@@ -225,6 +230,7 @@ def test_report_renders_in_a_real_browser(tmp_path):
     assert "Uncaught" not in proc.stderr and "CONSOLE(" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_server_evaluates_as_the_library(client):
     options = {"simulated": True, "n": 20, "methods": ["saliency"], "target": "CTCF",
                "n_boot": 50, "positive": ["MA0139"], "negative": ["MA0106"],
@@ -268,6 +274,7 @@ def test_given_sites_score_genome_regions(tmp_path):
     assert result.settings["sites"] == str(sites) and result.settings["intervals"]
 
 
+@pytest.mark.slow
 def test_reference_cnn_trained_by_the_command(tmp_path):
     """``evaluate reference:exponential --simulate`` trains Koo & Ploenzke's shallow CNN with an
     exponential first layer on the simulated task (Keras) and evaluates it. Measured: held-out

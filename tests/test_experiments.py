@@ -188,6 +188,7 @@ def spacing_rule_model(spacing: int = 30, length: int = 120, n: int = 6000, seed
     return kx.load_model(module.eval(), input_length=length)
 
 
+@pytest.mark.slow
 def test_the_spacing_curve_peaks_at_the_planted_spacing():
     model = spacing_rule_model()
     backgrounds = np.eye(4, dtype=np.float32)[np.random.default_rng(1).integers(0, 4, (40, 120))]
@@ -229,6 +230,7 @@ def test_a_meme_file_gives_every_motif_as_its_consensus(cnn, tmp_path):
     assert result.motifs == ["m1 first", "m2"] and result.sequences == ["AGT", "CT"]
 
 
+@pytest.mark.slow
 def test_cli_writes_a_table_settings_and_plots(tmp_path):
     out = tmp_path / "marg"
     proc = subprocess.run([sys.executable, "-m", "kipoi_explain", "marginalize", str(CNN),
@@ -275,6 +277,7 @@ def test_a_server_runs_experiments_as_the_library_does(client, cnn, tmp_path):
     np.testing.assert_allclose(far.implanted, near.implanted, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_server_never_reads_a_motif_file_of_its_own(server):
     request = pb.RunRequest(command="marginalize", model="cnn",
                             samples=codec.to_samples(["ACGT" * 50]),

@@ -460,6 +460,7 @@ def test_blocks_torch_fx_cannot_trace(caplog):
     ("bpnet", {"iconv", "rconvs.3", "fconv"}),
     ("chrombpnet", {"bias.fconv", "accessibility.fconv"}),
 ])
+@pytest.mark.slow
 def test_published_models(caplog, name, windowed):
     """The authors' own classes (:mod:`published`: small, random), loaded as they are, with
     every output of every head; the substitutions of 12 central positions (all of them would

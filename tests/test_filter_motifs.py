@@ -74,6 +74,7 @@ def test_keras_filters_are_read_at_their_activation(fused):
     assert conv.activation == expected
 
 
+@pytest.mark.slow
 def test_counts_are_those_of_the_activation_output_computed_by_hand():
     """Windows above 0.5 x max of relu(batchnorm(conv(x))), aligned and counted directly."""
     module = conv_bn_relu()

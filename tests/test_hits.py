@@ -62,6 +62,7 @@ def _scored(table: pd.DataFrame) -> tuple[float, float]:
     return good.hit.nunique() / max(len(table), 1), good["index"].nunique() / len(PLANTED)
 
 
+@pytest.mark.slow
 def test_hits_land_on_planted_sites_in_genome_coordinates(attribution):
     patterns = load_patterns("jaspar", PLANTED_IDS + DECOYS, RELEASE)
     found = call_hits(attribution, patterns)
@@ -163,6 +164,7 @@ def _cli(*args):
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_cli_fasta_records_use_name_and_offset(tmp_path):
     windows = pd.read_csv(REGIONS, sep="\t", header=None)
     import pyfaidx
@@ -189,6 +191,7 @@ def test_cli_fasta_records_use_name_and_offset(tmp_path):
     assert (tmp_path / "hits.json").is_file()
 
 
+@pytest.mark.slow
 def test_cli_writes_a_bigbed_with_the_rows_of_the_bed(tmp_path):
     import pybigtools
 
@@ -247,6 +250,7 @@ def test_server_reads_no_motif_file(tmp_path):
     assert [p.name for p in load_patterns(sent, ["X1"])] == ["X1 ONE"]
 
 
+@pytest.mark.slow
 def test_a_server_calls_the_hits_the_library_calls(client, model, tmp_path):
     """A client reads its MEME file and sends the CWMs; the result travels by the codec."""
     meme = _write_meme(tmp_path / "planted.meme")
@@ -261,6 +265,7 @@ def test_a_server_calls_the_hits_the_library_calls(client, model, tmp_path):
     np.testing.assert_allclose(remote.similarity, local.similarity, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_a_server_never_reads_a_motif_file_of_its_own(server):
     import grpc
 

@@ -186,6 +186,7 @@ def test_corrupted_shard_is_computed_again(vcf, job, tmp_path):
     assert body(tmp_path / "o.vcf.gz") == body(folder / "o.vcf.gz")
 
 
+@pytest.mark.slow
 def test_driver_killed_mid_job_resumes(vcf, tmp_path):
     work = tmp_path / "work"
     args = ["score-vcf", MODEL, "--vcf", vcf, "--work-dir", work, "--shard-size", 2, *SCORE]

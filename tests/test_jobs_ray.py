@@ -19,6 +19,9 @@ import pytest
 from conftest import EXAMPLE_DIR
 from test_jobs import SCORE, body, local_job, markers, run, snv_vcf, worker_pids
 
+# Every test here starts a Ray cluster for real: slow.
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("ray")
 
 ROOT = EXAMPLE_DIR.parent

@@ -70,6 +70,7 @@ def test_unknown_path_and_option():
     assert "zoo=CHECKOUT" in str(raised.value) and "--zoo CHECKOUT" in str(raised.value)
 
 
+@pytest.mark.slow
 def test_cli_names_its_zoo_flag(tmp_path):
     import subprocess
     import sys

@@ -113,6 +113,7 @@ def test_deeplift_completeness_through_batchnorm_and_exponential(depth, activati
     np.testing.assert_allclose(result.scores.sum((1, 2)), f_x - f_ref, rtol=1e-3, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_attributions_find_the_planted_motifs(deep_exponential):
     x, mask = sample_sites(20)
     assert deep_exponential.predict(x).mean() > 0.5, "planted motifs should read as positive"
@@ -170,6 +171,7 @@ def planted_release():
     return jaspar(JASPAR_RELEASE)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("depth", ["deep", "shallow"])
 def test_exponential_filters_match_planted_tfs_as_the_published_pipeline(depth,
                                                                          planted_release):
@@ -207,6 +209,7 @@ def test_relu_filters_are_too_flat_to_match(depth, planted_release):
 
 # ---- the simulated benchmark reproduces the published pattern --------------------------------
 
+@pytest.mark.slow
 def test_evaluation_reproduces_the_published_pattern():
     """Koo & Ploenzke (2021) and Majdandzic et al. (2023) on these models: ISM above saliency
     on the deep relu model, and an exponential first layer giving better saliency AUROC than

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 CORPUS = Path(__file__).with_name("malformed_corpus.py")
 
 
+@pytest.mark.slow
 def test_every_malformed_input_is_one_line_naming_its_file(tmp_path):
     proc = subprocess.run([sys.executable, str(CORPUS), str(tmp_path)], capture_output=True,
                           text=True, timeout=1200)

@@ -51,6 +51,7 @@ def planted_sites() -> dict:
     return where
 
 
+@pytest.mark.slow
 def test_planted_motifs_come_back_as_patterns_matching_their_tf(found):
     significant = {m.best.name: m for m in found.patterns
                    if m.best is not None and m.best.q_value <= 0.05}
@@ -63,6 +64,7 @@ def test_planted_motifs_come_back_as_patterns_matching_their_tf(found):
         assert motif.name.startswith("pos_patterns.")   # they raise the prediction
 
 
+@pytest.mark.slow
 def test_each_pattern_s_seqlets_lie_on_planted_sites_of_its_tf(found, tmp_path):
     sites = planted_sites()
     path = tmp_path / "modisco_results.h5"
@@ -85,6 +87,7 @@ def test_each_pattern_s_seqlets_lie_on_planted_sites_of_its_tf(found, tmp_path):
     assert table.groupby("pattern")["on_site"].mean().min() >= 0.8
 
 
+@pytest.mark.slow
 def test_the_result_travels_through_the_codec(found):
     back = codec.decode(codec.encode(found))
     assert isinstance(back, kx.ModiscoResult)
@@ -94,6 +97,7 @@ def test_the_result_travels_through_the_codec(found):
         np.testing.assert_array_equal(ours, theirs)
 
 
+@pytest.mark.slow
 def test_cli_writes_modisco_lite_s_file_and_the_report(cli_run, found, tmp_path):
     status, out, printed = cli_run
     assert status == 0

@@ -262,6 +262,7 @@ CONV_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("framework, width, stride, dilation, padding, threshold", CONV_CASES)
 def test_activation_counts_match_naive_reference(request, framework, width, stride, dilation,
                                                  padding, threshold):
@@ -465,6 +466,7 @@ def test_benjamini_hochberg_equals_direct_implementation():
 
 # ---- 7. databases ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_jaspar_older_release():
     from pyjaspar import jaspardb
 

@@ -121,6 +121,7 @@ def test_a_head_window_is_explained_as_the_sum_of_its_bins(model, seqs):
     assert np.abs(deeplift.delta).max() < 1e-5
 
 
+@pytest.mark.slow
 def test_the_command_line_explains_and_predicts_a_head(model, seqs, tmp_path):
     fasta = tmp_path / "seqs.fa"
     fasta.write_text("".join(f">s{i}\n{''.join('ACGT'[j] for j in row.argmax(1))}\n"
@@ -147,6 +148,7 @@ def test_the_command_line_explains_and_predicts_a_head(model, seqs, tmp_path):
         assert h5["heads/counts"].shape == (len(seqs), 1)
 
 
+@pytest.mark.slow
 def test_the_server_explains_a_head_as_the_library_does(model, model_dir, seqs):
     from kipoi_explain.client import Client
 
@@ -166,6 +168,7 @@ def test_the_server_explains_a_head_as_the_library_does(model, model_dir, seqs):
         model, seqs, "grad_x_input", target="profile", bins=(10, 12)).scores, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_variants_are_scored_on_a_head_and_its_bins(model, tmp_path):
     import pyfaidx
     from cyvcf2 import VCF

@@ -118,6 +118,7 @@ def test_targets_select_a_head_its_tasks_and_its_bins(bpnet, enformer):
 
 
 # ---- exact DeepLIFT through modern blocks ------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["bpnet", "chrombpnet", "enformer", "borzoi", "basenji2"])
 def test_deepshap_sums_to_the_difference_from_each_reference(name):
     arch = build(name)

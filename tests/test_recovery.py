@@ -35,6 +35,7 @@ def mean_auroc(importance, mask):
     return float(np.mean([roc_auc_score(m, s) for s, m in zip(importance, mask)]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_name", ["pytorch_cnn", "keras_cnn"])
 @pytest.mark.parametrize("method, options", [("ism", {}), ("deepshap", {"n_references": 20})])
 def test_planted_motifs_are_recovered(positives, model_name, method, options):

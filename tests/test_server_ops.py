@@ -20,6 +20,9 @@ from kipoi_explain.server.config import load_config
 from kipoi_explain.v2 import explain_pb2 as pb
 from kipoi_explain.v2 import explain_pb2_grpc as pb_grpc
 
+# Every test here talks to a server started for real: slow.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 CNN = EXAMPLE_DIR / "models" / "pytorch_cnn"
 GENOME = EXAMPLE_DIR / "data" / "genome.fa"

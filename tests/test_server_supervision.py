@@ -18,6 +18,9 @@ from kipoi_explain.client import Client
 from kipoi_explain.v2 import explain_pb2 as pb
 from kipoi_explain.v2 import explain_pb2_grpc as pb_grpc
 
+# Every test here talks to a server started for real: slow.
+pytestmark = pytest.mark.slow
+
 CNN = EXAMPLE_DIR / "models" / "pytorch_cnn"
 LENGTH = 200
 #: Input length of the stalling test model.

@@ -28,6 +28,9 @@ from kipoi_explain.variants.alleles import VariantRecord
 
 from conftest import EXAMPLE_DIR, other, serve, served_locally
 
+# Every test here talks to a server started for real: slow.
+pytestmark = pytest.mark.slow
+
 MODEL_DIRS = {"cnn": EXAMPLE_DIR / "models" / "pytorch_cnn",
               "kcnn": EXAMPLE_DIR / "models" / "keras_cnn"}
 GENOME = EXAMPLE_DIR / "data" / "genome.fa"

@@ -13,6 +13,9 @@ from kipoi_explain import InputError
 from conftest import EXAMPLE_DIR, random_onehot, serve
 from test_service import check_error
 
+# Every test here talks to a server started for real: slow.
+pytestmark = pytest.mark.slow
+
 LENGTH, CHANNELS, BINS = 60, 2, 6
 VOCAB = ["<pad>"] + [f"GENE{i:02d}" for i in range(1, 16)]
 TOKENS = 6

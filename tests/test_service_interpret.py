@@ -27,6 +27,9 @@ from conftest import (EXAMPLE_DIR, kipoi_model_yaml, make_tiny_transformer, rand
                       serve, served_locally)
 from test_service import check_error, raw_stub
 
+# Every test here talks to a server started for real: slow.
+pytestmark = pytest.mark.slow
+
 GENNET = EXAMPLE_DIR / "models" / "gennet"
 CNN = EXAMPLE_DIR / "models" / "pytorch_cnn"
 GENOME = EXAMPLE_DIR / "data" / "genome.fa"

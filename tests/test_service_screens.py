@@ -22,6 +22,9 @@ from kipoi_explain.v2 import explain_pb2 as pb
 from conftest import EXAMPLE_DIR, random_onehot, serve, served_locally
 from test_service import check_error, raw_stub
 
+# Every test here talks to a server started for real: slow.
+pytestmark = pytest.mark.slow
+
 CNN = EXAMPLE_DIR / "models" / "pytorch_cnn"
 GENNET = EXAMPLE_DIR / "models" / "gennet"
 GENOME = EXAMPLE_DIR / "data" / "genome.fa"

@@ -96,6 +96,7 @@ def in_process(bed, stride=50):
     return result, rows
 
 
+@pytest.mark.slow
 def test_bigwig_holds_the_in_process_attribution(tracked):
     proc, out, bed = tracked
     assert proc.returncode == 0, proc.stderr
@@ -127,6 +128,7 @@ def test_hypothetical_scores_of_the_same_bases(tracked):
     assert not onehot[last, :, 30:].any() and onehot[last, :, :30].sum() == 30
 
 
+@pytest.mark.slow
 def test_track_refusals(tmp_path):
     proc = cli("tracks", MODEL, "--fasta", GENOME, "--chrom", "chr1", "--method", "ism",
                "-o", tmp_path / "t.bw", "--hypothetical", tmp_path / "h.h5", "--no-progress",

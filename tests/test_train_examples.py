@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import kipoi_explain as kx
 
@@ -16,6 +17,7 @@ def quick_run(script: str, out: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_quick_run_reproduces_data_and_writes_loadable_models(tmp_path):
     quick_run("train_examples.py", tmp_path)
     for name in ("genome.fa", "regions.bed", "sequences.fa", "planted_sites.tsv"):
@@ -29,6 +31,7 @@ def test_quick_run_reproduces_data_and_writes_loadable_models(tmp_path):
         assert np.isfinite(model.predict(x)).all()
 
 
+@pytest.mark.slow
 def test_transformer_script_reproduces_its_evaluation_data(tmp_path):
     quick_run("train_transformer.py", tmp_path)
     for name in ("pair_sequences.fa", "pair_sites.tsv"):
@@ -39,6 +42,7 @@ def test_transformer_script_reproduces_its_evaluation_data(tmp_path):
     assert maps.maps.shape == (40, 1, 4, 75, 75) and list(model.output_names) == ["pair"]
 
 
+@pytest.mark.slow
 def test_gennet_script_reproduces_its_annotation_and_mapping(tmp_path):
     quick_run("train_gennet.py", tmp_path)
     assert (tmp_path / "data" / "gennet_annotation.tsv").read_bytes() == \

@@ -104,6 +104,7 @@ def test_pvalues_are_uniform_on_random_snvs_and_small_at_planted_sites(cnn, rand
     assert np.median(planted) < 0.02 and (planted < 0.05).mean() >= 0.8
 
 
+@pytest.mark.slow
 def test_score_vcf_writes_pvalues_alike_in_a_job_and_on_a_server(cnn, planted_vcf, tmp_path,
                                                                   client):
     local = list(kx.score_variants(cnn, planted_vcf, GENOME, null=100, null_seed=2))

@@ -500,6 +500,7 @@ def test_destroying_a_planted_ctcf_site_is_reported_as_ctcf_disrupted(tmp_path):
     assert effect.motif["log10_p_change"] < -2
 
 
+@pytest.mark.slow
 def test_cli_writes_the_motif_fields(tmp_path):
     import subprocess
     import sys

@@ -53,6 +53,7 @@ def real_world(tmp_path_factory, genome):
     return score(vcf, out), out
 
 
+@pytest.mark.slow
 def test_every_record_htslib_reads_comes_out_with_a_status(real_world):
     proc, out = real_world
     assert proc.returncode == 0, proc.stderr
@@ -83,6 +84,7 @@ def test_positions_past_2_to_the_29_are_indexed_with_csi(real_world):
     assert lines[0].split("\t")[1] == "3000000000"
 
 
+@pytest.mark.slow
 def test_a_gzip_vcf_is_read(tmp_path, genome):
     chr1 = genome["chr1"]
     text = HEADER + f"chr1\t700\tv\t{chr1[699]}\t{other(chr1[699])}\t.\tPASS\t.\tGT\t0/1\n"
@@ -99,6 +101,7 @@ def test_a_gzip_vcf_is_read(tmp_path, genome):
      "record 2, after chr1:100 cannot be read"),
     ("chr1\tabc\ta\tA\tC\t.\tPASS\t.\tGT\t0/1\n", "record 1 cannot be read"),
 ])
+@pytest.mark.slow
 def test_an_unreadable_record_is_named_and_nothing_is_left(tmp_path, body, message):
     vcf = tmp_path / "in.vcf"
     vcf.write_text(HEADER + body)

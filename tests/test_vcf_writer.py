@@ -104,6 +104,7 @@ def order_from_description(description):
     return description.split("in the order ")[1].rstrip('"').split("|")
 
 
+@pytest.mark.slow
 def test_cli_output_parses_with_cyvcf2(cli_run, in_process):
     proc, out = cli_run
     assert proc.returncode == 0, proc.stderr
@@ -265,6 +266,7 @@ def test_writers_directly_and_interrupted(tmp_path, input_vcf, in_process):
         assert not final.with_name(final.name + ".partial").exists(), name
 
 
+@pytest.mark.slow
 def test_spec_example_through_cli(tmp_path, spec_fasta):
     fasta, _ = spec_fasta
     out = tmp_path / "spec.vcf.gz"
@@ -283,6 +285,7 @@ def test_spec_example_through_cli(tmp_path, spec_fasta):
                                        "microsat1", "microsat1"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["attributions_without_method", "bad_suffix", "missing_vcf",
                                   "garbage_vcf"])
 def test_cli_errors_exit_2(tmp_path, input_vcf, case):

@@ -72,8 +72,7 @@ def test_plot_title_summarises_many_outputs(result, tmp_path, monkeypatch):
 
     import matplotlib.pyplot as plt
 
-    from kipoi_explain.targets import Target
-    from kipoi_explain.writers.plot import target_label
+    from kipoi_explain.targets import Target, target_label
 
     # Short lists stay as they are; ten bins of one output (the Puffin stand-in) are summarised.
     assert target_label(Target((0, 1), ("a", "b"))) == "a+b"
@@ -81,6 +80,9 @@ def test_plot_title_summarises_many_outputs(result, tmp_path, monkeypatch):
     assert target_label(Target(tuple(range(10)), plus)) == "plus[0..9] (10 outputs, sum)"
     mixed = tuple(f"t{i}" for i in range(6))
     assert target_label(Target(tuple(range(6)), mixed, "mean")) == "t0+...+t5 (6 outputs, mean)"
+    # A result's record of its target reads the same.
+    assert target_label({"names": list(plus), "reduce": "mean"}) == \
+        "plus[0..9] (10 outputs, mean)"
     # Through the plot: the title names the summary, not ten terms.
     many = dataclasses.replace(result, target={"columns": [1] * 10, "names": list(plus),
                                                "reduce": "sum"})
@@ -91,6 +93,7 @@ def test_plot_title_summarises_many_outputs(result, tmp_path, monkeypatch):
     plt.close("all")
 
 
+@pytest.mark.slow
 def test_plot_position_ticks_are_integers(result, tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 

@@ -38,7 +38,8 @@ def run_batches(fn: Callable[[int, int], np.ndarray | tuple], n_rows: int, batch
     batch_size : int
         Rows per block.
     progress : bool
-        Show a progress bar (rows done / total).
+        Show a progress bar (rows done / total) once the rows take more than
+        :data:`~kipoi_explain.stages.DELAY` seconds.
     desc : str, optional
         Label of the progress bar.
 
@@ -47,13 +48,12 @@ def run_batches(fn: Callable[[int, int], np.ndarray | tuple], n_rows: int, batch
     numpy.ndarray, tuple of numpy.ndarray, or None
         The blocks' results concatenated along the first axis (None if ``fn`` returns None).
     """
-    from tqdm.auto import tqdm
+    from .stages import progress_bar
 
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: expected a positive integer")
     parts = []
-    with tqdm(total=n_rows, desc=desc, unit="row", disable=not progress, leave=False,
-              dynamic_ncols=True) as bar:
+    with progress_bar(n_rows, desc, "row", show=progress) as bar:
         for lo in range(0, n_rows, batch_size):
             checkpoint()
             hi = min(lo + batch_size, n_rows)

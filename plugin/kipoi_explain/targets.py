@@ -36,6 +36,7 @@ these; ``bins`` is read inside each selected head (a dict's tasks named ``head:t
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -72,6 +73,34 @@ class Target:
         """Reduce a numpy ``(N, ...)`` output array to the ``(N,)`` target values."""
         flat = np.asarray(outputs).reshape(len(outputs), -1)[:, list(self.columns)]
         return flat.sum(axis=1) if self.reduce == "sum" else flat.mean(axis=1)
+
+
+def target_label(target, most: int = 4) -> str:
+    """How titles and summary lines name a target: its outputs joined by ``+`` when there are
+    at most ``most``; else a summary, ``plus[0..9] (10 outputs, sum)`` when they are bins of
+    one output, ``a+...+z (10 outputs, sum)`` when not.
+
+    Parameters
+    ----------
+    target : Target or dict
+        The target, or a result's record of it (``result.target``: names, reduce).
+    most : int
+        How many names are shown in full.
+    """
+    if isinstance(target, dict):
+        names, reduce = list(map(str, target.get("names", ()))), target.get("reduce", "sum")
+    else:
+        names, reduce = list(target.names), target.reduce
+    if not names:
+        return "target"
+    if len(names) <= most:
+        return "+".join(names)
+    parts = [re.fullmatch(r"(.+)\[([^\]]+)\]", name) for name in names]
+    if all(parts) and len({part[1] for part in parts}) == 1:
+        span = f"{parts[0][1]}[{parts[0][2]}..{parts[-1][2]}]"
+    else:
+        span = f"{names[0]}+...+{names[-1]}"
+    return f"{span} ({len(names)} outputs, {reduce})"
 
 
 def resolve_target(target, output_names: Sequence[str], output_shape: tuple[int, ...],

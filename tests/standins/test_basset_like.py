@@ -45,6 +45,7 @@ def single_site(seqs, sites, task):
     return [i for i, _ in rows], [site for _, site in rows]
 
 
+@pytest.mark.slow
 def test_first_layer_filters_match_the_planted_motifs(model, seqs):
     # Windows above 0.8 of a filter's maximum: at the default 0.5 the 3-layer network's
     # filters, which each fire weakly on much of the background, give near-uniform PFMs.
@@ -62,6 +63,7 @@ def test_first_layer_filters_match_the_planted_motifs(model, seqs):
         assert any(name.startswith(prefix) for name in family), base_id
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", list(TASKS))
 def test_ism_peaks_inside_the_cell_types_site(model, seqs, sites, task):
     rows, planted = single_site(seqs, sites, task)
@@ -72,6 +74,7 @@ def test_ism_peaks_inside_the_cell_types_site(model, seqs, sites, task):
     assert all(inside)
 
 
+@pytest.mark.slow
 def test_attribution_is_specific_to_the_cell_type(model, seqs, sites):
     """For each two-site sequence and each of its cell types, the DeepSHAP attribution on the
     cell type's own site exceeds that on the other cell type's site. (Gradients vanish where
@@ -93,6 +96,7 @@ def test_attribution_is_specific_to_the_cell_type(model, seqs, sites):
     assert len(ratio) == 24 and ratio.min() > 3.0
 
 
+@pytest.mark.slow
 def test_quick_run_writes_the_same_data_and_a_loadable_model(tmp_path, seqs, quick_run):
     quick = kx.load_model(quick_run("basset_like", tmp_path, ("sequences.fa", "sites.tsv")))
     assert list(quick.output_names) == list(TASKS)

@@ -63,6 +63,7 @@ def test_gradient_methods_are_refused_naming_those_that_apply(model, method):
         kx.explain(model, EXPRESSION, method)
 
 
+@pytest.mark.slow
 def test_script_quick_run_writes_a_loadable_model(tmp_path, quick_run):
     model = kx.load_model(quick_run("cimla_like", tmp_path, ("tf_expression.tsv",)))
     assert model.output_names == ("TARGET1",) and model.gradients is None

@@ -79,6 +79,7 @@ def test_three_inputs_load_and_convergent_anchors_make_a_loop_at_their_corner(mo
 
 # Deletions shift the bases right of the window while the tracks stay: the second anchor is
 # found less often than by masking.
+@pytest.mark.slow
 @pytest.mark.parametrize("perturbation, window, min_both", [("mask", 32, 0.6),
                                                             ("delete", 16, 0.5)])
 def test_screen_of_the_loop_corner_finds_the_anchors(model, regions, perturbation, window,
@@ -125,6 +126,7 @@ def test_grad_x_input_of_the_corner_marks_the_anchors_in_the_dna_and_the_ctcf_tr
     assert np.median(atac_to_ctcf) < 1.0
 
 
+@pytest.mark.slow
 def test_quick_run_writes_a_loadable_model_and_the_same_evaluation_data(tmp_path, quick_run):
     quick = kx.load_model(quick_run("corigami_like", tmp_path,
                                     ("sequences.fa", "ctcf.npy", "atac.npy", "sites.tsv")))

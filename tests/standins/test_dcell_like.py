@@ -47,6 +47,7 @@ def test_the_epistatic_pair_ranks_top_two_among_genes(model, method):
         assert np.abs(result.scores[genotypes == 0]).max() < 1e-6
 
 
+@pytest.mark.slow
 def test_script_quick_run_writes_a_loadable_model(tmp_path, quick_run):
     model_dir = quick_run("dcell_like", tmp_path, ("genotypes.tsv",))
     assert (model_dir / "entities.yaml").read_bytes() == (MODEL / "entities.yaml").read_bytes()

@@ -71,6 +71,7 @@ def test_activator_contributes_positively_and_repressor_negatively(deepshap, seq
     assert np.abs(decoys).max() < 0.25 * typical
 
 
+@pytest.mark.slow
 def test_seqlets_recover_activator_and_repressor(deepshap):
     positive = kx.seqlets(deepshap)
     # Seqlets are called on positive importance; the repressor's lowers the prediction, so it is
@@ -98,6 +99,7 @@ def test_n_spacer_gets_little_attribution(deepshap):
     assert spacer < 0.3 * flanks
 
 
+@pytest.mark.slow
 def test_quick_run_writes_the_same_data_and_a_loadable_model(tmp_path, seqs, quick_run):
     quick = kx.load_model(quick_run("deepcre_like", tmp_path, ("sequences.fa", "sites.tsv")))
     assert list(quick.output_names) == ["high_expression"]

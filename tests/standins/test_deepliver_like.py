@@ -70,6 +70,7 @@ def test_deepshap_mass_is_on_both_sites(deepshap, enhancers):
     assert shares.min() > 0.15
 
 
+@pytest.mark.slow
 def test_seqlets_from_contributions_recover_hnf4a_and_cebpb(deepshap):
     called = kx.seqlets(deepshap)
     groups = {motif.details["group"].split(".")[0]: motif for motif in called.groups}
@@ -101,6 +102,7 @@ def test_destroying_either_site_drops_the_prediction(model, enhancers):
     assert dropped >= 0.85 and quiet >= 0.95
 
 
+@pytest.mark.slow
 def test_quick_run_writes_the_same_data_and_a_loadable_model(tmp_path, quick_run):
     quick = kx.load_model(quick_run("deepliver_like", tmp_path, ("sequences.fa", "sites.tsv")))
     assert list(quick.output_names) == ["liver_enhancer"]

@@ -100,6 +100,7 @@ def test_bins_select_only_those_bins(model, enhanced):
         assert local_imp[enhancer.start:enhancer.end].sum() > 0.25 * local_imp.sum(), name
 
 
+@pytest.mark.slow
 def test_script_quick_run_writes_a_loadable_model(tmp_path, quick_run):
     quick = kx.load_model(quick_run("enformer_like", tmp_path, ("sequences.fa", "sites.tsv")))
     x = kx.from_fasta(DATA / "sequences.fa").onehot[:3]

@@ -122,6 +122,7 @@ def test_attention_flows_to_the_motif_only_where_the_chromatin_is_open(model, re
     assert np.median(received["closed"]) < 0.1
 
 
+@pytest.mark.slow
 def test_quick_run_writes_a_loadable_model_and_the_same_evaluation_data(tmp_path, quick_run):
     quick = kx.load_model(quick_run("epiverse_like", tmp_path,
                                     ("sequences.fa", "chromatin.npy", "sites.tsv")))

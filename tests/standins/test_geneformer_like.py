@@ -99,6 +99,7 @@ def test_occlusion_and_integrated_gradients_agree(model, method, disease):
     assert (magnitude[driver & disease[:, None]] > 5 * second).all()
 
 
+@pytest.mark.slow
 def test_script_quick_run_writes_a_loadable_model(tmp_path, quick_run):
     model_dir = quick_run("geneformer_like", tmp_path, ("cells.txt",))
     for name in ("inputs.yaml", "vocabulary.txt", "model.py"):

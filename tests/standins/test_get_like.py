@@ -81,6 +81,7 @@ def test_occlusion_of_whole_regions_finds_the_enhancer(model, x):
     assert importance[order[2]] < 0.05 * importance[order[0]]
 
 
+@pytest.mark.slow
 def test_script_quick_run_writes_a_loadable_model(tmp_path, quick_run):
     model = kx.load_model(quick_run("get_like", tmp_path, ("features.npy",)))
     assert model.layout.shape == (15, 10) and model.output_names == ("expression",)

@@ -85,6 +85,7 @@ def test_mutating_the_motif_changes_the_output_most(model, near, method, n_windo
     assert np.median(ratios) > 8
 
 
+@pytest.mark.slow
 def test_script_quick_run_reproduces_the_windows(tmp_path, quick_run):
     model = kx.load_model(quick_run("interact_like", tmp_path, ("sequences.fa", "sites.tsv")))
     maps = kx.attention(model, DATA / "sequences.fa", reduce="mean", query=CPG)

@@ -110,6 +110,7 @@ def test_attribution_of_the_loop_corner_is_on_the_ctcf_sites(model, loops):
         assert mask[top].sum() >= 8, name
 
 
+@pytest.mark.slow
 def test_script_quick_run_writes_a_loadable_model(tmp_path, quick_run):
     quick = kx.load_model(quick_run("orca_like", tmp_path, ("sequences.fa", "sites.tsv")))
     x = kx.from_fasta(DATA / "sequences.fa").onehot[:3]

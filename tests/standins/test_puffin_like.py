@@ -110,6 +110,7 @@ def test_deletion_screen_over_the_motif_removes_the_peak(model, seqs):
         assert np.abs(effects[~overlaps]).max() < 0.5 * abs(effects[best]), site.record
 
 
+@pytest.mark.slow
 def test_script_quick_run_writes_a_loadable_model(tmp_path, quick_run):
     quick = kx.load_model(quick_run("puffin_like", tmp_path, ("sequences.fa", "sites.tsv")))
     x = kx.from_fasta(DATA / "sequences.fa").onehot[:3]

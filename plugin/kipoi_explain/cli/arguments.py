@@ -223,14 +223,6 @@ def samples(args, info):
     return args.samples
 
 
-def target_label(names, shown: int = 4) -> str:
-    """The target's output names joined for a summary line; long lists are cut."""
-    names = list(map(str, names))
-    if len(names) <= shown:
-        return "+".join(names)
-    return f"{'+'.join(names[:shown])}+... ({len(names)} outputs)"
-
-
 def options(args, command, exclude=()) -> dict:
     """The command's options the arguments give (those left out keep the library's defaults),
     but for ``exclude`` (names or params) that the sub-command passes itself."""
@@ -242,13 +234,15 @@ def options(args, command, exclude=()) -> dict:
 def motif_database(args, command):
     """The motif database the arguments choose, the command's defaults filling the rest; read
     here also with --remote (logos draw its matrices, and the server is asked for the same
-    JASPAR release)."""
+    JASPAR release); the stage ``database``."""
     from ..motif.database import load_database
+    from ..stages import stage
 
     defaults = command.defaults()
-    return load_database(**{name: defaults[name] if getattr(args, name) is None
-                            else getattr(args, name)
-                            for name in ("database", "release", "collection", "tax_group")})
+    with stage("database"):
+        return load_database(**{name: defaults[name] if getattr(args, name) is None
+                                else getattr(args, name)
+                                for name in ("database", "release", "collection", "tax_group")})
 
 
 def wrote(paths) -> None:

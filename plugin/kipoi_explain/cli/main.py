@@ -14,6 +14,7 @@ from ..commands.base import Command, CommandLine
 from ..commands.kinds import Flag, Text
 from ..errors import InputError, JobFailed, MissingDependency, RemoteError, UnsupportedOperation
 from ..options import keyword_defaults
+from ..stages import Stages
 from .arguments import (add_input_arguments, add_job_arguments, add_model_arguments,
                         add_sequence_arguments, add_verbose_argument)
 from .quiet import silence
@@ -135,7 +136,9 @@ def main(argv: list[str] | None = None, prog: str = PROG, quiet: bool = False) -
     INTERNAL, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ...). ``diagnose --fail-on`` exits with
     1. ``prog``: how the program was called, for usage and error lines; ``quiet`` (the
     command-line entry points): unless ``--verbose``, keep TensorFlow's and Kipoi's noise
-    off stderr (:mod:`.quiet`)."""
+    off stderr (:mod:`.quiet`). The command runs in :class:`~kipoi_explain.stages.Stages`
+    (loading, reading, compute, writing, plotting, ...): those that last show their progress
+    on stderr, and a command that ends prints where its time went as its last line."""
     from ..jobs import PartialJob
 
     argv = list(sys.argv[1:] if argv is None else map(str, argv))
@@ -144,12 +147,16 @@ def main(argv: list[str] | None = None, prog: str = PROG, quiet: bool = False) -
         silence()
     name = f"{prog} {args.command}"
     try:
-        if args.command == MERGE:
-            return _merge(args)
-        args.argv = argv
-        _parse_values(args)
-        with open_session(args) as session:
-            return args.line.main(session, args)
+        with Stages(progress=not args.no_progress) as stages:
+            if args.command == MERGE:
+                status = _merge(args)
+            else:
+                args.argv = argv
+                _parse_values(args)
+                with open_session(args) as session:
+                    status = args.line.main(session, args)
+        print(stages.summary())
+        return status
     except PartialJob as done:
         print(f"{name}: {done}")
         return 0

@@ -17,6 +17,7 @@ from ..commands.base import Command
 from ..commands.info import ModelInfo
 from ..errors import InputError
 from ..requirements import require_package
+from ..stages import stage
 from .arguments import TOKEN_VARIABLE
 
 
@@ -63,18 +64,21 @@ class LocalSession(Session):
 
         self.args = args
         activation = named_reference(args.model)
-        if activation is None:
-            self.model = load_model(args.model, zoo=args.zoo, device=args.device,
-                                    batch_size=args.batch_size,
-                                    output_layout=args.output_layout)
-        else:
-            # Trained on the task the command simulates (evaluate's options, where given).
-            task = {name: getattr(args, name) for name in ("positive", "negative", "n_motifs",
-                                                           "length")
-                    if getattr(args, name, None) is not None}
-            print(f"training the reference CNN ({activation} first layer) on the simulated "
-                  "task", flush=True)
-            self.model = reference_model(activation, progress=not args.no_progress, **task)
+        with stage("loading"):
+            if activation is None:
+                self.model = load_model(args.model, zoo=args.zoo, device=args.device,
+                                        batch_size=args.batch_size,
+                                        output_layout=args.output_layout)
+            else:
+                # Trained on the task the command simulates (evaluate's options, where given);
+                # the fit is a stage of its own, "training".
+                task = {name: getattr(args, name) for name in ("positive", "negative",
+                                                               "n_motifs", "length")
+                        if getattr(args, name, None) is not None}
+                print(f"training the reference CNN ({activation} first layer) on the "
+                      "simulated task", flush=True)
+                self.model = reference_model(activation, progress=not args.no_progress,
+                                             **task)
         self.info = model_info(self.model)
 
     def run(self, command: Command, samples=None, **options):
@@ -113,7 +117,8 @@ class RemoteSession(Session):
         self.client = Client(args.remote, token=args.token or os.environ.get(TOKEN_VARIABLE),
                              root_certificates=args.tls_ca, timeout=args.timeout)
         try:
-            self.info = self.client.model_info(args.model)
+            with stage("connecting"):
+                self.info = self.client.model_info(args.model)
         except BaseException:
             self.client.close()
             raise

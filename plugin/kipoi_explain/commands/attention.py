@@ -1,12 +1,12 @@
 """``attention``: attention maps of a transformer, per layer and head."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from ..attention_maps import REDUCTIONS, attention
 from ..errors import InputError, MissingCapability
 from ..results import AttentionMaps
+from ..stages import spent, stage
 from .base import AMBIGUOUS_PARAM, NO_PLOT, Command, CommandLine, Param, output_param
 from .kinds import COUNT, NAMES, Integers, Text
 
@@ -16,20 +16,23 @@ def main(session, args) -> int:
     from ..writers import plot_attention, write_attention_hdf5
 
     out = Path(args.output)
-    started = time.perf_counter()
-    result = session.run(ATTENTION, sequences(args, session.info.input_length),
-                         **options(args, ATTENTION))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    written = [write_attention_hdf5(result, out)]
+    with stage("reading"):
+        seqs = sequences(args, session.info.input_length)
+    with stage("compute"):
+        result = session.run(ATTENTION, seqs, **options(args, ATTENTION))
+    with stage("writing"):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        written = [write_attention_hdf5(result, out)]
     if not args.no_plot:
-        written.append(plot_attention(result, out.with_suffix(".png"),
-                                      max_sequences=args.plot_sequences))
+        with stage("plotting"):
+            written.append(plot_attention(result, out.with_suffix(".png"),
+                                          max_sequences=args.plot_sequences))
     n, n_layers, n_heads, n_queries, n_keys = result.maps.shape
     query = "" if args.query is None else f", row of the query at base {args.query}"
     print(f"attention of {n} sequences of {session.info.name!r}: {n_layers} layer(s) x "
           f"{n_heads} head(s), {n_queries} queries x {n_keys} keys (reduce "
           f"{args.reduce or 'none'}{query}; tokens by {result.key_positions.source}) in "
-          f"{time.perf_counter() - started:.1f} s")
+          f"{spent('compute'):.1f} s")
     wrote(written)
     return 0
 

@@ -1,12 +1,12 @@
 """``diagnose``: which explanations of this model can be trusted, measured."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from ..diagnostics import CHECKS, diagnose
 from ..errors import InputError
 from ..results import Diagnosis
+from ..stages import spent, stage
 from .base import BINS_PARAM, REDUCE_PARAM, TARGET_PARAM, Command, CommandLine, Param, output_param
 from .kinds import COUNT, INT, MAPPING, MODEL, VALUES, Text, Words
 
@@ -23,19 +23,22 @@ def main(session, args) -> int:
         raise InputError("--free-model and --labels go together: the constraint cost compares "
                          "both models on labelled sequences")
     out = Path(args.output)
-    started = time.perf_counter()
-    seqs = sequences(args, session.info.input_length)
-    # Labels are read here also with --remote, and sent as values.
-    labels = read_labels(args.labels, seqs.names, session.info.output_names) \
-        if args.labels else None
-    result = session.run(DIAGNOSE, seqs, labels=labels,
-                         **options(args, DIAGNOSE, exclude=("labels",)))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    written = [write_json(result, out), write_summary(result, out.with_suffix(".md")),
-               write_summary(result, out.with_suffix(".html"))]
+    with stage("reading"):
+        seqs = sequences(args, session.info.input_length)
+        # Labels are read here also with --remote, and sent as values.
+        labels = read_labels(args.labels, seqs.names, session.info.output_names) \
+            if args.labels else None
+    with stage("compute"):
+        result = session.run(DIAGNOSE, seqs, labels=labels,
+                             **options(args, DIAGNOSE, exclude=("labels",)))
+    # The summaries draw their plots as they are written.
+    with stage("writing"):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        written = [write_json(result, out), write_summary(result, out.with_suffix(".md")),
+                   write_summary(result, out.with_suffix(".html"))]
     flagged = result.flagged()
     print(f"{len(result.settings['checks'])} checks on {len(seqs)} sequences: "
-          f"{len(flagged)} flagged finding(s) ({time.perf_counter() - started:.1f} s)")
+          f"{len(flagged)} flagged finding(s) ({spent('compute'):.1f} s)")
     for finding in flagged:
         print(f"  {finding.severity.upper():<7} {finding.check:<22} {finding.message}")
     if result.verdict.get("text"):

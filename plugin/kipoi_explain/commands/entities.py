@@ -1,7 +1,6 @@
 """``entities``: rank the genes, pathways or SNPs of a transparent model."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from ..errors import InputError, MissingCapability
@@ -9,6 +8,7 @@ from ..methods.integrated_gradients import QUADRATURES
 from ..results import EntityImportance
 from ..samples import DNA, FEATURES
 from ..sequences import FASTA_SUFFIXES
+from ..stages import spent, stage
 from ..transparent import METHODS, entities, method_options
 from .base import REDUCE_PARAM, TARGET_PARAM, Command, CommandLine, Param, output_param
 from .kinds import COUNT, FLAG, LocalOnly, Text, WordOrArray
@@ -46,23 +46,28 @@ def main(session, args) -> int:
     if misplaced:
         flags = ", ".join("--" + name.replace("_", "-") for name in misplaced)
         raise InputError(f"{flags} do(es) not apply to --method {method}")
-    started = time.perf_counter()
-    result = session.run(ENTITIES, _samples(args, session.info),
-                         **options(args, ENTITIES, exclude=METHOD_PARAMS), **given)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    written = [write_entity_table(result, out),
-               write_entity_metadata(result, out.with_suffix(".json"))]
-    if args.per_sample:
-        written.append(write_entity_scores(result, out.with_suffix(".samples.tsv")))
+    with stage("reading"):
+        samples = _samples(args, session.info)
+    with stage("compute"):
+        result = session.run(ENTITIES, samples, **options(args, ENTITIES, exclude=METHOD_PARAMS),
+                             **given)
+    with stage("writing"):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        written = [write_entity_table(result, out),
+                   write_entity_metadata(result, out.with_suffix(".json"))]
+        if args.per_sample:
+            written.append(write_entity_scores(result, out.with_suffix(".samples.tsv")))
     if not args.no_plot:
-        written.append(plot_entities(result, out.with_suffix(".png"), top=args.plot_entities))
+        with stage("plotting"):
+            written.append(plot_entities(result, out.with_suffix(".png"),
+                                         top=args.plot_entities))
     table = result.table()
     delta = "" if result.delta is None else \
         f"; completeness |delta| <= {abs(result.delta).max():.2g}"
     print(f"ranked {len(result.entities)} {result.level} entities ({result.layer}) of "
           f"{session.info.name!r} over {len(result)} samples with {result.method} (target "
           f"{'+'.join(map(str, result.target['names']))}){delta} in "
-          f"{time.perf_counter() - started:.1f} s")
+          f"{spent('compute'):.1f} s")
     for row in table.head(5).itertuples():
         print(f"  {row.rank:>3} {row.entity:<20} mean |score| {row.mean_abs:.4g} "
               f"(mean {row.mean:+.4g})")

@@ -1,13 +1,13 @@
 """``evaluate``: explanation methods benchmarked on one model, with and without ground truth."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from ..evaluation import evaluate
 from ..evaluation.evaluate import GROUPS
 from ..methods import METHODS
 from ..results import Evaluation
+from ..stages import spent, stage
 from .base import TARGET_PARAM, Command, CommandLine, Param, output_param
 from .kinds import COUNT, FLAG, INT, Integers, LocalOnly, Words
 
@@ -18,13 +18,16 @@ def main(session, args) -> int:
     from ..cli.arguments import options, sequences, wrote
     from ..writers.evaluation import write_evaluation
 
-    started = time.perf_counter()
-    seqs = None if args.simulated else sequences(args, session.info.input_length)
-    result = session.run(EVALUATE, seqs, **options(args, EVALUATE))
-    written = write_evaluation(result, Path(args.output))
+    with stage("reading"):
+        seqs = None if args.simulated else sequences(args, session.info.input_length)
+    with stage("compute"):
+        result = session.run(EVALUATE, seqs, **options(args, EVALUATE))
+    # The reports and their plots together.
+    with stage("writing"):
+        written = write_evaluation(result, Path(args.output))
     print(f"evaluated {len(result.settings['methods'])} method(s) on "
           f"{result.settings['n_sequences']} sequences of {session.info.name!r} "
-          f"({time.perf_counter() - started:.1f} s): {result.verdict['text']}")
+          f"({spent('compute'):.1f} s): {result.verdict['text']}")
     wrote(written[:1] + written[-2:])
     print(f"  wrote {len(written) - 3} plots in {Path(args.output) / 'plots'}")
     return 0

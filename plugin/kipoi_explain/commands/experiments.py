@@ -2,11 +2,11 @@
 (shuffles of the given sequences)."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from ..experiments import ORIENTATIONS, marginalize, spacing
 from ..results import Marginalization, Spacing
+from ..stages import spent, stage
 from .base import (AMBIGUOUS_PARAM, BINS_PARAM, NO_PLOT, REDUCE_PARAM, TARGET_PARAM, Command,
                    CommandLine, Param, output_param)
 from .kinds import COUNT, FASTA, INT, Integers, Motifs, Words
@@ -24,16 +24,20 @@ SHARED = (TARGET_PARAM, REDUCE_PARAM, BINS_PARAM, AMBIGUOUS_PARAM,
 
 def _run(session, args, command, summary) -> int:
     """Run the experiment on the sequences the arguments name, write its files, and print
-    ``summary(result, target label, model name)`` with the time taken."""
-    from ..cli.arguments import options, sequences, target_label, wrote
+    ``summary(result, target label, model name)`` with the compute time."""
+    from ..targets import target_label
+    from ..cli.arguments import options, sequences, wrote
     from ..writers.experiments import write_experiment
 
-    started = time.perf_counter()
-    result = session.run(command, sequences(args, session.info.input_length),
-                         **options(args, command))
-    written = write_experiment(result, Path(args.output), plot=not args.no_plot)
-    print(f"{summary(result, target_label(result.target['names']), session.info.name)} in "
-          f"{time.perf_counter() - started:.1f} s")
+    with stage("reading"):
+        seqs = sequences(args, session.info.input_length)
+    with stage("compute"):
+        result = session.run(command, seqs, **options(args, command))
+    # The table, the settings and the plot together.
+    with stage("writing"):
+        written = write_experiment(result, Path(args.output), plot=not args.no_plot)
+    print(f"{summary(result, target_label(result.target), session.info.name)} in "
+          f"{spent('compute'):.1f} s")
     wrote(written)
     return 0
 

@@ -2,7 +2,6 @@
 features or token ids."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from ..errors import InputError
@@ -10,10 +9,11 @@ from ..methods import METHODS, explain
 from ..methods.tokens import TOKEN_METHODS
 from ..results import Attribution
 from ..samples import TOKENS
+from ..stages import spent, stage
 from .base import (AMBIGUOUS_PARAM, BINS_PARAM, NO_PLOT, REDUCE_PARAM, REVERSE_COMPLEMENT_PARAM,
                    SAMPLE_INDEX_PARAM, SAMPLE_KINDS, TARGET_PARAM, Command, CommandLine, Param,
                    output_param)
-from .kinds import COUNT, Text
+from .kinds import COUNT, FLAG, Text
 from .method_params import METHOD_PARAMS, method_options_given
 from .tracks import TRACKS
 
@@ -21,7 +21,8 @@ FORMATS = ("hdf5", "modisco")
 
 
 def main(session, args) -> int:
-    from ..cli.arguments import extra_inputs, options, samples, target_label, wrote
+    from ..targets import target_label
+    from ..cli.arguments import extra_inputs, options, samples, wrote
     from ..writers import plot_attribution, plot_scores, write_hdf5, write_modisco
 
     info = session.info
@@ -29,27 +30,38 @@ def main(session, args) -> int:
     out = Path(args.output)
     if args.format != "modisco" and out.is_dir():
         raise InputError(f"--output {args.output!r}: is a folder; --format hdf5 writes a file")
-    started = time.perf_counter()
-    result = session.run(EXPLAIN, samples(args, info), inputs=extra_inputs(args),
-                         **options(args, EXPLAIN, exclude=METHOD_PARAMS), **given)
-    if args.format == "modisco":
-        written = list(write_modisco(result, out))
-        h5 = out / "attribution.h5"
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        written, h5 = [], out
-    write_hdf5(result, h5)
-    written.insert(0, h5)
+    with stage("reading"):
+        seqs = samples(args, info)
+    with stage("compute"):
+        result = session.run(EXPLAIN, seqs, inputs=extra_inputs(args),
+                             **options(args, EXPLAIN, exclude=METHOD_PARAMS), **given)
+    with stage("writing"):
+        if args.format == "modisco":
+            written = list(write_modisco(result, out))
+            h5 = out / "attribution.h5"
+        else:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            written, h5 = [], out
+        write_hdf5(result, h5)
+        written.insert(0, h5)
     if not args.no_plot:
         png = h5.with_suffix(".png")
-        written.append(plot_attribution(result, png, max_sequences=args.plot_sequences)
-                       if info.takes_dna else
-                       plot_scores(result, png, max_sequences=args.plot_sequences,
-                                   vocabulary=info.vocabulary, feature_names=info.feature_names))
+        with stage("plotting", min(args.plot_sequences, len(result)),
+                   "sequence" if info.takes_dna else "sample") as advance:
+            marks = None
+            if args.mark_seqlets and info.takes_dna:
+                from ..motif.seqlets import seqlets
+
+                marks = seqlets(result)
+            written.append(plot_attribution(result, png, max_sequences=args.plot_sequences,
+                                            marks=marks, progress=advance)
+                           if info.takes_dna else
+                           plot_scores(result, png, max_sequences=args.plot_sequences,
+                                       vocabulary=info.vocabulary,
+                                       feature_names=info.feature_names, progress=advance))
     print(f"explained {len(result)} {'sequences' if info.takes_dna else 'samples'} of "
           f"{info.name!r} with {result.method} "
-          f"(target {target_label(result.target['names'])}) in "
-          f"{time.perf_counter() - started:.1f} s")
+          f"(target {target_label(result.target)}) in {spent('compute'):.1f} s")
     wrote(written)
     return 0
 
@@ -74,5 +86,10 @@ EXPLAIN = Command(
                       "hdf5 or modisco: a directory with onehot.npz and hypothetical.npz "
                       "(N, 4, L) for TF-MoDISco-lite, plus the HDF5 and PNG", default="hdf5"),
                 NO_PLOT, Param("plot_sequences", COUNT, "sequences drawn in the PNG, highest "
-                                                      "target value first", default=4))),
+                                                      "target value first", default=4),
+                Param("mark_seqlets", FLAG, "shade the seqlets called on all the sequences "
+                                            "(kx.seqlets, JASPAR) on the PNG's logos, labelled "
+                                            "with their best match; off by default: it loads "
+                                            "JASPAR and compiles the seqlet caller, 10-35 s",
+                      default=False))),
          TRACKS))

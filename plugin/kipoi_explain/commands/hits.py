@@ -2,13 +2,13 @@
 ablated one by one."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from ..errors import InputError
 from ..methods import METHODS
 from ..motif.hits import hits
 from ..results import Hits
+from ..stages import spent, stage
 from .base import BINS_PARAM, REDUCE_PARAM, TARGET_PARAM, Command, CommandLine, Param
 from .kinds import COUNT, FLAG, FLOAT, INT, Kind, Names, Output, Text
 
@@ -44,24 +44,28 @@ class PatternSource(Kind):
 
 
 def main(session, args) -> int:
-    from ..cli.arguments import options, sequences, target_label, wrote
+    from ..targets import target_label
+    from ..cli.arguments import options, sequences, wrote
     from ..tracks import contig_lengths
     from ..writers.hits import BIGBED_SUFFIXES, write_hits
 
-    started = time.perf_counter()
-    seqs = sequences(args, session.info.input_length)
-    result = session.run(HITS, seqs, **options(args, HITS))
-    # A bigBed needs each chrom's length: the genome's contigs, or the FASTA records'.
-    sizes = (contig_lengths(args.fasta) if args.bed else
-             dict.fromkeys(seqs.names, session.info.input_length)) \
-        if args.output.lower().endswith(BIGBED_SUFFIXES) else None
-    written = write_hits(result, Path(args.output), sizes)
+    with stage("reading"):
+        seqs = sequences(args, session.info.input_length)
+    # The motifs' database and their matching are stages of their own, within the compute.
+    with stage("compute"):
+        result = session.run(HITS, seqs, **options(args, HITS))
+    with stage("writing"):
+        # A bigBed needs each chrom's length: the genome's contigs, or the FASTA records'.
+        sizes = (contig_lengths(args.fasta) if args.bed else
+                 dict.fromkeys(seqs.names, session.info.input_length)) \
+            if args.output.lower().endswith(BIGBED_SUFFIXES) else None
+        written = write_hits(result, Path(args.output), sizes)
     counts = result.table().motif.value_counts()
     ablated = "" if result.ablation is None else ", each ablated"
     print(f"{len(result)} hits of {len(counts)} of {len(result.motifs)} motifs in "
           f"{len(result.names)} sequences ({result.method} attributions of "
-          f"{target_label(result.target['names'])} on {session.info.name!r}{ablated}) in "
-          f"{time.perf_counter() - started:.1f} s")
+          f"{target_label(result.target)} on {session.info.name!r}{ablated}) in "
+          f"{spent('compute'):.1f} s")
     for motif, count in counts.head(10).items():
         print(f"  {motif:<32} {count}")
     wrote(written)

@@ -2,12 +2,12 @@
 JASPAR."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from ..methods import METHODS
 from ..motif.modisco import modisco
 from ..results import ModiscoResult
+from ..stages import spent, stage
 from .base import (AMBIGUOUS_PARAM, BINS_PARAM, REDUCE_PARAM, TARGET_PARAM, Command,
                    CommandLine, Param, output_param)
 from .kinds import COUNT, FLOAT, INT, Text
@@ -17,22 +17,27 @@ MODISCO_GROUP = "TF-MoDISco (modisco-lite; defaults of its 'modisco motifs')"
 
 
 def main(session, args) -> int:
-    from ..cli.arguments import motif_database, options, sequences, target_label, wrote
+    from ..targets import target_label
+    from ..cli.arguments import motif_database, options, sequences, wrote
     from ..writers import write_modisco_results
 
-    started = time.perf_counter()
     database = motif_database(args, MODISCO)
-    result = session.run(MODISCO, sequences(args, session.info.input_length),
-                         **options(args, MODISCO))
-    written = write_modisco_results(result, Path(args.output), database, args.max_q)
+    with stage("reading"):
+        seqs = sequences(args, session.info.input_length)
+    # Clustering (modisco-lite) and matching are stages of their own, within the compute.
+    with stage("compute"):
+        result = session.run(MODISCO, seqs, **options(args, MODISCO))
+    # The report, the tables and the logos together.
+    with stage("writing"):
+        written = write_modisco_results(result, Path(args.output), database, args.max_q)
     matched = [m for m in result.patterns if m.best is not None and
                m.best.q_value <= args.max_q]
     seqlets = sum(m.n_sites for m in result.patterns)
     print(f"{len(result)} TF-MoDISco patterns ({seqlets} seqlets) in "
           f"{result.settings['n_sequences']} sequences of {session.info.name!r} "
-          f"({result.method}, target {target_label(result.target['names'])}); "
+          f"({result.method}, target {target_label(result.target)}); "
           f"{len(matched)} match {database.description.get('release', 'the database')} at "
-          f"q <= {args.max_q} ({time.perf_counter() - started:.1f} s)")
+          f"q <= {args.max_q} ({spent('compute'):.1f} s)")
     if not len(result):
         print("  no patterns: too few seqlets passed the threshold or none clustered; give "
               "more sequences (or a target they hold signal for)")

@@ -1,13 +1,13 @@
 """``motifs``: first-layer filters (and seqlets) as PWMs matched to JASPAR."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from ..methods import METHODS
 from ..motif import METHODS as MOTIF_METHODS
 from ..motif import motifs
 from ..results import MotifSet
+from ..stages import spent, stage
 from .base import AMBIGUOUS_PARAM, Command, CommandLine, Param, output_param
 from .explain import EXPLAIN
 from .kinds import COUNT, FLOAT, TARGET, Database, Text
@@ -28,15 +28,17 @@ MAX_Q_PARAM = Param("max_q", FLOAT, "q-value under which a match counts as signi
 
 def main(session, args) -> int:
     from ..cli.arguments import motif_database, options, sequences, wrote
-    from ..writers import write_logos, write_meme, write_motif_table
+    from ..writers import plot_attribution, write_logos, write_meme, write_motif_table
 
-    started = time.perf_counter()
     database = motif_database(args, MOTIFS)
-    seqs = sequences(args, session.info.input_length,
-                     required=args.method in (None, "activation") or args.seqlets is not None)
-    found = session.run(MOTIFS, seqs, **options(args, MOTIFS))
-    attribution = session.run(EXPLAIN, seqs, method=args.seqlets, target=args.target) \
-        if args.seqlets else None
+    with stage("reading"):
+        seqs = sequences(args, session.info.input_length,
+                         required=args.method in (None, "activation") or args.seqlets is not None)
+    # The filters' matching to the database is a stage of its own, within the compute.
+    with stage("compute"):
+        found = session.run(MOTIFS, seqs, **options(args, MOTIFS))
+        attribution = session.run(EXPLAIN, seqs, method=args.seqlets, target=args.target) \
+            if args.seqlets else None
     all_motifs = list(found.motifs)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -44,13 +46,22 @@ def main(session, args) -> int:
     if attribution is not None:
         from ..motif.seqlets import seqlets
 
-        called = seqlets(attribution, database=database, max_q=args.max_q)
+        with stage("seqlets"):
+            called = seqlets(attribution, database=database, max_q=args.max_q,
+                             progress=not args.no_progress)
         all_motifs += called.groups
-        called.table.to_csv(out / "seqlets.tsv", sep="\t", index=False, float_format="%.4g")
-        written.append(out / "seqlets.tsv")
-    written += [write_meme(all_motifs, out / "motifs.meme", max_q=args.max_q),
-                write_motif_table(all_motifs, out / "matches.tsv")]
-    logos = write_logos(all_motifs, out / "logos", database, args.max_q)
+    with stage("writing"):
+        if attribution is not None:
+            called.table.to_csv(out / "seqlets.tsv", sep="\t", index=False,
+                                float_format="%.4g")
+            written.append(out / "seqlets.tsv")
+        written += [write_meme(all_motifs, out / "motifs.meme", max_q=args.max_q),
+                    write_motif_table(all_motifs, out / "matches.tsv")]
+    with stage("plotting", len(all_motifs), "logo") as advance:
+        logos = write_logos(all_motifs, out / "logos", database, args.max_q, progress=advance)
+        if attribution is not None:
+            # The seqlets on the attribution tracks: drawing them costs well under a second.
+            written.append(plot_attribution(attribution, out / "seqlets.png", marks=called))
     significant = [m for m in all_motifs if m.best is not None and m.best.q_value <= args.max_q]
     # Filters and seqlet groups are counted apart: a match of one says nothing of the other.
     matched = sum(1 for m in all_motifs[:len(found)] if m.best is not None and
@@ -64,7 +75,7 @@ def main(session, args) -> int:
     print(f"{matched} of {len(found)} filters of {found.settings['layer']!r} (read by {read}; "
           f"{gated} too uninformative to match){seqlet_part} match "
           f"{database.description.get('release', 'the database')} at q <= {args.max_q} "
-          f"({time.perf_counter() - started:.1f} s)")
+          f"({spent('compute'):.1f} s)")
     if "read_at_reason" in found.settings:
         print(f"  note: {found.settings['read_at_reason']}")
     for motif in significant:
@@ -103,7 +114,8 @@ MOTIFS = Command(
         "Read each first-layer convolution filter as a motif, match it to JASPAR (offline, "
         "via pyjaspar) or a MEME file with TomTom, and write motifs.meme, matches.tsv and "
         "logos/. With --seqlets, also call high-attribution seqlets, annotate and group them "
-        "by their best match.",
+        "by their best match, and draw seqlets.png: the attribution tracks of the sequences "
+        "with the highest target, seqlets marked.",
         params=(output_param("output directory", folder=True), MAX_Q_PARAM,
                 Param("seqlets", Text(tuple(METHODS)), "also call seqlets from attributions "
                       "of this method (e.g. deepshap)", group="seqlets", metavar="METHOD"),

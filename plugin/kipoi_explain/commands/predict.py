@@ -1,11 +1,11 @@
 """``predict``: the model's outputs for sequences, BED intervals, features or token ids."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from ..predictions import HDF5, TABLE, predict
 from ..results import Prediction
+from ..stages import spent, stage
 from .base import AMBIGUOUS_PARAM, SAMPLE_KINDS, Command, CommandLine, output_param
 
 
@@ -14,13 +14,16 @@ def main(session, args) -> int:
     from ..writers.prediction import write_prediction
 
     out = Path(args.output)
-    started = time.perf_counter()
-    result = session.run(PREDICT, samples(args, session.info), inputs=extra_inputs(args),
-                         **options(args, PREDICT))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_prediction(result, out)
+    with stage("reading"):
+        given = samples(args, session.info)
+    with stage("compute"):
+        result = session.run(PREDICT, given, inputs=extra_inputs(args),
+                             **options(args, PREDICT))
+    with stage("writing"):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_prediction(result, out)
     print(f"predicted {len(result)} samples of {session.info.name!r} "
-          f"({len(result.output_names)} outputs) in {time.perf_counter() - started:.1f} s")
+          f"({len(result.output_names)} outputs) in {spent('compute'):.1f} s")
     wrote([out])
     return 0
 

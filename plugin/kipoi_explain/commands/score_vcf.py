@@ -3,13 +3,13 @@ VCF."""
 from __future__ import annotations
 
 import contextlib
-import time
 from collections import Counter
 from pathlib import Path
 
 from ..errors import InputError
 from ..methods import METHODS
 from ..results import VariantEffect
+from ..stages import spent, stage
 from ..variants import MERGES, score_variants
 from .base import (BINS_PARAM, REVERSE_COMPLEMENT_PARAM, SAMPLE_INDEX_PARAM, Command,
                    CommandLine, Param, output_param)
@@ -18,8 +18,6 @@ from .kinds import COUNT, FASTA, INT, TARGET, ContigMap, Database, Int, Output, 
 
 
 def main(session, args) -> int:
-    from tqdm.auto import tqdm
-
     from ..cli.arguments import options, wrote
     from ..targets import resolve_target
     from ..variants.alleles import is_plain_gzip
@@ -37,42 +35,49 @@ def main(session, args) -> int:
     target = SCORE_VARIANTS.defaults()["target"] if args.target is None else args.target
     outputs = resolve_target(target, info.output_names, tuple(info.output_shape),
                              bins=args.bins, heads=tuple(info.heads)).names
-    started = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        effects = session.run(SCORE_VARIANTS, args.vcf, fasta=fasta,
-                              **options(args, SCORE_VARIANTS, exclude=("fasta",)))
+        # Locally the effects are computed as they are read, a chunk of alleles at a time (a
+        # job computes its shards here); the record bar moves as each chunk's records are
+        # written, the engine's rows and the setup stages (database, calibration) under it.
+        with stage("compute"):
+            effects = session.run(SCORE_VARIANTS, args.vcf, fasta=fasta,
+                                  **options(args, SCORE_VARIANTS, exclude=("fasta",)))
         statuses, records = Counter(), set()
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        vcf_writer = stack.enter_context(VariantVCFWriter(args.output, args.vcf, outputs,
-                                                          args.method, args.motifs is not None,
-                                                          args.null or 0))
-        n_records = vcf_writer.n_records
-        writers = [vcf_writer]
-        if args.tsv:
-            writers.append(stack.enter_context(VariantTableWriter(args.tsv, outputs,
-                                                                  bool(args.null))))
-        if args.attributions:
-            writers.append(stack.enter_context(VariantAttributionWriter(
-                args.attributions, info.input_length, args.method, session.describe())))
-        bar = stack.enter_context(tqdm(total=n_records, unit="record", leave=False,
-                                       disable=args.no_progress, dynamic_ncols=True))
-        for effect in effects:
-            for writer in writers:
-                writer.write(effect)
-            statuses[effect.status] += 1
-            if effect.record_index not in records:
-                records.add(effect.record_index)
-                bar.update(1)
+        with stage("writing"):
+            Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+            vcf_writer = stack.enter_context(VariantVCFWriter(
+                args.output, args.vcf, outputs, args.method, args.motifs is not None,
+                args.null or 0))
+            n_records = vcf_writer.n_records
+            writers = [vcf_writer]
+            if args.tsv:
+                writers.append(stack.enter_context(VariantTableWriter(args.tsv, outputs,
+                                                                      bool(args.null))))
+            if args.attributions:
+                writers.append(stack.enter_context(VariantAttributionWriter(
+                    args.attributions, info.input_length, args.method, session.describe())))
+        with stage("compute", n_records, "record") as advance:
+            for effect in effects:
+                with stage("writing"):
+                    for writer in writers:
+                        writer.write(effect)
+                statuses[effect.status] += 1
+                if effect.record_index not in records:
+                    records.add(effect.record_index)
+                    advance()
         if len(records) != n_records:
             # Raised inside the writers' block: no output file is left without these records.
             raise InputError(f"{n_records - len(records)} of {n_records} records of "
                              f"{args.vcf!r} were not accounted for; no output written")
+        with stage("writing"):
+            # Sorting, compressing and indexing the outputs, as the writers close.
+            stack.close()
     alleles = sum(statuses.values())
     # The output has one record per ALT: say so, or a split multi-allelic record reads as a
     # record lost or gained (7 records in, 8 lines out).
     print(f"{n_records} VCF records read, {len(records)} written as {alleles} alleles, one "
           f"output record per ALT ({', '.join(f'{n} {s}' for s, n in statuses.most_common())})"
-          f" in {time.perf_counter() - started:.1f} s")
+          f" in {spent('compute'):.1f} s")
     if not vcf_writer.sorted_input:
         print(f"  note: {args.vcf} is not sorted; the output was sorted in memory")
     if is_plain_gzip(args.vcf):

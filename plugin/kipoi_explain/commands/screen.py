@@ -2,13 +2,13 @@
 element at each position, and record the change of the target."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from ..errors import InputError
 from ..results import Screen
 from ..screens import INSERTION_MODES, WINDOW_PERTURBATIONS, insertion, screen
 from ..sequences.genome import GenomeIntervals
+from ..stages import spent, stage
 from .base import (AMBIGUOUS_PARAM, BINS_PARAM, NO_PLOT, REDUCE_PARAM, SAMPLE_INDEX_PARAM,
                    TARGET_PARAM, Command, CommandLine, Param, output_param)
 from .kinds import COUNT, FASTA, INT, Integers, Text
@@ -20,13 +20,14 @@ WINDOW_ONLY = ("window", "perturbation", "n_shuffles", "seed", "start", "end")
 
 
 def main(session, args) -> int:
-    from ..cli.arguments import extra_inputs, options, target_label, wrote
+    from ..targets import target_label
+    from ..cli.arguments import extra_inputs, options, wrote
     from ..writers import plot_screen, write_screen_metadata, write_screen_table
 
     out = Path(args.output)
-    started = time.perf_counter()
     common = {"inputs": extra_inputs(args), **options(args, SCREEN, exclude=WINDOW_ONLY)}
-    seqs = _sequences(session, args)
+    with stage("reading"):
+        seqs = _sequences(session, args)
     if args.insert is not None:
         given = [f"--{name.replace('_', '-')}" for name in WINDOW_ONLY[:3]
                  if getattr(args, name) is not None]
@@ -34,25 +35,29 @@ def main(session, args) -> int:
             given.append("--start/--end")
         if given:
             raise InputError(f"{', '.join(given)}: window options, not used with --insert")
-        result = session.run(INSERTION, seqs, sequence=args.insert, positions=args.positions,
-                             mode=args.mode, **common)
+        with stage("compute"):
+            result = session.run(INSERTION, seqs, sequence=args.insert,
+                                 positions=args.positions, mode=args.mode, **common)
     else:
         if args.positions is not None:
             raise InputError("--positions: applies with --insert only")
-        result = session.run(SCREEN, seqs, genome=_genome(args), **common,
-                             **{name: getattr(args, name) for name in WINDOW_ONLY
-                                if getattr(args, name) is not None})
-    out.parent.mkdir(parents=True, exist_ok=True)
-    written = [write_screen_table(result, out),
-               write_screen_metadata(result, out.with_suffix(".json"))]
+        with stage("compute"):
+            result = session.run(SCREEN, seqs, genome=_genome(args), **common,
+                                 **{name: getattr(args, name) for name in WINDOW_ONLY
+                                    if getattr(args, name) is not None})
+    with stage("writing"):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        written = [write_screen_table(result, out),
+                   write_screen_metadata(result, out.with_suffix(".json"))]
     if not args.no_plot:
-        written.append(plot_screen(result, out.with_suffix(".png"),
-                                   max_sequences=args.plot_sequences))
+        with stage("plotting"):
+            written.append(plot_screen(result, out.with_suffix(".png"),
+                                       max_sequences=args.plot_sequences))
     print(f"screened {len(result)} sequences x {len(result.starts)} windows "
           f"({result.perturbation}) of {session.info.name!r}, target "
-          f"{target_label(result.target['names'])}: effects "
+          f"{target_label(result.target)}: effects "
           f"{result.effects.min():+.4g} to {result.effects.max():+.4g} in "
-          f"{time.perf_counter() - started:.1f} s")
+          f"{spent('compute'):.1f} s")
     wrote(written)
     return 0
 

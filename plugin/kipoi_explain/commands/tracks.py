@@ -2,10 +2,11 @@
 of windows tiling the regions (:mod:`kipoi_explain.tracks`), written part by part."""
 from __future__ import annotations
 
-import time
+import contextlib
 from pathlib import Path
 
 from ..errors import InputError
+from ..stages import spent, stage
 from .base import CommandLine, Param, output_param
 from .kinds import INT, Output
 
@@ -16,7 +17,8 @@ REGIONS = "regions (one of --bed, --region, --chrom)"
 
 
 def main(session, args) -> int:
-    from ..cli.arguments import options, target_label, wrote
+    from ..targets import target_label
+    from ..cli.arguments import options, wrote
     from ..jobs.units import SHARD_SIZE
     from ..tracks import contig_lengths, read_regions, tile
     from ..writers.track import TrackWriter
@@ -31,24 +33,36 @@ def main(session, args) -> int:
     if not info.takes_dna or info.input_length is None:
         raise InputError(f"model {info.name!r}: a track needs a model of DNA with an input "
                          "length to tile the regions with")
-    regions = read_regions(args.fasta, bed=args.bed, region=args.region, chrom=args.chrom)
-    tiles = tile(regions, args.fasta, info.input_length, args.stride)
+    with stage("reading"):
+        regions = read_regions(args.fasta, bed=args.bed, region=args.region, chrom=args.chrom)
+        tiles = tile(regions, args.fasta, info.input_length, args.stride)
     command = args.declared
     given = {**options(args, command, exclude=METHOD_PARAMS),
              **method_options_given(args, tokens=False)}
     settings = {**given, "stride": args.stride, "regions": len(regions),
                 "windows": len(tiles), "input_length": info.input_length}
-    started = time.perf_counter()
-    # As a job, every shard is computed here, before any output is opened.
-    parts = session.parts(command, tiles.samples(), args.shard_size or SHARD_SIZE, **given)
-    with TrackWriter(out, tiles, contig_lengths(args.fasta), args.hypothetical, args.modisco,
-                     settings) as writer:
-        for part in parts:
-            writer.write(part)
+    with contextlib.ExitStack() as stack:
+        # As a job, every shard is computed here, before any output is opened; else each
+        # part is computed as it is reached.
+        with stage("compute"):
+            parts = session.parts(command, tiles.samples(), args.shard_size or SHARD_SIZE,
+                                  **given)
+        with stage("writing"):
+            writer = stack.enter_context(TrackWriter(
+                out, tiles, contig_lengths(args.fasta), args.hypothetical, args.modisco,
+                settings))
+        with stage("compute", len(tiles), "window") as advance:
+            for part in parts:
+                with stage("writing"):
+                    writer.write(part)
+                advance(len(part))
+        with stage("writing"):
+            # The bigWig's index and the other files are written as the writer closes.
+            stack.close()
     print(f"tracked {tiles.n_bases} bases of {len(regions)} region(s) with {len(tiles)} "
           f"windows of {info.input_length} bases of {info.name!r}, "
           f"{given.get('method') or command.defaults()['method']} (target "
-          f"{target_label(part.target['names'])}) in {time.perf_counter() - started:.1f} s")
+          f"{target_label(part.target)}) in {spent('compute'):.1f} s")
     wrote(writer.written)
     return 0
 

@@ -82,7 +82,7 @@ def diagnose(model, seqs, checks=None, target=0, *, free_model=None, labels=None
     -------
     Diagnosis
     """
-    from tqdm.auto import tqdm
+    from ..stages import progress_bar
 
     checks = list(CHECKS) if checks is None else list(checks)
     unknown = [c for c in checks if c not in CHECKS]
@@ -108,11 +108,12 @@ def diagnose(model, seqs, checks=None, target=0, *, free_model=None, labels=None
     model = work.model
     ctx = Context(model, work.x, work.target, work.batch_size, progress, seed, n_attribution)
     findings, measurements = [], {}
-    for check in tqdm(checks, desc="diagnose", unit="check", disable=not progress,
-                      dynamic_ncols=True):
-        found, measured = CHECKS[check](ctx, **options.get(check, {}))
-        findings.extend(found)
-        measurements[check] = measured
+    with progress_bar(len(checks), "diagnose", "check", show=progress) as bar:
+        for check in checks:
+            found, measured = CHECKS[check](ctx, **options.get(check, {}))
+            findings.extend(found)
+            measurements[check] = measured
+            bar.update()
     used = {check: {k: v for k, v in {**check_options(check), **options.get(check, {})}.items()
                     if k not in ("free_model", "labels")} for check in checks}
     return Diagnosis(

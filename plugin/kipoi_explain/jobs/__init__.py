@@ -19,7 +19,6 @@ import hashlib
 import itertools
 import os
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -217,7 +216,7 @@ def _checked(job: Job, workdir: WorkDir, log) -> set[Shard]:
 
 
 def _run(job: Job, workdir: WorkDir, runner, done: set, group, progress: bool, log) -> None:
-    from tqdm.auto import tqdm
+    from ..stages import progress_bar
 
     pending = [s for s in job.shards if s not in done]
     if group is not None:
@@ -227,8 +226,8 @@ def _run(job: Job, workdir: WorkDir, runner, done: set, group, progress: bool, l
         log(f"resuming {str(workdir.path)!r}: {len(done)} of {len(job.shards)} shards done, "
             f"{len(pending)} to run")
     total = job.units.count
-    with tqdm(total=total, initial=sum(s.hi - s.lo for s in done), unit=job.units.noun[:-1],
-              disable=not progress, leave=False, dynamic_ncols=True, file=sys.stderr) as bar:
+    with progress_bar(total, unit=job.units.noun[:-1], show=progress,
+                      initial=sum(s.hi - s.lo for s in done)) as bar:
         def finished(shard):
             done.add(shard)
             bar.update(shard.hi - shard.lo)

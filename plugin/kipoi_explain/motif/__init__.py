@@ -34,14 +34,15 @@ def build_motif(name: str, pfm: np.ndarray, n_sites: int, background: np.ndarray
 
 def attach_matches(queries: list[Motif], database: MotifDatabase, n_matches: int,
                    min_peak_bits: float = 1.0, min_total_bits: float = 5.0,
-                   min_overlap: int = 5) -> None:
+                   min_overlap: int = 5, progress: bool = False) -> None:
     """Match each motif's trimmed core against the database, in place; offsets refer to the
     whole motif.
 
     A core whose most informative position holds fewer than ``min_peak_bits``, or which holds
     fewer than ``min_total_bits`` in all, is not matched: TomTom finds confident matches for
     near-flat matrices among long low-specificity database motifs, matches that mean nothing.
-    Such a motif keeps no matches, and ``details["unmatched"]`` says why.
+    Such a motif keeps no matches, and ``details["unmatched"]`` says why. ``progress``: show
+    the matching's (see :func:`~kipoi_explain.motif.matching.match`).
     """
     kept = []
     for motif in queries:
@@ -56,7 +57,7 @@ def attach_matches(queries: list[Motif], database: MotifDatabase, n_matches: int
         else:
             kept.append(motif)
     cores = [m.pfm[m.core[0]:m.core[1]] for m in kept]
-    for motif, matches in zip(kept, match(cores, database, n_matches, min_overlap)):
+    for motif, matches in zip(kept, match(cores, database, n_matches, min_overlap, progress)):
         motif.matches = [replace(hit, offset=hit.offset - motif.core[0]) for hit in matches]
 
 
@@ -144,7 +145,7 @@ def motifs(model, seqs=None, layer: str | None = None, method: str = "activation
         found.append(build_motif(f"{conv.name}/filter_{f}", pfm, 0 if sites is None else
                                  sites[f], min_bits=min_bits, details=details))
     attach_matches([m for m in found if "unmatched" not in m.details], db, n_matches,
-                   min_peak_bits, min_total_bits, min_overlap)
+                   min_peak_bits, min_total_bits, min_overlap, progress)
     settings = {"threshold": threshold, "n_matches": n_matches, "min_bits": min_bits,
                 "min_peak_bits": min_peak_bits, "min_total_bits": min_total_bits,
                 "min_overlap": min_overlap, "layer": conv.name,

@@ -16,6 +16,7 @@ from .. import __version__
 from ..errors import InputError
 from ..results import Attribution, Hits
 from ..sequences.alphabet import reverse_complement
+from ..stages import stage
 from .patterns import Pattern, load_patterns
 
 #: Guards the cosine similarity of a window without contributions.
@@ -63,7 +64,8 @@ def hits(model, seqs, motifs="jaspar", method: str = "deepshap", target=0,
     n_shuffles, seed
         Shuffles averaged per ablated hit, and the seed of the background and the shuffles.
     batch_size, progress, ambiguous
-        As for :func:`~kipoi_explain.explain`.
+        As for :func:`~kipoi_explain.explain`; ``progress`` also shows the stage ``matching``
+        (see :func:`call_hits`).
 
     Returns
     -------
@@ -79,12 +81,13 @@ def hits(model, seqs, motifs="jaspar", method: str = "deepshap", target=0,
     from ..methods import explain
 
     _check(fpr, min_similarity, n_background, n_shuffles)
-    patterns = load_patterns(motifs, motif_ids, release, trim)
+    with stage("database", progress=progress):
+        patterns = load_patterns(motifs, motif_ids, release, trim)
     # Loaded once for the attributions and the ablation.
     model = load_model(model)
     result = explain(model, seqs, method=method, target=target, reduce=reduce, bins=bins,
                      batch_size=batch_size, progress=progress, ambiguous=ambiguous)
-    found = call_hits(result, patterns, fpr, min_similarity, n_background, seed)
+    found = call_hits(result, patterns, fpr, min_similarity, n_background, seed, progress)
     found.settings.update({
         "motifs": str(motifs) if isinstance(motifs, (str, Path)) else "(matrices)",
         "motif_ids": None if motif_ids is None else list(np.atleast_1d(motif_ids)),
@@ -121,7 +124,8 @@ def contributions(result: Attribution) -> np.ndarray:
 
 
 def call_hits(result: Attribution, patterns: list[Pattern], fpr: float = 1e-3,
-              min_similarity: float = 0.7, n_background: int = 1000, seed: int = 0) -> Hits:
+              min_similarity: float = 0.7, n_background: int = 1000, seed: int = 0,
+              progress: bool = False) -> Hits:
     """Hits of each pattern in an attribution's contribution maps.
 
     Every window of every sequence is scored on both strands by its *weight*, the projection
@@ -131,6 +135,7 @@ def call_hits(result: Attribution, patterns: list[Pattern], fpr: float = 1e-3,
     positions in random order: the same contributions, no motif structure). A window is a
     candidate where its weight reaches the threshold and its similarity ``min_similarity``;
     overlapping candidates (of any pattern) are resolved greedily, the most similar first.
+    ``progress``: show the stage ``matching``, counted in patterns scanned.
     """
     contrib = contributions(result)
     rng = np.random.default_rng(seed)
@@ -143,17 +148,19 @@ def call_hits(result: Attribution, patterns: list[Pattern], fpr: float = 1e-3,
         raise InputError(f"motif {patterns[int(widths.argmax())].name!r}: {widths.max()} "
                          f"positions, longer than the sequences ({length})")
     columns, thresholds = [], np.empty(len(patterns))
-    for m, pattern in enumerate(patterns):
-        # One motif at a time keeps memory at (N, 2, L) per scan, whatever the motif count.
-        null = np.sort(_scan(background, pattern.cwm)[0].ravel())
-        thresholds[m] = max(np.quantile(null, 1 - fpr), EPS)
-        weight, similarity, total = _scan(contrib, pattern.cwm)
-        seq, strand, start = np.nonzero((weight >= thresholds[m]) &
-                                        (similarity >= min_similarity))
-        count = null.size - np.searchsorted(null, weight[seq, strand, start], side="left")
-        columns.append((seq, start, np.full(len(seq), m), strand, total[seq, start],
-                        similarity[seq, strand, start], weight[seq, strand, start],
-                        (1.0 + count) / (1.0 + null.size)))
+    with stage("matching", len(patterns), "motif", progress) as advance:
+        for m, pattern in enumerate(patterns):
+            # One motif at a time keeps memory at (N, 2, L) per scan, whatever the motif count.
+            null = np.sort(_scan(background, pattern.cwm)[0].ravel())
+            thresholds[m] = max(np.quantile(null, 1 - fpr), EPS)
+            weight, similarity, total = _scan(contrib, pattern.cwm)
+            seq, strand, start = np.nonzero((weight >= thresholds[m]) &
+                                            (similarity >= min_similarity))
+            count = null.size - np.searchsorted(null, weight[seq, strand, start], side="left")
+            columns.append((seq, start, np.full(len(seq), m), strand, total[seq, start],
+                            similarity[seq, strand, start], weight[seq, strand, start],
+                            (1.0 + count) / (1.0 + null.size)))
+            advance()
     seq, start, motif, strand, total, similarity, weight, p_value = \
         (np.concatenate(c) for c in zip(*columns))
     end = start + widths[motif]

@@ -4,7 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..results import MotifMatch
+from ..stages import stage
 from .database import MotifDatabase
+
+#: Queries matched together: the matching stage's progress moves once per batch.
+MATCH_BATCH = 16
 
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
@@ -21,7 +25,7 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
 
 
 def match(queries: list[np.ndarray], database: MotifDatabase, n_matches: int = 5,
-          min_overlap: int = 5) -> list[list[MotifMatch]]:
+          min_overlap: int = 5, progress: bool = False) -> list[list[MotifMatch]]:
     """The ``n_matches`` best database motifs for each query frequency matrix ``(K, 4)``.
 
     As MEME's Tomtom reports them: the q-value is Benjamini-Hochberg over all database motifs,
@@ -35,13 +39,26 @@ def match(queries: list[np.ndarray], database: MotifDatabase, n_matches: int = 5
         Tomtom's ``-min-overlap`` rejects such alignments before choosing the best; memelite
         reports the best alignment only, so a pair whose best alignment is too short counts as
         no match rather than falling back to its next alignment.
+    progress : bool
+        Show the stage ``matching``, counted in queries matched (:func:`~kipoi_explain.stages.
+        stage`).
     """
+    targets = [np.ascontiguousarray(t.T) for t in database.pfms]
+    found = []
+    with stage("matching", len(queries), "motif", progress) as advance:
+        # Each query is matched on its own: batches only let the progress move.
+        for lo in range(0, len(queries), MATCH_BATCH):
+            batch = queries[lo:lo + MATCH_BATCH]
+            found += _match(batch, database, targets, n_matches, min_overlap)
+            advance(len(batch))
+    return found
+
+
+def _match(queries, database, targets, n_matches, min_overlap) -> list[list[MotifMatch]]:
     from memelite import tomtom
 
-    if not queries:
-        return []
     p, _, offsets, overlaps, strands = tomtom([np.ascontiguousarray(q.T) for q in queries],
-                                              [np.ascontiguousarray(t.T) for t in database.pfms])
+                                              targets)
     needed = np.minimum(min_overlap, np.minimum.outer([len(q) for q in queries],
                                                       [len(t) for t in database.pfms]))
     p = np.where(overlaps >= needed, p, 1.0)

@@ -17,6 +17,7 @@ from .._version import __version__
 from ..errors import InputError
 from ..methods import PERTURBATION_METHODS, explain
 from ..results import ModiscoResult
+from ..stages import stage
 from . import attach_matches, build_motif
 from .database import load_database
 from .matrices import frequencies
@@ -72,7 +73,8 @@ def modisco(model, seqs, method: str = "deepshap", target=0, max_seqlets: int = 
     min_bits : float
         Flanks of the span with less information than this are not matched.
     batch_size, progress, ambiguous
-        As for :func:`~kipoi_explain.explain`.
+        As for :func:`~kipoi_explain.explain`; ``progress`` also shows the stages
+        ``clustering`` (modisco-lite) and ``matching``.
 
     Returns
     -------
@@ -109,7 +111,8 @@ def modisco(model, seqs, method: str = "deepshap", target=0, max_seqlets: int = 
                 "trim_to_window_size": trim_to_window_size,
                 "initial_flank_to_add": initial_flank_to_add,
                 "final_flank_to_add": final_flank_to_add, "n_leiden_runs": n_leiden_runs}
-    found, hdf5 = _run(attribution.inputs, attribution.hypothetical, settings)
+    with stage("clustering", progress=progress):
+        found, hdf5 = _run(attribution.inputs, attribution.hypothetical, settings)
     patterns, cwms = [], []
     for name, pattern in found:
         cwm = np.asarray(pattern.contrib_scores, dtype=np.float64)
@@ -119,7 +122,8 @@ def modisco(model, seqs, method: str = "deepshap", target=0, max_seqlets: int = 
             min_bits=min_bits, details={"span": [start, end],
                                         "contribution": float(cwm[start:end].sum())}))
         cwms.append(cwm[start:end].astype(np.float32))
-    attach_matches([m for m in patterns if m.core[1] > m.core[0]], db, n_matches=n_matches)
+    attach_matches([m for m in patterns if m.core[1] > m.core[0]], db, n_matches=n_matches,
+                   progress=progress)
     return ModiscoResult(
         patterns=patterns, cwms=cwms, hdf5=hdf5, method=method, target=attribution.target,
         database=db.description,

@@ -32,7 +32,7 @@ COLUMNS = ["seq", "name", "start", "end", "chrom", "genome_start", "genome_end",
 def seqlets(result: Attribution, threshold: float = 0.01, min_length: int = 8,
             max_length: int = 25, flank: int = 0, database="jaspar", release: str | None = None,
             collection: str = "CORE", tax_group: str | None = "vertebrates",
-            max_q: float = 0.05, min_bits: float = 0.3) -> Seqlets:
+            max_q: float = 0.05, min_bits: float = 0.3, progress: bool = False) -> Seqlets:
     """Call seqlets from an attribution, match them to a motif database and group them.
 
     Only positive seqlets are called: spans the prediction relies on, not spans that lower it.
@@ -61,6 +61,8 @@ def seqlets(result: Attribution, threshold: float = 0.01, min_length: int = 8,
     min_bits : float
         Flanks of a group's frequency matrix with less information are trimmed before it is
         matched to the database.
+    progress : bool
+        Show the progress of matching the seqlets (the stage ``matching``).
 
     Returns
     -------
@@ -100,9 +102,9 @@ def seqlets(result: Attribution, threshold: float = 0.01, min_length: int = 8,
     windows = [result.inputs[i, s:e] for i, s, e in spans]
     queries = [frequencies(x * np.maximum(importance[i, s:e], 0.0)[:, None])
                for x, (i, s, e) in zip(windows, spans)]
-    best = [hits[0] for hits in match(queries, db, 1)]
+    best = [hits[0] for hits in match(queries, db, 1, progress=progress)]
     table = _table(result, calls, best, max_q)
-    groups = _groups(table.group.tolist(), windows, best, db, min_bits)
+    groups = _groups(table.group.tolist(), windows, best, db, min_bits, progress)
     return Seqlets(table, groups, db.description, settings)
 
 
@@ -163,7 +165,7 @@ def _genome_spans(result: Attribution, calls: pd.DataFrame) -> tuple[list, pd.ar
 
 
 def _groups(labels: list[str], windows: list[np.ndarray], best: list[MotifMatch],
-            db: MotifDatabase, min_bits: float) -> list[Motif]:
+            db: MotifDatabase, min_bits: float, progress: bool) -> list[Motif]:
     """A Motif per group: the largest matched groups first, then the unmatched seqlets."""
     sizes = Counter(labels)
     matched = sorted((g for g in sizes if g != UNMATCHED), key=lambda g: (-sizes[g], g))
@@ -177,7 +179,8 @@ def _groups(labels: list[str], windows: list[np.ndarray], best: list[MotifMatch]
                                   min_bits=min_bits,
                                   details={"group": group, "n_seqlets": len(members)}))
     # A flat matrix has no core to match.
-    attach_matches([m for m in groups if m.core[1] > m.core[0]], db, N_MATCHES)
+    attach_matches([m for m in groups if m.core[1] > m.core[0]], db, N_MATCHES,
+                   progress=progress)
     if UNMATCHED in sizes:
         groups.append(_unmatched([w for w, label in zip(windows, labels) if label == UNMATCHED],
                                  min_bits))

@@ -17,6 +17,7 @@ from ..results import VariantEffect
 from ..samples import DNA
 from ..sequences import one_hot, reverse_complement
 from ..sequences.genome import open_fasta
+from ..stages import stage
 from .alleles import OK, STATUSES, Allele, contig_mapping, read_alleles
 from .motif_change import MotifScanner
 from .null import NullDistribution, null_windows
@@ -96,12 +97,16 @@ def score_variants(model, vcf, fasta, method: str | None = None, target="all", b
         raise InputError(f"model {model.name!r} declares no input length to centre windows on")
     genome = open_fasta(fasta)
     mapping = contig_mapping(contig_map, genome.keys())
-    scanner = None if motifs is None else MotifScanner(load_database(motifs))
+    scanner = None
+    if motifs is not None:
+        with stage("database", progress=progress):
+            scanner = MotifScanner(load_database(motifs))
     calibration = None
     if null:
-        ref, alt = null_windows(genome, model.input_length, null, null_seed)
-        diff = _scores(model, ref, alt, spec, reverse_complement, merge, batch_size)["diff"]
-        calibration = NullDistribution(np.sort(np.abs(diff), axis=0).T)
+        with stage("calibration", progress=progress):
+            ref, alt = null_windows(genome, model.input_length, null, null_seed)
+            diff = _scores(model, ref, alt, spec, reverse_complement, merge, batch_size)["diff"]
+            calibration = NullDistribution(np.sort(np.abs(diff), axis=0).T)
     alleles = read_alleles(vcf, genome, model.input_length, mapping, sample_index)
     while chunk := list(islice(alleles, chunk_size)):
         yield from _score_chunk(model, genome, chunk, spec, method, reverse_complement, merge,
@@ -128,8 +133,9 @@ def _score_chunk(model, genome, chunk: list[Allele], spec, method, rc: bool, mer
         if scanner is not None:
             ref_len = np.array([len(a.ref) for a in ok])
             alt_len = np.array([len(a.alt) for a in ok])
-            motif_changes = scanner.changes(ref, alt, length // 2 - ref_len // 2, ref_len,
-                                            length // 2 - alt_len // 2, alt_len)
+            with stage("matching", progress=progress):
+                motif_changes = scanner.changes(ref, alt, length // 2 - ref_len // 2, ref_len,
+                                                length // 2 - alt_len // 2, alt_len)
     by_allele = {id(a): i for i, a in enumerate(ok)}
     for allele in chunk:
         effect = VariantEffect(allele.chrom, allele.pos, allele.id, allele.ref, allele.alt,

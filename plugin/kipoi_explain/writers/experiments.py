@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..results import Marginalization, Spacing
+from ..targets import target_label
 from .figures import pyplot
 from .hdf5 import jsonable
 
@@ -32,10 +33,6 @@ def write_experiment(result: Marginalization | Spacing, folder, plot: bool = Tru
     return written
 
 
-def _target_label(result) -> str:
-    return "+".join(map(str, result.target.get("names", []))) or "target"
-
-
 def plot_marginalization(result: Marginalization, path, dpi: int = 120) -> Path:
     """Each motif's change of the target on every background (points), with its mean and a
     95% interval of the mean; motifs sorted by mean effect."""
@@ -54,7 +51,7 @@ def plot_marginalization(result: Marginalization, path, dpi: int = 120) -> Path:
     ax.axvline(0, color="grey", linewidth=0.8)
     ax.set_yticks(range(len(order)), [result.motifs[k] for k in order])
     ax.invert_yaxis()
-    ax.set_xlabel(f"change of {_target_label(result)} (implanted - background)")
+    ax.set_xlabel(f"change of {target_label(result.target)} (implanted - background)")
     ax.set_title(f"{effects.shape[1]} backgrounds; background mean "
                  f"{result.background.mean():.3g}", fontsize=9)
     fig.savefig(path, dpi=dpi)
@@ -86,7 +83,7 @@ def plot_spacing(result: Spacing, path, dpi: int = 120) -> Path:
     bottom.set_xlabel(f"centre-to-centre distance (bp), {result.motifs[1]} right of "
                       f"{result.motifs[0]}")
     top.legend(title="orientation", fontsize=8, title_fontsize=8, ncols=4)
-    top.set_title(f"{_target_label(result)}, {n} backgrounds", fontsize=9)
+    top.set_title(f"{target_label(result.target)}, {n} backgrounds", fontsize=9)
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return Path(path)

@@ -36,8 +36,13 @@ def shallow_cnn(length: int, activation: str, seed: int = 0) -> keras.Model:
 
 def fit(model: keras.Model, x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0,
         progress: bool = False) -> None:
-    """Adam (learning rate 1e-3), binary cross-entropy, batches of 100, ``epochs`` passes."""
+    """Adam (learning rate 1e-3), binary cross-entropy, batches of 100, ``epochs`` passes;
+    the stage ``training``, its progress counted in epochs."""
+    from ...stages import stage
+
     keras.utils.set_random_seed(seed)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
-    model.fit(x, y.astype(np.float32)[:, None], batch_size=100, epochs=epochs,
-              verbose=1 if progress else 0, shuffle=True)
+    with stage("training", total=epochs, unit="epoch", progress=progress) as advance:
+        model.fit(x, y.astype(np.float32)[:, None], batch_size=100, epochs=epochs, verbose=0,
+                  shuffle=True,
+                  callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: advance())])
