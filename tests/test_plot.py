@@ -210,3 +210,20 @@ def test_explain_marks_seqlets_only_when_asked(tmp_path):
     assert pictures["plain"].shape == pictures["marked"].shape
     changed = np.any(pictures["plain"] != pictures["marked"], axis=-1)
     assert 0.001 < changed.mean() < 0.5
+
+
+@pytest.mark.parametrize("model, flags, message", [
+    (MODEL, ["--no-plot"], "not with --no-plot"),
+    (str(EXAMPLES / "models" / "gennet"), [], "whose input is no DNA"),
+])
+def test_mark_seqlets_without_a_dna_plot_is_refused_before_any_work(model, flags, message,
+                                                                     tmp_path, capsys):
+    from kipoi_explain.cli.main import main
+
+    given = ["--sequences", str(EXAMPLES / "data" / "sequences.fa")] if model == MODEL else \
+        ["--input", str(EXAMPLES / "data" / "genotypes.tsv")]
+    assert main(["explain", model, *given, "--method", "saliency", "--mark-seqlets",
+                 "-o", str(tmp_path / "a.h5"), *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--mark-seqlets" in err and message in err
+    assert not list(tmp_path.iterdir())

@@ -25,8 +25,8 @@ SHARED = (TARGET_PARAM, REDUCE_PARAM, BINS_PARAM, AMBIGUOUS_PARAM,
 def _run(session, args, command, summary) -> int:
     """Run the experiment on the sequences the arguments name, write its files, and print
     ``summary(result, target label, model name)`` with the compute time."""
-    from ..targets import target_label
     from ..cli.arguments import options, sequences, wrote
+    from ..targets import target_label
     from ..writers.experiments import write_experiment
 
     with stage("reading"):

@@ -21,8 +21,8 @@ FORMATS = ("hdf5", "modisco")
 
 
 def main(session, args) -> int:
-    from ..targets import target_label
     from ..cli.arguments import extra_inputs, options, samples, wrote
+    from ..targets import target_label
     from ..writers import plot_attribution, plot_scores, write_hdf5, write_modisco
 
     info = session.info
@@ -30,6 +30,10 @@ def main(session, args) -> int:
     out = Path(args.output)
     if args.format != "modisco" and out.is_dir():
         raise InputError(f"--output {args.output!r}: is a folder; --format hdf5 writes a file")
+    if args.mark_seqlets and (args.no_plot or not info.takes_dna):
+        raise InputError("--mark-seqlets: marks the seqlets on the PNG of a model of DNA; not "
+                         + ("with --no-plot" if args.no_plot else f"for {info.name!r}, whose "
+                            "input is no DNA"))
     with stage("reading"):
         seqs = samples(args, info)
     with stage("compute"):
@@ -46,13 +50,15 @@ def main(session, args) -> int:
         written.insert(0, h5)
     if not args.no_plot:
         png = h5.with_suffix(".png")
+        marks = None
+        if args.mark_seqlets:
+            from ..motif.seqlets import seqlets
+
+            # Called (and matched) as motifs does: a stage of its own, not the plot's time.
+            with stage("seqlets"):
+                marks = seqlets(result, progress=not args.no_progress)
         with stage("plotting", min(args.plot_sequences, len(result)),
                    "sequence" if info.takes_dna else "sample") as advance:
-            marks = None
-            if args.mark_seqlets and info.takes_dna:
-                from ..motif.seqlets import seqlets
-
-                marks = seqlets(result)
             written.append(plot_attribution(result, png, max_sequences=args.plot_sequences,
                                             marks=marks, progress=advance)
                            if info.takes_dna else

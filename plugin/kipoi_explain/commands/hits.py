@@ -44,8 +44,8 @@ class PatternSource(Kind):
 
 
 def main(session, args) -> int:
-    from ..targets import target_label
     from ..cli.arguments import options, sequences, wrote
+    from ..targets import target_label
     from ..tracks import contig_lengths
     from ..writers.hits import BIGBED_SUFFIXES, write_hits
 

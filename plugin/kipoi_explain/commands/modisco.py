@@ -17,8 +17,8 @@ MODISCO_GROUP = "TF-MoDISco (modisco-lite; defaults of its 'modisco motifs')"
 
 
 def main(session, args) -> int:
-    from ..targets import target_label
     from ..cli.arguments import motif_database, options, sequences, wrote
+    from ..targets import target_label
     from ..writers import write_modisco_results
 
     database = motif_database(args, MODISCO)

@@ -20,8 +20,8 @@ WINDOW_ONLY = ("window", "perturbation", "n_shuffles", "seed", "start", "end")
 
 
 def main(session, args) -> int:
-    from ..targets import target_label
     from ..cli.arguments import extra_inputs, options, wrote
+    from ..targets import target_label
     from ..writers import plot_screen, write_screen_metadata, write_screen_table
 
     out = Path(args.output)

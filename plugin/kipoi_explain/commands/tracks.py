@@ -17,9 +17,9 @@ REGIONS = "regions (one of --bed, --region, --chrom)"
 
 
 def main(session, args) -> int:
-    from ..targets import target_label
     from ..cli.arguments import options, wrote
     from ..jobs.units import SHARD_SIZE
+    from ..targets import target_label
     from ..tracks import contig_lengths, read_regions, tile
     from ..writers.track import TrackWriter
     from .method_params import METHOD_PARAMS, method_options_given
