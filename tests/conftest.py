@@ -1,5 +1,6 @@
 """Shared fixtures: small seeded models (PyTorch and Keras) and one-hot sequences."""
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -29,6 +30,13 @@ def wait_for(predicate, timeout=60, what="condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.02)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (once the probe that found it is closed)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def random_onehot(n, length=LENGTH, seed=0):

@@ -2,7 +2,6 @@
 against a real server on a loopback port writes the same files."""
 import json
 import shutil
-import socket
 import subprocess
 
 import h5py
@@ -10,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pysam
 import pytest
-from conftest import EXAMPLE_DIR, SERVER_BATCH, serve
+from conftest import EXAMPLE_DIR, SERVER_BATCH, free_port, serve
 
 from kipoi_explain.cli import main
 from kipoi_explain.writers import read_hdf5
@@ -228,9 +227,7 @@ def test_remote_options_need_remote(capsys, tmp_path):
 
 
 def test_unreachable_server_is_exit_status_3(inputs, tmp_path, capsys):
-    with socket.socket() as probe:          # a port nothing listens on once it is closed
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     status, _, err = cli(capsys, "explain", "cnn", "--sequences", inputs / "seqs.fa",
                          "--remote", f"127.0.0.1:{port}", "--timeout", 20, "-o", tmp_path / "o.h5")
     assert status == 3 and "UNAVAILABLE: " in err and "Traceback" not in err

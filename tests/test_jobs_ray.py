@@ -5,7 +5,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,7 +15,7 @@ import numpy as np
 import pyBigWig
 import pytest
 
-from conftest import EXAMPLE_DIR
+from conftest import EXAMPLE_DIR, free_port
 from test_jobs import SCORE, body, local_job, markers, run, snv_vcf, worker_pids
 
 # Every test here starts a Ray cluster for real: slow.
@@ -36,9 +35,7 @@ def cluster():
     environment a driver needs to join it."""
     # Ray's sockets live in its temporary folder, whose path must stay short (AF_UNIX).
     folder = tempfile.mkdtemp(prefix="kxray", dir="/tmp")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
     start = subprocess.run([str(RAY), "start", "--head", "--port", str(port), "--num-cpus", "2",
                             "--include-dashboard=false", "--disable-usage-stats",

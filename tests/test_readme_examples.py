@@ -43,7 +43,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -52,7 +51,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import EXAMPLE_DIR, serve, wait_for
+from conftest import EXAMPLE_DIR, free_port, serve, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -116,12 +115,6 @@ def fenced_blocks(doc: str) -> list[Block]:
 
 def blocks_of(doc: str, langs: set[str]) -> list[Block]:
     return [block for block in fenced_blocks(doc) if block.lang in langs]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def workspace(directory: Path, doc: str) -> Path:
