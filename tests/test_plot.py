@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import kipoi_explain as kx
+from kipoi_explain.errors import InputError
 from kipoi_explain.sequences.genome import GenomeIntervals, read_bed
 from kipoi_explain.writers import write_logos
 from kipoi_explain.writers.glyphs import draw_logo, letter_outline
@@ -159,6 +160,11 @@ def test_hits_are_marked_where_they_were_called(quick_start):
         assert shaded == sorted(zip(called.start - 0.5, called.end - 0.5))
         assert [t.get_text() for t in logo.texts] == ["CTCF"] * len(called)
     _close(fig)
+    # Hits of other sequences are named, not drawn at a wrong place.
+    table = hits.table()
+    table.loc[0, "sequence"] = "elsewhere"
+    with pytest.raises(InputError, match="marks: hits on sequence\\(s\\) 'elsewhere'"):
+        mark_spans(table, quick_start)
 
 
 def test_seqlets_are_marked_with_their_best_match(quick_start):

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
 from ..results import Attribution, Hits, Interval, Seqlets
 from ..sequences import ALPHABET
 from ..targets import Target, target_label
@@ -234,6 +235,11 @@ def mark_spans(marks, result: Attribution) -> pd.DataFrame | None:
     if "seq_start" in table:
         # A table of hits: genome coordinates, with the sequence's name and the offset in it.
         index = {name: i for i, name in enumerate(result.names)}
+        strangers = sorted(set(table["sequence"]) - set(index))
+        if strangers:
+            raise InputError(f"marks: hits on sequence(s) {', '.join(map(repr, strangers[:3]))}"
+                             f", not among the {len(index)} drawn (call them on the same "
+                             "sequences)")
         table = pd.DataFrame({"seq": table["sequence"].map(index),
                               "start": table["seq_start"],
                               "end": table["seq_start"] + table["end"] - table["start"],
